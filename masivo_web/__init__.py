@@ -1,0 +1,39 @@
+"""masivo_web: send Masivo customer events from Python in the browser (Pyodide, PyScript) and
+from CPython.
+
+>>> from masivo_web import create_client
+>>> masivo = create_client("your-client-api-key")
+>>> # in a coroutine, or any code a PyScript event handler runs:
+>>> # masivo.send_analytics_event(type="ADD_TO_CART", customer_id="c-1", brand_id=None)
+"""
+
+from __future__ import annotations
+
+from .client import MasivoClient, create_client
+from .delivery import Delivery, SendEventResult
+from .errors import (
+    MasivoAuthError,
+    MasivoConfigError,
+    MasivoError,
+    MasivoNetworkError,
+    MasivoServerKeyError,
+    MasivoValidationError,
+)
+from .events import RESERVED_EVENT_TYPES
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "RESERVED_EVENT_TYPES",
+    "Delivery",
+    "MasivoAuthError",
+    "MasivoClient",
+    "MasivoConfigError",
+    "MasivoError",
+    "MasivoNetworkError",
+    "MasivoServerKeyError",
+    "MasivoValidationError",
+    "SendEventResult",
+    "__version__",
+    "create_client",
+]

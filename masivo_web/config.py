@@ -1,0 +1,101 @@
+"""The settings of one client, checked once in ``create_client``; messages say what to do."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+from urllib.parse import urlsplit
+
+from .errors import MasivoConfigError
+
+EventRoute = Literal["analytics", "behavior"]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Validated client settings. The API key is kept out of ``repr`` so it never reaches a log."""
+
+    api_key: str = field(repr=False)
+    brand_id: str | None
+    auth_url: str
+    api_base: str
+    batch_size: int
+    idle_flush_s: float
+    max_wait_s: float
+    timeout_s: float
+    event_route: EventRoute
+
+
+def check_settings(
+    *,
+    api_key: object,
+    brand_id: object,
+    auth_url: object,
+    api_base: object,
+    batch_size: object,
+    idle_flush_s: object,
+    max_wait_s: object,
+    timeout_s: object,
+    event_route: object,
+) -> Settings:
+    """Return :class:`Settings` or raise :class:`MasivoConfigError` for the first bad argument."""
+    if not isinstance(api_key, str) or not api_key.strip():
+        raise MasivoConfigError(
+            "create_client() needs your Masivo CLIENT API key as a non-empty string "
+            "(Masivo dashboard → API keys)."
+        )
+    if api_key != api_key.strip():
+        raise MasivoConfigError(
+            "The API key has leading or trailing whitespace; copy it again without spaces."
+        )
+    if brand_id is not None and (not isinstance(brand_id, str) or not brand_id):
+        raise MasivoConfigError(f"brand_id must be a non-empty string or None; got {brand_id!r}.")
+    if (
+        not isinstance(batch_size, int)
+        or isinstance(batch_size, bool)
+        or not 1 <= batch_size <= 100
+    ):
+        raise MasivoConfigError(
+            "batch_size must be an integer from 1 to 100 (Masivo's batch limit); "
+            f"got {batch_size!r}."
+        )
+    if event_route not in ("analytics", "behavior"):
+        raise MasivoConfigError(
+            f"event_route must be 'analytics' (batched, the default) or 'behavior' (one event "
+            f"per request); got {event_route!r}."
+        )
+    return Settings(
+        api_key=api_key,
+        brand_id=brand_id,
+        auth_url=_check_url("auth_url", auth_url),
+        api_base=_check_url("api_base", api_base).rstrip("/"),
+        batch_size=batch_size,
+        idle_flush_s=_check_seconds("idle_flush_s", idle_flush_s),
+        max_wait_s=_check_seconds("max_wait_s", max_wait_s),
+        timeout_s=_check_seconds("timeout_s", timeout_s),
+        event_route=event_route,
+    )
+
+
+def _check_url(name: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise MasivoConfigError(f"{name} must be a URL string; got {value!r}.")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise MasivoConfigError(
+            f"{name} must be an absolute http(s) URL such as 'https://app.masivo.ai/...'; "
+            f"got {value!r}."
+        )
+    return value
+
+
+def _check_seconds(name: str, value: object) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise MasivoConfigError(f"{name} must be a positive number of seconds; got {value!r}.")
+    return float(value)

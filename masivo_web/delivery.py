@@ -1,0 +1,79 @@
+"""What ``send_analytics_event`` returns: an optional-to-await handle on one event's fate."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import MasivoError
+
+logger = logging.getLogger("masivo_web")
+
+
+@dataclass(frozen=True, slots=True)
+class SendEventResult:
+    """How Masivo answered for one event.
+
+    ``success`` is True when the event was stored (``status`` 201) or was already stored under the
+    same ``event_id`` (``status`` 200); ``data`` is the server's answer for this event, e.g.
+    ``{"index": 0, "status": 201, "id": "<event_id>"}``. A failure is raised instead, as a
+    :class:`~masivo_web.MasivoError` subclass, by ``await``.
+    """
+
+    success: bool
+    status: int
+    data: Any
+
+
+class Delivery:
+    """The pending outcome of one queued event.
+
+    ``await delivery`` gives a :class:`SendEventResult` once the batch carrying the event was
+    answered, or raises the :class:`~masivo_web.MasivoError` that ended its delivery. Awaiting is
+    optional: an event nobody awaits is still delivered, and its failure is logged on the
+    ``masivo_web`` logger instead of surfacing as "exception was never retrieved".
+
+    >>> # inside a coroutine
+    >>> # result = await masivo.send_analytics_event(type="ADD_TO_CART", ...)
+    """
+
+    __slots__ = ("_awaited", "_future", "event_id")
+
+    def __init__(self, future: asyncio.Future[SendEventResult], event_id: str) -> None:
+        self._future = future
+        self._awaited = False
+        self.event_id = event_id
+
+    def __await__(self) -> Generator[Any, None, SendEventResult]:
+        self._awaited = True
+        return self._future.__await__()
+
+    def done(self) -> bool:
+        """True once the event was acknowledged or finally failed."""
+        return self._future.done()
+
+    def resolve(self, result: SendEventResult) -> None:
+        """Mark the event delivered (SDK internal)."""
+        if not self._future.done():
+            self._future.set_result(result)
+
+    def settled(self) -> asyncio.Future[SendEventResult]:
+        """The underlying future, for ``asyncio.wait`` (which never raises its exception)."""
+        return self._future
+
+    def fail(self, error: MasivoError, *, log: bool = True) -> None:
+        """Mark the event finally failed (SDK internal)."""
+        if self._future.done():
+            return
+        self._future.set_exception(error)
+        # Retrieving the exception stops asyncio's "never retrieved" log; awaiting still raises.
+        self._future.exception()
+        if log and not self._awaited:
+            logger.warning("masivo_web: event %s was not delivered: %s", self.event_id, error)
+
+    def __repr__(self) -> str:
+        state = "done" if self.done() else "pending"
+        return f"<Delivery {self.event_id} {state}>"

@@ -1,0 +1,73 @@
+"""Every error masivo_web raises, under one root.
+
+```
+MasivoError                      an API or SDK failure: message, status, details
+├── MasivoConfigError            a bad argument to create_client(), or no event loop to send from
+├── MasivoValidationError        bad event input; raised at the call, nothing was queued
+├── MasivoNetworkError           no HTTP answer came (offline, DNS, refused, timeout)
+└── MasivoAuthError              authorization failed (unknown key, token rejected twice)
+    └── MasivoServerKeyError     a SERVER key was used where only a CLIENT key is allowed
+```
+
+Every message says what to do next. Exceptions from urllib, asyncio streams or the browser's
+``fetch`` are translated into these in the transports, always with ``raise ... from exc``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "MasivoAuthError",
+    "MasivoConfigError",
+    "MasivoError",
+    "MasivoNetworkError",
+    "MasivoServerKeyError",
+    "MasivoValidationError",
+]
+
+
+class MasivoError(Exception):
+    """The root of every masivo_web error.
+
+    ``status`` is the HTTP status when the server answered (``None`` otherwise) and ``details``
+    is the server's ``details`` text or a structured hint.
+
+    >>> try:
+    ...     raise MasivoError("Masivo rejected the event", status=422, details="issued_at too old")
+    ... except MasivoError as error:
+    ...     (error.status, error.details)
+    (422, 'issued_at too old')
+    """
+
+    def __init__(self, message: str, status: int | None = None, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.details = details
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, status={self.status!r})"
+
+
+class MasivoConfigError(MasivoError):
+    """A setting passed to :func:`masivo_web.create_client` is invalid, or there is no event
+    loop to send from. Raised at once, before anything is sent."""
+
+
+class MasivoValidationError(MasivoError):
+    """The event given to ``send_analytics_event`` is invalid. Raised synchronously at the call;
+    the event was not queued and events queued earlier are untouched."""
+
+
+class MasivoNetworkError(MasivoError):
+    """The request got no HTTP answer: no connectivity, DNS failure, refused connection, a
+    dropped connection or a timeout. Events are retried before this is reported."""
+
+
+class MasivoAuthError(MasivoError):
+    """Masivo refused to authorize the API key, or rejected a fresh token again after one retry."""
+
+
+class MasivoServerKeyError(MasivoAuthError):
+    """A SERVER API key was given to the browser SDK. Server keys must never reach a web page."""

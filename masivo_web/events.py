@@ -1,0 +1,243 @@
+"""Validate and normalise one event, synchronously, before it is queued.
+
+Everything that can be wrong with an event is found here, at the call, so the caller gets a
+:class:`MasivoValidationError` with a hint and the queue never holds an event the SDK itself
+could have known was bad. The event is serialised once, here: the queue, the batch body and the
+unload path all reuse that JSON text, and later changes to the caller's dict cannot leak in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .errors import MasivoValidationError
+
+#: Types only a SERVER key may emit; the browser SDK refuses them before they are queued.
+RESERVED_EVENT_TYPES = frozenset(
+    {"PURCHASE", "ABANDONED_CART", "BIRTHDAY", "REGISTRATION", "TIER_ADJUSTMENT"}
+)
+#: Masivo's per-event limit on the batch route (masivo-api.md).
+MAX_EVENT_BYTES = 32 * 1024
+#: Masivo accepts ``issued_at`` from the last 72 hours only.
+MAX_EVENT_AGE = timedelta(hours=72)
+#: Client clocks drift: a timestamp this far "in the future" is still accepted (as by the emulator).
+CLOCK_SKEW_ALLOWANCE = timedelta(minutes=5)
+
+_NUMBER = (int, float)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedEvent:
+    """An event that passed validation: its id, type and the JSON text that will be sent."""
+
+    event_id: str
+    type: str
+    json: str
+    #: Bytes this event takes in a request body (UTF-8).
+    size: int
+
+
+def new_event_id() -> str:
+    """A random UUID4 string; built from ``os.urandom`` because ``import uuid`` costs ~20 ms cold
+    in Pyodide and this runs on every tracking call."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def format_timestamp(epoch_seconds: float) -> str:
+    """UTC ISO-8601 with milliseconds and ``Z``, as Masivo expects: ``2026-11-23T05:01:31.123Z``."""
+    whole = int(epoch_seconds)
+    millis = int((epoch_seconds - whole) * 1000)
+    return datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{millis:03d}Z"
+
+
+def prepare_event(
+    event: Mapping[str, Any] | None,
+    fields: Mapping[str, Any],
+    *,
+    default_brand_id: str | None,
+    now_epoch: float,
+) -> PreparedEvent:
+    """Merge, check and serialise one event, or raise :class:`MasivoValidationError`.
+
+    ``fields`` (keyword arguments) override keys of ``event``. Adds ``event_id`` and ``issued_at``
+    when missing, and ``brand_id`` from the client default when the event has a ``platform`` but
+    no ``brand_id`` (the @masivo/core rule).
+    """
+    if event is not None and not isinstance(event, Mapping):
+        raise MasivoValidationError(
+            f"The event must be a dict, not {type(event).__name__}: "
+            "send_analytics_event({'type': 'ADD_TO_CART', 'customer_id': ..., 'brand_id': None})"
+        )
+    merged: dict[str, Any] = dict(event) if event else {}
+    merged.update(fields)
+    for key in merged:
+        if not isinstance(key, str):
+            raise MasivoValidationError(f"Event keys must be strings; got {key!r}.")
+
+    event_type = _check_type(merged.get("type"))
+    merged["type"] = event_type
+    _check_customer_id(merged.get("customer_id"))
+    _apply_brand(merged, default_brand_id)
+    _check_optional_fields(merged)
+
+    event_id = merged.get("event_id")
+    if event_id is None:
+        merged["event_id"] = event_id = new_event_id()
+    elif not _looks_like_uuid(event_id):
+        raise MasivoValidationError(
+            f"event_id must be a UUID string (it de-duplicates retries); got {event_id!r}. "
+            "Leave it out and the SDK makes one."
+        )
+    now = datetime.fromtimestamp(now_epoch, UTC)
+    if merged.get("issued_at") is None:
+        merged["issued_at"] = format_timestamp(now_epoch)
+    else:
+        merged["issued_at"] = _normalise_issued_at(merged["issued_at"], now)
+
+    text, size = _serialise(merged)
+    return PreparedEvent(event_id=event_id, type=event_type, json=text, size=size)
+
+
+def _check_type(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise MasivoValidationError(
+            f"Every event needs a 'type' string such as 'ADD_TO_CART'; got {value!r}."
+        )
+    if value != value.strip():
+        raise MasivoValidationError(
+            f"Event type {value!r} has leading or trailing spaces; Masivo matches names exactly."
+        )
+    # Compared case-insensitively: a reserved type must never leave the browser in any spelling.
+    if value.upper() in RESERVED_EVENT_TYPES:
+        raise MasivoValidationError(
+            f"{value!r} is a reserved event type that only a SERVER key may send. Send it from "
+            "your backend with a SERVER key through the Masivo REST API "
+            "(POST /api/storefront/v1/behavior/events), never from the browser.",
+            status=403,
+        )
+    return value
+
+
+def _check_customer_id(value: object) -> None:
+    if not isinstance(value, str) or not value:
+        hint = f" Use str({value!r})." if isinstance(value, int) else ""
+        raise MasivoValidationError(
+            "Every event needs 'customer_id': the customer's id in your own system, as a "
+            f"non-empty string; got {value!r}.{hint}"
+        )
+
+
+def _apply_brand(event: dict[str, Any], default_brand_id: str | None) -> None:
+    if "brand_id" not in event:
+        if default_brand_id is not None and event.get("platform") is not None:
+            event["brand_id"] = default_brand_id
+        else:
+            raise MasivoValidationError(
+                "Every event needs 'brand_id' (Masivo requires the key): pass the brand's id, "
+                "or brand_id=None when brands do not apply."
+            )
+    brand = event["brand_id"]
+    if brand is not None and not isinstance(brand, str):
+        raise MasivoValidationError(f"'brand_id' must be a string or None; got {brand!r}.")
+
+
+def _check_optional_fields(event: dict[str, Any]) -> None:
+    for key in ("platform", "referral_code"):
+        if event.get(key) is not None and not isinstance(event[key], str):
+            raise MasivoValidationError(f"{key!r} must be a string; got {event[key]!r}.")
+    for key in ("order", "metadata"):
+        if event.get(key) is not None and not isinstance(event[key], Mapping):
+            raise MasivoValidationError(f"{key!r} must be a dict; got {event[key]!r}.")
+    _check_tags("tags", event.get("tags"))
+    product = event.get("product")
+    if product is None:
+        return
+    if not isinstance(product, Mapping):
+        raise MasivoValidationError(f"'product' must be a dict; got {product!r}.")
+    if product.get("sku") is not None and not isinstance(product["sku"], str):
+        raise MasivoValidationError(f"'product.sku' must be a string; got {product['sku']!r}.")
+    for key in ("amount", "value", "discounted_value"):
+        number = product.get(key)
+        if number is not None and (isinstance(number, bool) or not isinstance(number, _NUMBER)):
+            raise MasivoValidationError(f"'product.{key}' must be a number; got {number!r}.")
+    _check_tags("product.tags", product.get("tags"))
+    if product.get("metadata") is not None and not isinstance(product["metadata"], Mapping):
+        raise MasivoValidationError(
+            f"'product.metadata' must be a dict; got {product['metadata']!r}."
+        )
+
+
+def _check_tags(name: str, tags: object) -> None:
+    if tags is None:
+        return
+    if not isinstance(tags, list | tuple) or not all(isinstance(tag, str) for tag in tags):
+        raise MasivoValidationError(f"{name!r} must be a list of strings; got {tags!r}.")
+
+
+def _looks_like_uuid(value: object) -> bool:
+    if not isinstance(value, str) or len(value) != 36:
+        return False
+    parts = value.split("-")
+    if [len(part) for part in parts] != [8, 4, 4, 4, 12]:
+        return False
+    try:
+        int("".join(parts), 16)
+    except ValueError:
+        return False
+    return True
+
+
+def _normalise_issued_at(value: object, now: datetime) -> str:
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise MasivoValidationError(
+                f"'issued_at' must be ISO-8601 such as '2026-11-23T05:01:31.000Z'; got {value!r}."
+            ) from None
+    else:
+        raise MasivoValidationError(
+            f"'issued_at' must be a timezone-aware datetime or an ISO-8601 string; got {value!r}."
+        )
+    if moment.tzinfo is None:
+        raise MasivoValidationError(
+            f"'issued_at' {value!r} has no timezone; give one (e.g. '...Z' or tzinfo=UTC) so the "
+            "moment is unambiguous."
+        )
+    if moment > now + CLOCK_SKEW_ALLOWANCE:
+        raise MasivoValidationError(f"'issued_at' {value!r} is in the future; Masivo rejects it.")
+    if moment < now - MAX_EVENT_AGE:
+        raise MasivoValidationError(
+            f"'issued_at' {value!r} is older than 72 hours; Masivo only accepts recent events."
+        )
+    return format_timestamp(moment.timestamp())
+
+
+def _serialise(event: dict[str, Any]) -> tuple[str, int]:
+    try:
+        text = json.dumps(event, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        size = len(text.encode("utf-8"))
+    except (TypeError, ValueError, RecursionError) as exc:
+        # TypeError: bytes, sets, objects; ValueError: NaN/inf, a cycle, or a lone surrogate
+        # that UTF-8 cannot carry; RecursionError: nesting deeper than the interpreter allows.
+        raise MasivoValidationError(
+            f"The event cannot be sent as JSON ({exc}). Use only dicts, lists, strings, finite "
+            "numbers, booleans and None."
+        ) from None
+    if size > MAX_EVENT_BYTES:
+        raise MasivoValidationError(
+            f"The event is {size} bytes as JSON; Masivo accepts at most {MAX_EVENT_BYTES}. "
+            "Move large data out of metadata."
+        )
+    return text, size

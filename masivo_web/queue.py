@@ -1,0 +1,133 @@
+"""The in-memory event queue: which events go in the next batch, and when (pure, no I/O).
+
+Flush triggers from @masivo/core: ``batch_size`` events queued, ``idle_flush_s`` with no new
+event, ``max_wait_s`` since the oldest queued event, or a manual flush. Retried events come back
+to the front (order is kept) and wait for their own backoff instead of the batching timers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .delivery import Delivery
+from .events import PreparedEvent
+
+#: Masivo's body limit on the batch route (masivo-api.md): 500 KB.
+MAX_BATCH_BYTES = 500 * 1024
+#: ``{"events":[`` + ``]}``: the bytes a batch body adds around its events.
+_ENVELOPE_BYTES = len('{"events":[]}')
+
+
+@dataclass(slots=True, eq=False)
+class QueuedEvent:
+    """One event waiting in the queue, with its delivery state."""
+
+    event: PreparedEvent
+    delivery: Delivery
+    seq: int
+    enqueued_at: float
+    #: Sends already tried and failed in a retryable way.
+    attempts: int = 0
+    #: Monotonic time before which this event must not be sent again (backoff).
+    ready_at: float = 0.0
+
+
+class EventQueue:
+    """Events waiting to be sent, in the order they were given."""
+
+    def __init__(
+        self,
+        *,
+        batch_size: int,
+        idle_flush_s: float,
+        max_wait_s: float,
+        max_batch_bytes: int = MAX_BATCH_BYTES,
+    ) -> None:
+        self.batch_size = batch_size
+        self.idle_flush_s = idle_flush_s
+        self.max_wait_s = max_wait_s
+        self.max_batch_bytes = max_batch_bytes
+        self._items: list[QueuedEvent] = []
+        self._next_seq = 0
+        self._last_enqueued_at: float | None = None
+        # Events with seq <= this were queued before a manual flush() and are due at once.
+        self._flush_through_seq = -1
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def append(self, event: PreparedEvent, delivery: Delivery, now: float) -> QueuedEvent:
+        """Queue one validated event."""
+        item = QueuedEvent(event, delivery, self._next_seq, enqueued_at=now)
+        self._next_seq += 1
+        self._items.append(item)
+        self._last_enqueued_at = now
+        return item
+
+    def request_flush(self) -> None:
+        """Make every event queued so far due now (retries still respect their backoff)."""
+        self._flush_through_seq = self._next_seq - 1
+
+    def deliveries(self) -> list[Delivery]:
+        """The deliveries of every queued event, oldest first."""
+        return [item.delivery for item in self._items]
+
+    def is_full(self, now: float) -> bool:
+        """Whether ``batch_size`` events are ready to go (the count trigger)."""
+        return sum(1 for item in self._items if item.ready_at <= now) >= self.batch_size
+
+    def next_due(self, now: float) -> float | None:
+        """The monotonic time at which a batch is due, or None when the queue is empty."""
+        if not self._items:
+            return None
+        if self.is_full(now):
+            return now
+        oldest_fresh = min(
+            (item.enqueued_at for item in self._items if not self._urgent(item)), default=None
+        )
+        timer_due = float("inf")
+        if oldest_fresh is not None and self._last_enqueued_at is not None:
+            timer_due = min(
+                oldest_fresh + self.max_wait_s, self._last_enqueued_at + self.idle_flush_s
+            )
+        return min(
+            max(item.ready_at, 0.0 if self._urgent(item) else timer_due) for item in self._items
+        )
+
+    def take_batch(self, now: float) -> list[QueuedEvent]:
+        """Remove and return the next batch if one is due: ready events, oldest first, at most
+        ``batch_size`` of them and ``max_batch_bytes`` of body. Empty when nothing is due."""
+        due = self.next_due(now)
+        if due is None or due > now:
+            return []
+        batch: list[QueuedEvent] = []
+        body_bytes = _ENVELOPE_BYTES
+        for item in self._items:
+            if item.ready_at > now:
+                continue
+            cost = item.event.size + (1 if batch else 0)  # the comma between events
+            if len(batch) == self.batch_size or (
+                batch and body_bytes + cost > self.max_batch_bytes
+            ):
+                break
+            batch.append(item)
+            body_bytes += cost
+        taken = {id(item) for item in batch}
+        self._items = [item for item in self._items if id(item) not in taken]
+        return batch
+
+    def put_back(self, items: list[QueuedEvent], ready_at: float) -> None:
+        """Return failed events to the queue, in order, to be retried from ``ready_at``."""
+        for item in items:
+            item.attempts += 1
+            item.ready_at = ready_at
+        self._items = sorted(self._items + items, key=lambda item: item.seq)
+
+    def clear(self) -> list[QueuedEvent]:
+        """Remove and return every queued event."""
+        items, self._items = self._items, []
+        return items
+
+    def _urgent(self, item: QueuedEvent) -> bool:
+        # A retried event or one covered by a manual flush waits only for its backoff.
+        return item.attempts > 0 or item.seq <= self._flush_through_seq

@@ -1,0 +1,69 @@
+"""When to try again, and how long to wait: pure functions, table-tested.
+
+The policy follows what the peers that lose the fewest events do (``../shared/notes/peers.md``
+§7.8): retry network errors, 408, 429 and 5xx except 501/505; never retry other 4xx; exponential
+backoff with jitter and one cap; ``Retry-After`` as a floor under the backoff (posthog-python),
+itself capped so a hostile header cannot park events for days (Segment caps at 300 s).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from email.utils import parsedate_to_datetime
+
+#: Total tries per event (the first send included) before it is reported as failed. Segment 10.
+MAX_ATTEMPTS = 10
+#: First backoff, seconds; doubles per attempt. Segment 0.5 s, Amplitude 1 s.
+BACKOFF_BASE_S = 1.0
+#: Longest backoff, seconds (Segment 60 s).
+BACKOFF_CAP_S = 60.0
+#: Longest ``Retry-After`` honoured, seconds (Segment, customerio-node: 300 s).
+RETRY_AFTER_CAP_S = 300.0
+
+# 501 Not Implemented and 505 HTTP Version Not Supported will not change on retry.
+_NEVER_RETRIED_5XX = frozenset({501, 505})
+
+
+def is_retryable_status(status: int) -> bool:
+    """Whether an HTTP status means "try the same request again later"."""
+    if status in (408, 429):
+        return True
+    return 500 <= status <= 599 and status not in _NEVER_RETRIED_5XX
+
+
+def backoff_delay(
+    attempt: int,
+    *,
+    retry_after_s: float | None = None,
+    random: Callable[[], float],
+) -> float:
+    """Seconds to wait before try number ``attempt + 1`` after ``attempt`` failed tries.
+
+    Exponential from :data:`BACKOFF_BASE_S`, capped at :data:`BACKOFF_CAP_S`, with "equal
+    jitter" (a random value in the upper half) so many tabs do not retry in step. A server's
+    ``Retry-After`` is a floor, capped at :data:`RETRY_AFTER_CAP_S`.
+    """
+    exponential = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2.0 ** max(0, attempt - 1))
+    delay = exponential * (0.5 + random() / 2)
+    if retry_after_s is not None:
+        delay = max(delay, min(retry_after_s, RETRY_AFTER_CAP_S))
+    return delay
+
+
+def parse_retry_after(value: str | None, *, now_epoch: float) -> float | None:
+    """``Retry-After`` as seconds from now: delta-seconds or an HTTP date; ``None`` if absent
+    or unreadable (the backoff alone then applies)."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if seconds == seconds else None  # NaN is unreadable
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - now_epoch)

@@ -1,0 +1,65 @@
+"""Where the SDK runs: the one place that decides "am I in a browser?", plus clock and sleep.
+
+Everything else asks this module. Nothing here touches ``js`` or ``pyodide`` at import time, so
+``import masivo_web`` under CPython touches no browser API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from typing import Protocol
+
+from .errors import MasivoConfigError
+
+#: True inside Pyodide / PyScript (Emscripten). The only runtime check in the package.
+IS_BROWSER: bool = sys.platform == "emscripten"
+
+
+class Clock(Protocol):
+    """Time as the SDK sees it. Injectable so tests never wait on wall time."""
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes back: deadlines and backoff."""
+        ...
+
+    def time(self) -> float:
+        """Seconds since the Unix epoch: ``issued_at`` and token expiry."""
+        ...
+
+    async def sleep(self, seconds: float) -> None:
+        """Suspend the calling task for ``seconds``."""
+        ...
+
+
+class SystemClock:
+    """The real clock: ``time.monotonic``, ``time.time`` and ``asyncio.sleep``."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def time(self) -> float:
+        return time.time()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+def running_loop() -> asyncio.AbstractEventLoop:
+    """The loop to schedule SDK work on, or a :class:`MasivoConfigError` that says what to do.
+
+    In the browser Pyodide's WebLoop is always there, even in code a JS event handler calls
+    synchronously; under CPython a loop must be running.
+    """
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        if IS_BROWSER:
+            return asyncio.get_event_loop()
+        raise MasivoConfigError(
+            "send_analytics_event() needs a running asyncio event loop, and none is running. "
+            "From synchronous CPython code, wrap the work in a coroutine: "
+            "`async def main(): async with create_client(key) as masivo: "
+            "masivo.send_analytics_event(...)` and call `asyncio.run(main())`."
+        ) from None
