@@ -70,11 +70,14 @@ class TokenState:
 
     def refresh_due_at(self) -> float:
         """When to fetch the next token: every 5 minutes, and 5 minutes before expiry at the
-        latest. A token living under 10 minutes is refreshed at half its life."""
+        latest. A token too short-lived for that margin is refreshed at half its life (the
+        margin would otherwise mean refreshing in a tight loop)."""
         due = self.obtained_at + REFRESH_INTERVAL_S
         if self.expires_at is not None:
             lifetime = self.expires_at - self.obtained_at
-            before_expiry = self.expires_at - min(REFRESH_BEFORE_EXPIRY_S, lifetime / 2)
+            before_expiry = self.expires_at - REFRESH_BEFORE_EXPIRY_S
+            if before_expiry - self.obtained_at < lifetime / 10:
+                before_expiry = self.obtained_at + lifetime / 2
             due = min(due, before_expiry)
         return due
 

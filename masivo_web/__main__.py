@@ -1,0 +1,42 @@
+"""``python -m masivo_web <command>``: ``emulator`` runs the local Masivo emulator."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _emulator(args: argparse.Namespace) -> int:
+    try:
+        from .emulator import Settings, serve_forever
+    except ImportError as exc:
+        print(
+            f"The emulator needs the 'emulator' extra ({exc.name} is missing): "
+            "pip install 'masivo_web[emulator]'",
+            file=sys.stderr,
+        )
+        return 2
+    settings = Settings(token_ttl_s=args.token_ttl, rate_limit=args.rate_limit)
+    serve_forever(args.host, args.port, db_path=args.db, settings=settings)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m masivo_web`` and the ``masivo-web`` script."""
+    parser = argparse.ArgumentParser(prog="python -m masivo_web", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    emulator = commands.add_parser("emulator", help="run the local Masivo emulator")
+    emulator.add_argument("--host", default="127.0.0.1")
+    emulator.add_argument("--port", type=int, default=8765)
+    emulator.add_argument("--db", default=":memory:", help="SQLite file (default: in memory)")
+    emulator.add_argument("--token-ttl", type=float, default=3600.0, help="token lifetime, s")
+    emulator.add_argument("--rate-limit", type=int, default=1000, help="requests per minute")
+    emulator.set_defaults(handler=_emulator)
+    args = parser.parse_args(argv)
+    handler = args.handler
+    result: int = handler(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,312 @@
+"""The emulated Masivo service as a Starlette app: the contract of ``masivo-api.md`` plus
+``/_emulator/*`` routes to inspect and steer it from tests and the demo.
+
+Not emulated (said plainly, as stripe-mock does): accounts and their registered custom types
+(any non-reserved type is accepted), the single route's later PENDING → processed transition,
+loyalty rules, and any real rate-limit numbers (ours are settings).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import jwt
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+
+from .control import control_routes
+from .store import EmulatorState, Fault, key_fingerprint
+from .validation import check_event
+
+logger = logging.getLogger("masivo_web.emulator")
+
+API_PREFIX = "/api/storefront/v1"
+MAX_BODY_BYTES = 500 * 1024
+MAX_BATCH_EVENTS = 100
+ALLOWED_HEADERS = ["authorization", "content-type", "x-api-key", "x-masivo-sdk"]
+EXPOSED_HEADERS = ["Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+ASGIApp = Callable[
+    [Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]
+]
+
+
+def error(
+    status: int, title: str, details: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """Masivo's error body: ``{"error": str, "details": str}``."""
+    return JSONResponse({"error": title, "details": details}, status_code=status, headers=headers)
+
+
+def create_app(state: EmulatorState) -> ASGIApp:
+    """The ASGI app serving ``state``. Every API route answers at ``/`` and under ``API_PREFIX``."""
+    api = EventApi(state)
+    api_routes = [
+        Route("/auth/authorize", api.authorize, methods=["GET"]),
+        Route("/analytics/events", api.analytics_events, methods=["POST"]),
+        Route("/behavior/events", api.behavior_events, methods=["POST"]),
+    ]
+    starlette = Starlette(
+        routes=[
+            *api_routes,
+            Mount(API_PREFIX, routes=api_routes),
+            Mount("/_emulator", routes=control_routes(state)),
+        ],
+        middleware=[
+            Middleware(
+                CORSMiddleware,
+                allow_origins=["*"],
+                allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+                allow_headers=ALLOWED_HEADERS,
+                expose_headers=EXPOSED_HEADERS,
+                max_age=600,
+            )
+        ],
+        exception_handlers={HTTPException: _http_error, Exception: _internal_error},
+    )
+    return RequestLog(starlette, state)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return error(exc.status_code, "Request failed", str(exc.detail))
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    logger.exception("emulator error on %s %s", request.method, request.url.path)
+    return error(500, "Internal error", "The emulator failed on this request; see its log.")
+
+
+class RequestLog:
+    """Outermost ASGI layer: records every API request (preflights included) for tests, and
+    hands handlers a way to drop the connection (the fault "drop")."""
+
+    def __init__(self, app: ASGIApp, state: EmulatorState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(
+        self,
+        scope: Scope,
+        receive: Callable[[], Awaitable[Message]],
+        send: Callable[[Message], Awaitable[None]],
+    ) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/_emulator"):
+            await self.app(scope, receive, send)
+            return
+        # uvicorn's send is a bound method of the request cycle, which holds the transport.
+        transport = getattr(getattr(send, "__self__", None), "transport", None)
+        notes: dict[str, Any] = {"abort": getattr(transport, "abort", None)}
+        scope.setdefault("state", {})["masivo"] = notes
+        status = 0
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        started = time.time()
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            headers = dict(scope.get("headers") or [])
+            self.state.requests.append(
+                {
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "route": notes.get("route"),
+                    "status": 0 if notes.get("dropped") else status,
+                    "events": notes.get("events"),
+                    "origin": headers.get(b"origin", b"").decode() or None,
+                    "at": started,
+                }
+            )
+
+
+class EventApi:
+    """Handlers of the three Masivo routes."""
+
+    def __init__(self, state: EmulatorState) -> None:
+        self.state = state
+
+    async def authorize(self, request: Request) -> Response:
+        notes = _notes(request, "authorize")
+        early = await self._fault(request, notes, before=True)
+        if early is not None:
+            return early
+        api_key = request.headers.get("x-api-key")
+        if not api_key:
+            return error(401, "Unauthorized", "Send your API key in the x-api-key header.")
+        kind = self.state.keys.get(api_key)
+        if kind is None:
+            return error(401, "Unauthorized", "Unknown API key.")
+        if kind == "server" and request.headers.get("x-masivo-sdk") == "client":
+            return error(
+                403,
+                "Forbidden",
+                "SERVER keys cannot be used by client SDKs; create a CLIENT key.",
+            )
+        now = time.time()
+        claims = {
+            "sub": key_fingerprint(api_key),
+            "kind": kind,
+            "iat": now,
+            "exp": now + self.state.settings.token_ttl_s,
+            "jti": secrets.token_hex(8),
+        }
+        token = jwt.encode(claims, self.state.secret, algorithm="HS256")
+        late = await self._fault(request, notes, before=False)
+        return late or JSONResponse({"data": token})
+
+    async def analytics_events(self, request: Request) -> Response:
+        return await self._events(request, "analytics")
+
+    async def behavior_events(self, request: Request) -> Response:
+        return await self._events(request, "behavior")
+
+    async def _events(self, request: Request, route: str) -> Response:
+        notes = _notes(request, route)
+        early = await self._fault(request, notes, before=True)
+        if early is not None:
+            return early
+        claims = self._claims(request)
+        if isinstance(claims, Response):
+            return claims
+        allowed, limits = self.state.rate_check(claims["sub"], time.time())
+        if not allowed:
+            return error(429, "Too many requests", "Rate limit reached; retry later.", limits)
+        raw = await request.body()
+        if len(raw) > MAX_BODY_BYTES:
+            return error(
+                413, "Payload too large", f"{len(raw)} bytes; the limit is 500 KB.", limits
+            )
+        try:
+            body = _json(raw)
+        except ValueError as exc:
+            return error(400, "Malformed JSON", str(exc), limits)
+        if route == "behavior":
+            answer = self._store_single(body, claims["kind"], notes, limits)
+        else:
+            answer = self._store_batch(body, claims["kind"], notes, limits)
+        late = await self._fault(request, notes, before=False)
+        return late or answer
+
+    def _store_batch(
+        self, body: Any, kind: str, notes: dict[str, Any], limits: dict[str, str]
+    ) -> Response:
+        events = body.get("events") if isinstance(body, dict) else None
+        if not isinstance(events, list) or not 1 <= len(events) <= MAX_BATCH_EVENTS:
+            return error(
+                422, "Invalid body", 'Send {"events": [...]} with 1 to 100 events.', limits
+            )
+        notes["events"] = len(events)
+        results = []
+        for index, event in enumerate(events):
+            problem = check_event(event, key_kind=kind)
+            if problem is not None:
+                status, title, details = problem
+                results.append(
+                    {"index": index, "status": status, "error": title, "details": details}
+                )
+                continue
+            event.setdefault("event_id", _new_id())
+            stored = self.state.store_event(event, route="analytics", key_kind=kind)
+            results.append(
+                {"index": index, "status": 201 if stored else 200, "id": event["event_id"]}
+            )
+        return JSONResponse({"data": results}, headers=limits)
+
+    def _store_single(
+        self, event: Any, kind: str, notes: dict[str, Any], limits: dict[str, str]
+    ) -> Response:
+        notes["events"] = 1
+        problem = check_event(event, key_kind=kind)
+        if problem is not None:
+            return error(*problem, headers=limits)
+        event.setdefault("event_id", _new_id())
+        stored = self.state.store_event(event, route="behavior", key_kind=kind)
+        data = {
+            "id": event["event_id"],
+            "status": "PENDING",
+            "type": event["type"],
+            "customer_id": event["customer_id"],
+        }
+        return JSONResponse({"data": data}, status_code=201 if stored else 200, headers=limits)
+
+    def _claims(self, request: Request) -> dict[str, Any] | Response:
+        header = request.headers.get("authorization", "")
+        if not header.startswith("Bearer "):
+            return error(
+                401, "Unauthorized", "Send 'Authorization: Bearer <token>' from /auth/authorize."
+            )
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                header[7:],
+                self.state.secret,
+                algorithms=["HS256"],
+                options={"require": ["exp", "iat", "sub"]},
+            )
+        except jwt.ExpiredSignatureError:
+            return error(401, "Unauthorized", "The token has expired; authorize again.")
+        except jwt.InvalidTokenError:
+            return error(401, "Unauthorized", "The token is not valid; authorize again.")
+        if claims["iat"] < self.state.tokens_valid_after:
+            return error(401, "Unauthorized", "The token was revoked; authorize again.")
+        return claims
+
+    async def _fault(
+        self, request: Request, notes: dict[str, Any], *, before: bool
+    ) -> Response | None:
+        """Apply an injected fault at this point of the request, if one is due."""
+        fault: Fault | None = notes.get("fault")
+        if before:
+            fault = notes["fault"] = self.state.take_fault(notes["route"])
+        if fault is None or fault.after_processing == before:
+            return None
+        if fault.delay_s:
+            await asyncio.sleep(fault.delay_s)
+        if fault.drop:
+            notes["dropped"] = True
+            abort = notes.get("abort")
+            if abort is not None:
+                abort()
+                await asyncio.sleep(0)  # let the transport close before anything is written
+                return Response(status_code=500)
+            return error(500, "Injected fault", "connection drop (not supported by this server)")
+        if fault.status is not None:
+            headers = (
+                {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else None
+            )
+            return error(
+                fault.status, "Injected fault", f"emulator fault: HTTP {fault.status}", headers
+            )
+        return None
+
+
+def _notes(request: Request, route: str) -> dict[str, Any]:
+    notes: dict[str, Any] = request.scope.setdefault("state", {}).setdefault("masivo", {})
+    notes["route"] = route
+    return notes
+
+
+def _json(raw: bytes) -> Any:
+    return json.loads(raw.decode("utf-8"))
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())

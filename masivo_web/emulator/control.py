@@ -1,0 +1,150 @@
+"""``/_emulator/*``: inspect what arrived and steer the emulator (keys, faults, settings).
+
+Used by the pytest plugin, the demo dashboard and anyone scripting the emulator with curl.
+Bad input gets a 400 with the usual ``{"error", "details"}`` body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .store import ROUTES, EmulatorState, Fault
+
+
+def _bad(details: str) -> JSONResponse:
+    return JSONResponse({"error": "Bad control request", "details": details}, status_code=400)
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        return {"__invalid__": True}
+    return body if isinstance(body, dict) else {"__invalid__": True}
+
+
+def control_routes(state: EmulatorState) -> list[Route]:
+    """The control routes bound to ``state``."""
+
+    async def list_events(request: Request) -> Response:
+        query = request.query_params
+        try:
+            since = int(query.get("since", "0"))
+            min_count = int(query.get("min_count", "0"))
+            timeout = min(float(query.get("timeout", "10")), 300.0)
+        except ValueError:
+            return _bad("'since' and 'min_count' must be integers, 'timeout' a number")
+
+        def matching() -> list[dict[str, Any]]:
+            return state.events(
+                type=query.get("type"), customer_id=query.get("customer_id"), since_seq=since
+            )
+
+        # Long poll: hold the answer until min_count events match or the timeout passes.
+        deadline = time.monotonic() + timeout
+        events = matching()
+        while len(events) < min_count and (left := deadline - time.monotonic()) > 0:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(left):
+                    await state.wait_for_new_event()
+            events = matching()
+        return JSONResponse({"data": events})
+
+    async def clear_events(request: Request) -> Response:
+        state.db.execute("DELETE FROM events")
+        return JSONResponse({"data": {"cleared": True}})
+
+    async def reset(request: Request) -> Response:
+        state.reset()
+        return JSONResponse({"data": {"reset": True}})
+
+    async def list_requests(request: Request) -> Response:
+        return JSONResponse({"data": list(state.requests)})
+
+    async def stats(request: Request) -> Response:
+        events = state.events()
+        return JSONResponse(
+            {
+                "data": {
+                    "stored": len(events),
+                    "duplicates_suppressed": state.duplicates,
+                    "by_type": dict(Counter(event["type"] for event in events)),
+                }
+            }
+        )
+
+    async def add_key(request: Request) -> Response:
+        body = await _body(request)
+        key, kind = body.get("key"), body.get("kind")
+        if not isinstance(key, str) or not key or kind not in ("client", "server"):
+            return _bad('Send {"key": "<api key>", "kind": "client" | "server"}')
+        state.keys[key] = kind
+        return JSONResponse({"data": {"kind": kind}}, status_code=201)
+
+    async def add_fault(request: Request) -> Response:
+        body = await _body(request)
+        route = body.get("route", "*")
+        if route not in (*ROUTES, "*"):
+            return _bad(f"'route' must be one of {[*ROUTES, '*']}")
+        try:
+            fault = Fault(
+                route=route,
+                remaining=int(body.get("count", 1)),
+                status=None if body.get("status") is None else int(body["status"]),
+                delay_s=float(body.get("delay_s", 0.0)),
+                drop=bool(body.get("drop", False)),
+                retry_after=None if body.get("retry_after") is None else float(body["retry_after"]),
+                after_processing=bool(body.get("after_processing", False)),
+            )
+        except (TypeError, ValueError) as exc:
+            return _bad(f"Fault fields have the wrong type: {exc}")
+        if fault.remaining < 1 or (fault.status is None and not fault.drop and not fault.delay_s):
+            return _bad("A fault needs count >= 1 and at least one of status, drop, delay_s")
+        state.faults.append(fault)
+        return JSONResponse({"data": fault.public()}, status_code=201)
+
+    async def list_faults(request: Request) -> Response:
+        return JSONResponse({"data": [fault.public() for fault in state.faults]})
+
+    async def clear_faults(request: Request) -> Response:
+        state.faults.clear()
+        return JSONResponse({"data": {"cleared": True}})
+
+    async def update_settings(request: Request) -> Response:
+        body = await _body(request)
+        known = set(vars(state.settings))
+        unknown = set(body) - known
+        if unknown:
+            return _bad(f"Unknown settings {sorted(unknown)}; known: {sorted(known)}")
+        for name, value in body.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                return _bad(f"{name!r} must be a positive number")
+            setattr(state.settings, name, type(getattr(state.settings, name))(value))
+        return JSONResponse({"data": vars(state.settings)})
+
+    async def revoke_tokens(request: Request) -> Response:
+        # iat is a float of the issuing moment: every token issued up to now becomes invalid.
+        state.tokens_valid_after = time.time()
+        return JSONResponse({"data": {"revoked_before": state.tokens_valid_after}})
+
+    return [
+        Route("/events", list_events, methods=["GET"]),
+        Route("/events", clear_events, methods=["DELETE"]),
+        Route("/reset", reset, methods=["POST"]),
+        Route("/requests", list_requests, methods=["GET"]),
+        Route("/stats", stats, methods=["GET"]),
+        Route("/keys", add_key, methods=["POST"]),
+        Route("/faults", add_fault, methods=["POST"]),
+        Route("/faults", list_faults, methods=["GET"]),
+        Route("/faults", clear_faults, methods=["DELETE"]),
+        Route("/settings", update_settings, methods=["PUT"]),
+        Route("/revoke-tokens", revoke_tokens, methods=["POST"]),
+    ]

@@ -1,0 +1,122 @@
+"""Run the emulator: in a background thread on a free loopback port (tests, the demo), or in
+the foreground (``python -m masivo_web emulator``)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from types import TracebackType
+
+import uvicorn
+
+from .app import API_PREFIX, create_app
+from .client import EmulatorClient
+from .store import DEFAULT_CLIENT_KEY, DEFAULT_SERVER_KEY, EmulatorState, KeyKind, Settings
+
+
+class EmulatorServer:
+    """A real emulator on ``host`` (a free port unless ``port`` is given), served by uvicorn in a
+    daemon thread. Use it as a context manager; no pytest needed.
+
+    >>> with EmulatorServer() as emulator:
+    ...     masivo = create_client(emulator.client_key, auth_url=emulator.auth_url,
+    ...                            api_base=emulator.api_base)
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        db_path: str = ":memory:",
+        settings: Settings | None = None,
+        keys: dict[str, KeyKind] | None = None,
+    ) -> None:
+        self.state = EmulatorState(
+            db_path=db_path,
+            defaults=settings or Settings(),
+            initial_keys=keys or {DEFAULT_CLIENT_KEY: "client", DEFAULT_SERVER_KEY: "server"},
+        )
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind((host, port))
+        self.host, self.port = self._socket.getsockname()[:2]
+        config = uvicorn.Config(
+            create_app(self.state), log_level="warning", lifespan="off", access_log=False
+        )
+        self._server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+        #: Inspect and steer this emulator over HTTP.
+        self.control = EmulatorClient(self.url)
+
+    @property
+    def url(self) -> str:
+        """The emulator's root URL, e.g. ``http://127.0.0.1:54321``."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def auth_url(self) -> str:
+        """Pass as ``create_client(auth_url=...)``."""
+        return f"{self.url}/auth/authorize"
+
+    @property
+    def api_base(self) -> str:
+        """Pass as ``create_client(api_base=...)``."""
+        return f"{self.url}{API_PREFIX}"
+
+    @property
+    def client_key(self) -> str:
+        """A CLIENT key the emulator knows."""
+        return next(key for key, kind in self.state.initial_keys.items() if kind == "client")
+
+    @property
+    def server_key(self) -> str:
+        """A SERVER key the emulator knows (the SDK must refuse it)."""
+        return next(key for key, kind in self.state.initial_keys.items() if kind == "server")
+
+    def start(self) -> EmulatorServer:
+        """Start serving; returns once the server accepts connections."""
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [self._socket]},
+            daemon=True,
+            name=f"masivo-emulator-{self.port}",
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("The Masivo emulator did not start; see the log above.")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the database."""
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._socket.close()
+        self.state.db.close()
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def serve_forever(host: str, port: int, *, db_path: str, settings: Settings) -> None:
+    """Serve in the foreground until interrupted (the ``emulator`` command)."""
+    state = EmulatorState(db_path=db_path, defaults=settings)
+    print(f"Masivo emulator on http://{host}:{port}")
+    print(f"  auth_url = http://{host}:{port}/auth/authorize")
+    print(f"  api_base = http://{host}:{port}{API_PREFIX}")
+    print(f"  CLIENT key: {DEFAULT_CLIENT_KEY}   SERVER key: {DEFAULT_SERVER_KEY}")
+    print(f"  inspect: http://{host}:{port}/_emulator/events", flush=True)
+    uvicorn.run(create_app(state), host=host, port=port, log_level="info", lifespan="off")

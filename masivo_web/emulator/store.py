@@ -1,0 +1,199 @@
+"""The emulator's memory: events in SQLite (a file or ``:memory:``), keys, faults, request log.
+
+Only the emulator's own event-loop thread touches it (every handler runs there), so one SQLite
+connection is enough; ``check_same_thread=False`` only lets the thread that built it hand it over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import secrets
+import sqlite3
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+KeyKind = Literal["client", "server"]
+Route = Literal["authorize", "analytics", "behavior"]
+ROUTES: tuple[Route, ...] = ("authorize", "analytics", "behavior")
+
+DEFAULT_CLIENT_KEY = "test-client-key"
+DEFAULT_SERVER_KEY = "test-server-key"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    brand_id TEXT,
+    issued_at TEXT,
+    received_at REAL NOT NULL,
+    route TEXT NOT NULL,
+    key_kind TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_type ON events (type);
+CREATE INDEX IF NOT EXISTS events_customer ON events (customer_id);
+"""
+
+
+def key_fingerprint(api_key: str) -> str:
+    """A short stable id for a key: tokens and logs carry this, never the key itself."""
+    return hashlib.sha256(api_key.encode()).hexdigest()[:16]
+
+
+@dataclass
+class Fault:
+    """What the next ``remaining`` requests to ``route`` get instead of a normal answer."""
+
+    route: Route | Literal["*"]
+    remaining: int = 1
+    status: int | None = None
+    delay_s: float = 0.0
+    drop: bool = False
+    retry_after: float | None = None
+    #: Store the events first, then misbehave (a lost answer, not a lost request).
+    after_processing: bool = False
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "route": self.route,
+            "remaining": self.remaining,
+            "status": self.status,
+            "delay_s": self.delay_s,
+            "drop": self.drop,
+            "retry_after": self.retry_after,
+            "after_processing": self.after_processing,
+        }
+
+
+@dataclass
+class Settings:
+    """What a test may change at run time (``PUT /_emulator/settings``)."""
+
+    token_ttl_s: float = 3600.0
+    rate_limit: int = 1000
+    rate_window_s: float = 60.0
+
+
+@dataclass
+class EmulatorState:
+    """Everything the emulator remembers; ``reset()`` returns it to a clean start."""
+
+    db_path: str = ":memory:"
+    defaults: Settings = field(default_factory=Settings)
+    initial_keys: dict[str, KeyKind] = field(
+        default_factory=lambda: {DEFAULT_CLIENT_KEY: "client", DEFAULT_SERVER_KEY: "server"}
+    )
+
+    def __post_init__(self) -> None:
+        self.db = sqlite3.connect(self.db_path, check_same_thread=False, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.executescript(_SCHEMA)
+        self.secret = secrets.token_bytes(32)
+        self._stored_signal: asyncio.Event | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget events, requests, faults and rate counters; restore keys and settings."""
+        self.db.execute("DELETE FROM events")
+        self.keys: dict[str, KeyKind] = dict(self.initial_keys)
+        self.settings = Settings(**vars(self.defaults))
+        self.faults: list[Fault] = []
+        self.requests: deque[dict[str, Any]] = deque(maxlen=100_000)
+        self.rate_windows: dict[str, tuple[float, int]] = {}
+        # Tokens issued before this (epoch seconds) are rejected: "revoke every token".
+        self.tokens_valid_after = 0.0
+        self.duplicates = 0
+
+    # -- faults ----------------------------------------------------------------------------
+
+    def take_fault(self, route: Route) -> Fault | None:
+        """The fault the next request to ``route`` must suffer, if any (consumes one use)."""
+        for fault in self.faults:
+            if fault.route in (route, "*") and fault.remaining > 0:
+                fault.remaining -= 1
+                if fault.remaining == 0:
+                    self.faults.remove(fault)
+                return fault
+        return None
+
+    # -- rate limiting ---------------------------------------------------------------------
+
+    def rate_check(self, subject: str, now: float) -> tuple[bool, dict[str, str]]:
+        """Count one request for ``subject`` in a fixed window; returns (allowed, headers)."""
+        limit, window = self.settings.rate_limit, self.settings.rate_window_s
+        started, used = self.rate_windows.get(subject, (now, 0))
+        if now - started >= window:
+            started, used = now, 0
+        used += 1
+        self.rate_windows[subject] = (started, used)
+        reset_at = started + window
+        headers = {
+            "X-RateLimit-Limit": str(limit),
+            "X-RateLimit-Remaining": str(max(0, limit - used)),
+            "X-RateLimit-Reset": str(int(reset_at)),
+        }
+        if used > limit:
+            headers["Retry-After"] = str(max(1, int(reset_at - now + 0.999)))
+            return False, headers
+        return True, headers
+
+    # -- events ----------------------------------------------------------------------------
+
+    def store_event(self, event: dict[str, Any], *, route: str, key_kind: str) -> bool:
+        """Store one valid event; False when its ``event_id`` was already stored."""
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO events (event_id, type, customer_id, brand_id, issued_at,"
+            " received_at, route, key_kind, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                event["event_id"],
+                event["type"],
+                event["customer_id"],
+                event.get("brand_id"),
+                event.get("issued_at"),
+                time.time(),
+                route,
+                key_kind,
+                json.dumps(event, separators=(",", ":")),
+            ),
+        )
+        if cursor.rowcount == 0:
+            self.duplicates += 1
+            return False
+        if self._stored_signal is not None:
+            self._stored_signal.set()
+            self._stored_signal = None
+        return True
+
+    async def wait_for_new_event(self) -> None:
+        """Return when another event is stored (long-poll support; the caller bounds the wait)."""
+        if self._stored_signal is None:
+            self._stored_signal = asyncio.Event()
+        await self._stored_signal.wait()
+
+    def events(
+        self, *, type: str | None = None, customer_id: str | None = None, since_seq: int = 0
+    ) -> list[dict[str, Any]]:
+        """Stored events, oldest first, each with ``_seq``, ``_received_at`` and ``_route``."""
+        query = "SELECT seq, received_at, route, body FROM events WHERE seq > ?"
+        args: list[Any] = [since_seq]
+        if type is not None:
+            query += " AND type = ?"
+            args.append(type)
+        if customer_id is not None:
+            query += " AND customer_id = ?"
+            args.append(customer_id)
+        rows = self.db.execute(query + " ORDER BY seq", args).fetchall()
+        return [
+            {**json.loads(body), "_seq": seq, "_received_at": received_at, "_route": route}
+            for seq, received_at, route, body in rows
+        ]
+
+    def event_count(self) -> int:
+        row = self.db.execute("SELECT COUNT(*) FROM events").fetchone()
+        return int(row[0])
