@@ -1,0 +1,47 @@
+"""pytest fixtures for testing code that uses masivo_web against the local Masivo emulator.
+
+Registered through the ``pytest11`` entry point, so installing ``masivo_web[emulator]`` makes
+them available in any test suite:
+
+- ``masivo_emulator`` (session): a real emulator on 127.0.0.1 on a free port, shared by every
+  test. Its ``auth_url``, ``api_base`` and ``client_key`` configure ``create_client``, and
+  ``url`` is the origin a browser page talks to.
+- ``fresh_masivo_emulator`` (per test): the same emulator, reset first (no events, requests or
+  faults left from earlier tests).
+
+Both are :class:`masivo_web.emulator.EmulatorServer`; ``.control`` inspects and steers it
+(``received_events()``, ``wait_for_events(n)``, ``requests()``, ``inject_fault(...)``).
+Nothing is imported from the emulator until a fixture is used, so the plugin costs nothing to
+suites that never ask for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from .emulator import EmulatorServer
+
+
+@pytest.fixture(scope="session")
+def masivo_emulator() -> Iterator[EmulatorServer]:
+    """A Masivo emulator on loopback for the whole test session."""
+    try:
+        from .emulator import EmulatorServer
+    except ImportError as exc:  # pragma: no cover - depends on the installed extras
+        pytest.fail(
+            f"masivo_emulator needs the emulator extra ({exc.name} is missing): "
+            "pip install 'masivo_web[emulator]'"
+        )
+    with EmulatorServer() as server:
+        yield server
+
+
+@pytest.fixture
+def fresh_masivo_emulator(masivo_emulator: EmulatorServer) -> EmulatorServer:
+    """The session's emulator, reset for this test."""
+    masivo_emulator.control.reset()
+    return masivo_emulator

@@ -1,0 +1,42 @@
+"""Shared test setup: coroutine tests run on a fresh event loop, and the per-key token registry
+is emptied between tests so no test sees another's AuthManager."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from masivo_web import auth
+from tests.fakes import FakeClock, FakeMasivo
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run ``async def`` tests with ``asyncio.run`` (no plugin needed, so the same tests run
+    under Pyodide too)."""
+    if not inspect.iscoroutinefunction(pyfuncitem.obj):
+        return None
+    names = pyfuncitem._fixtureinfo.argnames
+    kwargs: dict[str, Any] = {name: pyfuncitem.funcargs[name] for name in names}
+    asyncio.run(pyfuncitem.obj(**kwargs))
+    return True
+
+
+@pytest.fixture(autouse=True)
+def _empty_token_registry() -> Iterator[None]:
+    yield
+    auth._registry.clear()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def masivo(clock: FakeClock) -> FakeMasivo:
+    return FakeMasivo(clock)

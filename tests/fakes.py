@@ -1,0 +1,127 @@
+"""Test doubles shared by the unit tests: a fake clock and a scripted Masivo."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import heapq
+import itertools
+import json
+from collections.abc import Callable
+from typing import Any
+
+from masivo_web.transports import MockTransport, Request, Response
+
+START_EPOCH = 1_795_000_000.0
+
+
+class FakeClock:
+    """A clock that moves only when a test calls ``advance``; ``sleep`` waits for it."""
+
+    def __init__(self, start_epoch: float = START_EPOCH) -> None:
+        self.now = 0.0
+        self.start_epoch = start_epoch
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def time(self) -> float:
+        return self.start_epoch + self.now
+
+    async def sleep(self, seconds: float) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self.now + max(0.0, seconds), next(self._order), future))
+        await future
+
+    async def advance(self, seconds: float) -> None:
+        """Move time forward, waking sleepers in deadline order and letting tasks run."""
+        target = self.now + seconds
+        await settle()
+        while self._sleepers and self._sleepers[0][0] <= target:
+            deadline, _, future = heapq.heappop(self._sleepers)
+            self.now = max(self.now, deadline)
+            if not future.done():
+                future.set_result(None)
+                await settle()
+        self.now = target
+        await settle()
+
+
+async def settle(rounds: int = 50) -> None:
+    """Let every ready task run until nothing is left to do without I/O or time passing."""
+    for _ in range(rounds):
+        await asyncio.sleep(0)
+
+
+def make_token(exp: float | None, *, name: str = "t") -> str:
+    """An unsigned JWT-shaped token carrying ``exp`` (the SDK reads only that claim)."""
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    claims: dict[str, Any] = {"name": name}
+    if exp is not None:
+        claims["exp"] = exp
+    return f"{part({'alg': 'none'})}.{part(claims)}.sig"
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(status, headers or {}, json.dumps(body).encode())
+
+
+class FakeMasivo:
+    """A scripted Masivo for the mock transport: issues tokens, accepts batches, and answers
+    with queued overrides first (``script(route, response)``)."""
+
+    def __init__(self, clock: FakeClock, *, token_ttl_s: float = 3600.0) -> None:
+        self.clock = clock
+        self.token_ttl_s = token_ttl_s
+        self.tokens_issued: list[str] = []
+        self.batches: list[list[dict[str, Any]]] = []
+        self.overrides: dict[str, list[Callable[[Request], Response] | Response]] = {}
+        self.transport = MockTransport(self.handle)
+        self.authorize_delay: asyncio.Event | None = None
+
+    def script(self, route: str, *answers: Callable[[Request], Response] | Response) -> None:
+        self.overrides.setdefault(route, []).extend(answers)
+
+    @property
+    def authorize_requests(self) -> list[Request]:
+        return [r for r in self.transport.requests if r.url.endswith("/auth/authorize")]
+
+    @property
+    def event_requests(self) -> list[Request]:
+        return [r for r in self.transport.requests if not r.url.endswith("/auth/authorize")]
+
+    async def handle(self, request: Request) -> Response:
+        route = "authorize" if request.url.endswith("/auth/authorize") else "events"
+        if route == "authorize" and self.authorize_delay is not None:
+            await self.authorize_delay.wait()
+        pending = self.overrides.get(route)
+        if pending:
+            answer = pending.pop(0)
+            return answer(request) if callable(answer) else answer
+        if route == "authorize":
+            token = make_token(self.clock.time() + self.token_ttl_s, name=f"t{len(self.tokens_issued)}")
+            self.tokens_issued.append(token)
+            return json_response(200, {"data": token})
+        body = json.loads(request.body or b"{}")
+        if request.url.endswith("/behavior/events"):
+            self.batches.append([body])
+            return json_response(201, {"data": {"id": body["event_id"], "status": "PENDING"}})
+        events = body["events"]
+        self.batches.append(events)
+        return json_response(
+            200,
+            {"data": [{"index": i, "status": 201, "id": e["event_id"]} for i, e in enumerate(events)]},
+        )
+
+
+async def flush_while_time_passes(client: Any, clock: FakeClock, limit_s: float = 3600.0) -> None:
+    """``await client.flush()`` while the fake clock ticks, so backoffs can elapse."""
+    flushing = asyncio.get_running_loop().create_task(client.flush())
+    deadline = clock.now + limit_s
+    while not flushing.done() and clock.now < deadline:
+        await clock.advance(0.5)
+    await flushing

@@ -1,0 +1,530 @@
+"""The @masivo/core behaviours, on the mock transport and a fake clock (no wall-time waits)."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import logging
+from typing import Any
+
+import pytest
+
+from masivo_web import (
+    MasivoAuthError,
+    MasivoClient,
+    MasivoConfigError,
+    MasivoError,
+    MasivoNetworkError,
+    MasivoServerKeyError,
+    MasivoValidationError,
+    SendEventResult,
+    auth,
+    create_client,
+)
+from masivo_web.retry import MAX_ATTEMPTS
+from masivo_web.transports import Request, Response
+from tests.fakes import FakeClock, FakeMasivo, flush_while_time_passes, json_response, settle
+
+AUTH_URL = "https://auth.test/auth/authorize"
+API_BASE = "https://api.test/api/storefront/v1"
+EVENT: dict[str, Any] = {"type": "ADD_TO_CART", "customer_id": "customer-123", "brand_id": None}
+
+
+def client_for(masivo: FakeMasivo, key: str = "client-key", **options: Any) -> MasivoClient:
+    return create_client(
+        key,
+        auth_url=AUTH_URL,
+        api_base=API_BASE,
+        transport=masivo.transport,
+        clock=masivo.clock,
+        random=lambda: 0.0,
+        **options,
+    )
+
+
+def sent_events(masivo: FakeMasivo) -> list[dict[str, Any]]:
+    return [event for batch in masivo.batches for event in batch]
+
+
+# -- creation and the event loop --------------------------------------------------------------
+
+
+def test_create_client_needs_no_event_loop_and_sends_nothing(masivo: FakeMasivo) -> None:
+    with pytest.raises(RuntimeError):
+        asyncio.get_running_loop()
+    client = client_for(masivo)
+    assert masivo.transport.requests == []
+    assert "client-key" not in repr(client) and "client-key" not in repr(client.settings)
+
+
+def test_sending_without_a_running_loop_says_how_to_send_from_sync_code(masivo: FakeMasivo) -> None:
+    client = client_for(masivo)
+    with pytest.raises(MasivoConfigError, match=r"asyncio\.run"):
+        client.send_analytics_event(EVENT)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"api_key": ""}, "API key"),
+        ({"api_key": None}, "API key"),
+        ({"api_key": " key "}, "whitespace"),
+        ({"brand_id": 5}, "brand_id"),
+        ({"auth_url": "api.masivo.ai/auth"}, "auth_url"),
+        ({"api_base": "ftp://x"}, "api_base"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"batch_size": 101}, "batch_size"),
+        ({"batch_size": True}, "batch_size"),
+        ({"idle_flush_s": 0}, "idle_flush_s"),
+        ({"max_wait_s": float("inf")}, "max_wait_s"),
+        ({"timeout_s": -1}, "timeout_s"),
+        ({"timeout_s": "10"}, "timeout_s"),
+        ({"event_route": "bulk"}, "event_route"),
+        ({"transport": object()}, "transport"),
+    ],
+)
+def test_bad_settings_raise_config_errors_at_once(options: dict[str, Any], message: str) -> None:
+    arguments: dict[str, Any] = {"api_key": "k"} | options
+    with pytest.raises(MasivoConfigError, match=message):
+        create_client(arguments.pop("api_key"), **arguments)
+
+
+# -- authorization ----------------------------------------------------------------------------
+
+
+async def test_first_event_exchanges_the_key_for_a_token_with_the_client_sdk_header(
+    masivo: FakeMasivo,
+) -> None:
+    async with client_for(masivo) as client:
+        result = await asyncio.gather(client.send_analytics_event(EVENT), client.flush())
+    (authorize,) = masivo.authorize_requests
+    assert authorize.method == "GET" and authorize.url == AUTH_URL
+    assert authorize.headers == {"x-api-key": "client-key", "x-masivo-sdk": "client"}
+    (post,) = masivo.event_requests
+    assert post.url == f"{API_BASE}/analytics/events"
+    assert post.headers["authorization"] == f"Bearer {masivo.tokens_issued[0]}"
+    assert post.headers["content-type"] == "application/json"
+    assert result[0] == SendEventResult(
+        True, 201, {"index": 0, "status": 201, "id": sent_events(masivo)[0]["event_id"]}
+    )
+
+
+async def test_get_token_returns_the_shared_bearer_token(masivo: FakeMasivo) -> None:
+    client = client_for(masivo)
+    assert await client.get_token() == masivo.tokens_issued[0]
+    assert await client.get_token() == masivo.tokens_issued[0]
+    assert len(masivo.authorize_requests) == 1
+    client.destroy()
+
+
+async def test_a_server_key_fails_every_event_and_is_never_retried(masivo: FakeMasivo) -> None:
+    forbidden = json_response(403, {"error": "Forbidden", "details": "server key"})
+    masivo.script("authorize", forbidden, forbidden)
+    client = client_for(masivo)
+    first = client.send_analytics_event(EVENT)
+    await client.flush()
+    with pytest.raises(MasivoServerKeyError, match="CLIENT key"):
+        await first
+    second = client.send_analytics_event(EVENT)
+    await client.flush()
+    await masivo.clock.advance(3600)
+    with pytest.raises(MasivoServerKeyError):
+        await second
+    with pytest.raises(MasivoServerKeyError):
+        await client.get_token()
+    assert len(masivo.authorize_requests) == 1
+    assert masivo.event_requests == []
+    client.destroy()
+
+
+async def test_an_unknown_key_is_an_auth_error_with_status_and_details(masivo: FakeMasivo) -> None:
+    masivo.script("authorize", json_response(401, {"error": "Unauthorized", "details": "Unknown API key."}))
+    client = client_for(masivo)
+    delivery = client.send_analytics_event(EVENT)
+    await client.flush()
+    with pytest.raises(MasivoAuthError) as caught:
+        await delivery
+    assert (caught.value.status, caught.value.details) == (401, "Unknown API key.")
+    assert not isinstance(caught.value, MasivoServerKeyError)
+    client.destroy()
+
+
+async def test_clients_of_one_key_share_one_token_and_one_refresh_timer(masivo: FakeMasivo) -> None:
+    first, second = client_for(masivo), client_for(masivo)
+    other_key = client_for(masivo, key="other-key")
+    assert await first.get_token() == await second.get_token()
+    await other_key.get_token()
+    assert len(masivo.authorize_requests) == 2  # one per key
+    await masivo.clock.advance(300)
+    assert len(masivo.authorize_requests) == 4  # one refresh per key, not per client
+    first.destroy()
+    assert (AUTH_URL, "client-key") in auth._registry  # still used by `second`
+    second.destroy()
+    assert (AUTH_URL, "client-key") not in auth._registry
+    await masivo.clock.advance(3600)
+    assert len(masivo.authorize_requests) == 4 + 12  # only other-key refreshes now
+    other_key.destroy()
+    third = client_for(masivo)
+    await third.get_token()
+    assert masivo.authorize_requests[-1].headers["x-api-key"] == "client-key"
+    third.destroy()
+
+
+async def test_concurrent_first_sends_share_one_authorize(masivo: FakeMasivo) -> None:
+    masivo.authorize_delay = asyncio.Event()
+    clients = [client_for(masivo) for _ in range(3)]
+    deliveries = [client.send_analytics_event(EVENT) for client in clients]
+    flushes = asyncio.gather(*(client.flush() for client in clients))
+    await settle()
+    masivo.authorize_delay.set()
+    await flushes
+    assert len(masivo.authorize_requests) == 1
+    assert all(result.success for result in await asyncio.gather(*deliveries))
+    for client in clients:
+        client.destroy()
+
+
+async def test_token_is_refreshed_every_5_minutes_in_the_background(masivo: FakeMasivo) -> None:
+    client = client_for(masivo)
+    await client.get_token()
+    await masivo.clock.advance(299)
+    assert len(masivo.authorize_requests) == 1
+    await masivo.clock.advance(1)
+    assert len(masivo.authorize_requests) == 2
+    assert await client.get_token() == masivo.tokens_issued[1]
+    client.destroy()
+    await masivo.clock.advance(3600)
+    assert len(masivo.authorize_requests) == 2  # destroy() stopped the timer
+
+
+async def test_a_short_lived_token_is_refreshed_5_minutes_before_exp(clock: FakeClock) -> None:
+    masivo = FakeMasivo(clock, token_ttl_s=420)
+    client = client_for(masivo)
+    await client.get_token()
+    await clock.advance(119)
+    assert len(masivo.authorize_requests) == 1
+    await clock.advance(1)
+    assert len(masivo.authorize_requests) == 2
+    client.destroy()
+
+
+async def test_a_failed_refresh_keeps_the_valid_token_and_tries_again(masivo: FakeMasivo) -> None:
+    client = client_for(masivo)
+    token = await client.get_token()
+    masivo.script("authorize", json_response(503, {"error": "Unavailable"}))
+    await masivo.clock.advance(300)
+    assert await client.get_token() == token
+    await masivo.clock.advance(30)
+    assert await client.get_token() == masivo.tokens_issued[1]
+    client.destroy()
+
+
+async def test_a_401_invalidates_the_token_reauthorizes_once_and_retries_once(
+    masivo: FakeMasivo,
+) -> None:
+    masivo.script("events", json_response(401, {"error": "Unauthorized", "details": "expired"}))
+    async with client_for(masivo) as client:
+        delivery = client.send_analytics_event(EVENT)
+    assert (await delivery).success
+    assert len(masivo.authorize_requests) == 2
+    first_post, second_post = masivo.event_requests
+    assert first_post.headers["authorization"] == f"Bearer {masivo.tokens_issued[0]}"
+    assert second_post.headers["authorization"] == f"Bearer {masivo.tokens_issued[1]}"
+    assert first_post.body == second_post.body  # same events, same event_ids
+
+
+async def test_a_second_401_is_an_auth_error_and_is_not_retried_again(masivo: FakeMasivo) -> None:
+    unauthorized = json_response(401, {"error": "Unauthorized", "details": "revoked"})
+    masivo.script("events", unauthorized, unauthorized)
+    async with client_for(masivo) as client:
+        delivery = client.send_analytics_event(EVENT)
+    with pytest.raises(MasivoAuthError, match="freshly issued token") as caught:
+        await delivery
+    assert caught.value.details == "revoked"
+    assert (len(masivo.authorize_requests), len(masivo.event_requests)) == (2, 2)
+
+
+# -- batching ---------------------------------------------------------------------------------
+
+
+async def test_250_events_go_out_as_100_100_50_after_one_authorize(masivo: FakeMasivo) -> None:
+    async with client_for(masivo) as client:
+        for index in range(250):
+            client.send_analytics_event(EVENT, metadata={"n": index})
+    assert [len(batch) for batch in masivo.batches] == [100, 100, 50]
+    assert [event["metadata"]["n"] for event in sent_events(masivo)] == list(range(250))
+    assert len(masivo.authorize_requests) == 1
+
+
+async def test_100_queued_events_flush_without_waiting(masivo: FakeMasivo) -> None:
+    client = client_for(masivo)
+    for _ in range(99):
+        client.send_analytics_event(EVENT)
+    await settle()
+    assert masivo.batches == []
+    client.send_analytics_event(EVENT)
+    await settle()
+    assert [len(batch) for batch in masivo.batches] == [100]
+    client.destroy()
+
+
+async def test_idle_flush_after_30_s_without_new_events(masivo: FakeMasivo) -> None:
+    client = client_for(masivo)
+    client.send_analytics_event(EVENT)
+    await masivo.clock.advance(20)
+    client.send_analytics_event(EVENT)
+    await masivo.clock.advance(29.9)
+    assert masivo.batches == []
+    await masivo.clock.advance(0.1)
+    assert [len(batch) for batch in masivo.batches] == [2]
+    client.destroy()
+
+
+async def test_max_wait_flushes_after_60_s_even_with_steady_traffic(masivo: FakeMasivo) -> None:
+    client = client_for(masivo)
+    for _ in range(6):
+        client.send_analytics_event(EVENT)
+        await masivo.clock.advance(10)
+    assert [len(batch) for batch in masivo.batches] == [6]
+    assert masivo.clock.now == 60
+    client.destroy()
+
+
+async def test_flush_sends_at_once_and_waits_for_the_answer(masivo: FakeMasivo) -> None:
+    client = client_for(masivo)
+    delivery = client.send_analytics_event(EVENT)
+    await client.flush()
+    assert delivery.done() and len(masivo.batches) == 1
+    assert masivo.clock.now == 0
+    await client.flush()  # nothing queued: returns at once, sends nothing
+    assert len(masivo.batches) == 1
+    client.destroy()
+
+
+async def test_brand_default_is_injected_for_events_with_a_platform(masivo: FakeMasivo) -> None:
+    async with client_for(masivo, brand_id="brand-456") as client:
+        client.send_analytics_event(type="ADD_TO_CART", customer_id="c", platform="web")
+        client.send_analytics_event(type="ADD_TO_CART", customer_id="c", brand_id=None, platform="web")
+        with pytest.raises(MasivoValidationError, match="brand_id"):
+            client.send_analytics_event(type="ADD_TO_CART", customer_id="c")
+    assert [event["brand_id"] for event in sent_events(masivo)] == ["brand-456", None]
+
+
+async def test_reserved_types_never_leave_and_queued_events_are_untouched(
+    masivo: FakeMasivo,
+) -> None:
+    async with client_for(masivo) as client:
+        queued = client.send_analytics_event(EVENT)
+        for reserved in ("PURCHASE", "ABANDONED_CART", "BIRTHDAY", "REGISTRATION", "TIER_ADJUSTMENT"):
+            with pytest.raises(MasivoValidationError, match="SERVER key"):
+                client.send_analytics_event(type=reserved, customer_id="c", brand_id=None)
+    assert (await queued).success
+    assert [event["type"] for event in sent_events(masivo)] == ["ADD_TO_CART"]
+
+
+async def test_the_behavior_route_sends_each_event_alone(masivo: FakeMasivo) -> None:
+    async with client_for(masivo, event_route="behavior") as client:
+        deliveries = [client.send_analytics_event(EVENT) for _ in range(3)]
+    assert [r.url for r in masivo.event_requests] == [f"{API_BASE}/behavior/events"] * 3
+    results = [await delivery for delivery in deliveries]
+    assert all(result.status == 201 and result.data["status"] == "PENDING" for result in results)
+
+
+# -- failures and retries ---------------------------------------------------------------------
+
+
+async def test_retryable_answers_are_retried_with_the_same_event_ids(masivo: FakeMasivo) -> None:
+    masivo.script("events", json_response(503, {"error": "Unavailable"}), Response(502, body=b"<html>"))
+    client = client_for(masivo)
+    delivery = client.send_analytics_event(EVENT)
+    flushing = asyncio.get_running_loop().create_task(client.flush())
+    await masivo.clock.advance(0.5)  # first backoff, with random() == 0
+    assert len(masivo.event_requests) == 2 and not flushing.done()
+    await masivo.clock.advance(1.0)  # second backoff: doubled
+    await flushing  # flush() waited through both backoffs
+    assert (await delivery).success
+    bodies = {request.body for request in masivo.event_requests}
+    assert len(masivo.event_requests) == 3 and len(bodies) == 1
+    client.destroy()
+
+
+async def test_retry_after_is_honoured(masivo: FakeMasivo) -> None:
+    masivo.script("events", json_response(429, {"error": "Slow down"}, {"retry-after": "20"}))
+    client = client_for(masivo)
+    client.send_analytics_event(EVENT)
+    asyncio.get_running_loop().create_task(client.flush())
+    await masivo.clock.advance(19.9)
+    assert len(masivo.event_requests) == 1
+    await masivo.clock.advance(0.1)
+    assert len(masivo.event_requests) == 2
+    client.destroy()
+
+
+async def test_network_errors_are_retried_until_the_attempts_run_out(masivo: FakeMasivo) -> None:
+    def offline(request: Request) -> Response:
+        raise MasivoNetworkError("offline")
+
+    masivo.script("events", *[offline] * MAX_ATTEMPTS)
+    client = client_for(masivo)
+    delivery = client.send_analytics_event(EVENT)
+    flushing = asyncio.get_running_loop().create_task(client.flush())
+    await masivo.clock.advance(3600)
+    await flushing
+    with pytest.raises(MasivoNetworkError, match=f"Gave up after {MAX_ATTEMPTS} attempts"):
+        await delivery
+    assert len(masivo.event_requests) == MAX_ATTEMPTS
+    client.destroy()
+
+
+async def test_a_rejected_batch_is_reported_and_not_retried(masivo: FakeMasivo) -> None:
+    masivo.script("events", json_response(422, {"error": "Invalid body", "details": "events"}))
+    client = client_for(masivo)
+    delivery = client.send_analytics_event(EVENT)
+    await client.flush()
+    with pytest.raises(MasivoError, match="422") as caught:
+        await delivery
+    assert caught.value.status == 422 and caught.value.details == "events"
+    assert len(masivo.event_requests) == 1
+    client.destroy()
+
+
+async def test_per_item_results_fail_only_the_rejected_event(masivo: FakeMasivo) -> None:
+    def mixed(request: Request) -> Response:
+        events = json.loads(request.body or b"")["events"]
+        return json_response(
+            200,
+            {
+                "data": [
+                    {"index": 0, "status": 201, "id": events[0]["event_id"]},
+                    {"index": 1, "status": 422, "error": "Invalid event", "details": "bad sku"},
+                    {"index": 2, "status": 200, "id": events[2]["event_id"]},
+                    {"index": 3, "status": 503, "error": "Busy"},
+                ]
+            },
+        )
+
+    masivo.script("events", mixed)
+    client = client_for(masivo)
+    deliveries = [client.send_analytics_event(EVENT, metadata={"n": n}) for n in range(4)]
+    await flush_while_time_passes(client, masivo.clock)
+    client.destroy()
+    first, rejected, duplicate, busy = deliveries
+    assert (await first).status == 201
+    assert (await duplicate).status == 200
+    with pytest.raises(MasivoError, match="bad sku|422") as caught:
+        await rejected
+    assert caught.value.details == "bad sku"
+    assert (await busy).status == 201  # only the retryable item was sent again
+    assert [e["metadata"]["n"] for e in masivo.batches[-1]] == [3]
+
+
+async def test_an_unreadable_success_is_retried_safely(masivo: FakeMasivo) -> None:
+    masivo.script("events", Response(200, body=b"<html>ok</html>"))
+    client = client_for(masivo)
+    delivery = client.send_analytics_event(EVENT)
+    await flush_while_time_passes(client, masivo.clock)
+    client.destroy()
+    assert (await delivery).success
+    assert len(masivo.event_requests) == 2
+
+
+async def test_a_413_splits_the_batch(masivo: FakeMasivo) -> None:
+    too_large = json_response(413, {"error": "Payload too large"})
+    masivo.script("events", too_large)
+    async with client_for(masivo) as client:
+        deliveries = [client.send_analytics_event(EVENT) for _ in range(4)]
+    assert all(result.success for result in await asyncio.gather(*deliveries))
+    assert [len(batch) for batch in masivo.batches] == [2, 2]
+
+
+# -- lifecycle --------------------------------------------------------------------------------
+
+
+async def test_unawaited_events_are_delivered_without_noise(
+    masivo: FakeMasivo, caplog: pytest.LogCaptureFixture
+) -> None:
+    loop_errors: list[dict[str, Any]] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _, context: loop_errors.append(context))
+    masivo.script("events", json_response(422, {"error": "Invalid"}))
+    client = client_for(masivo)
+    client.send_analytics_event(EVENT)  # fails, nobody awaits
+    await client.flush()
+    client.send_analytics_event(EVENT)  # succeeds, nobody awaits
+    await client.flush()
+    client.destroy()
+    gc.collect()
+    await settle()
+    assert loop_errors == []
+    assert len(masivo.batches) == 1
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "was not delivered" in warnings[0]
+
+
+async def test_an_awaited_failure_is_not_logged_twice(
+    masivo: FakeMasivo, caplog: pytest.LogCaptureFixture
+) -> None:
+    masivo.script("events", json_response(422, {"error": "Invalid"}))
+    client = client_for(masivo)
+    delivery = client.send_analytics_event(EVENT)
+    with pytest.raises(MasivoError):
+        await asyncio.gather(delivery, client.flush())
+    client.destroy()
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+async def test_destroy_drops_the_queue_and_stops_the_client(
+    masivo: FakeMasivo, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = client_for(masivo)
+    deliveries = [client.send_analytics_event(EVENT) for _ in range(3)]
+    client.destroy()
+    client.destroy()  # idempotent
+    for delivery in deliveries:
+        with pytest.raises(MasivoError, match="destroyed"):
+            await delivery
+    assert "dropped 3 unsent" in caplog.text
+    with pytest.raises(MasivoConfigError, match="create_client"):
+        client.send_analytics_event(EVENT)
+    with pytest.raises(MasivoConfigError):
+        await client.get_token()
+    await client.flush()  # a no-op after destroy
+    await masivo.clock.advance(600)
+    assert masivo.transport.requests == []
+
+
+async def test_async_with_flushes_then_destroys(masivo: FakeMasivo) -> None:
+    async with client_for(masivo) as client:
+        delivery = client.send_analytics_event(EVENT)
+    assert (await delivery).success
+    with pytest.raises(MasivoConfigError):
+        client.send_analytics_event(EVENT)
+    assert auth._registry == {}
+
+
+async def test_a_cancelled_flush_does_not_cancel_the_events(masivo: FakeMasivo) -> None:
+    masivo.script("events", json_response(503, {"error": "Busy"}))
+    client = client_for(masivo)
+    delivery = client.send_analytics_event(EVENT)
+    flushing = asyncio.get_running_loop().create_task(client.flush())
+    await settle()
+    flushing.cancel()
+    await masivo.clock.advance(1)
+    assert (await delivery).success
+    client.destroy()
+
+
+def test_a_client_works_across_successive_asyncio_run_calls(masivo: FakeMasivo) -> None:
+    client = client_for(masivo)
+
+    async def send_one() -> SendEventResult:
+        delivery = client.send_analytics_event(EVENT)
+        await client.flush()
+        return await delivery
+
+    assert asyncio.run(send_one()).success
+    assert asyncio.run(send_one()).success
+    assert len(masivo.batches) == 2
+    assert len(masivo.authorize_requests) == 1  # the token outlives the first loop
+    asyncio.run(asyncio.sleep(0))  # destroy() must not need a running loop either
+    client.destroy()

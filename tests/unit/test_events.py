@@ -1,0 +1,182 @@
+"""Event validation and normalisation: every bad input gets a MasivoValidationError at the call."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from masivo_web import MasivoValidationError
+from masivo_web.events import (
+    MAX_EVENT_BYTES,
+    RESERVED_EVENT_TYPES,
+    format_timestamp,
+    new_event_id,
+    prepare_event,
+)
+
+NOW = 1_795_000_000.0  # 2026-11-18T11:06:40Z
+VALID: dict[str, Any] = {"type": "ADD_TO_CART", "customer_id": "c-1", "brand_id": None}
+UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+
+def prepare(event: Any = None, default_brand_id: str | None = None, **fields: Any) -> dict[str, Any]:
+    prepared = prepare_event(event, fields, default_brand_id=default_brand_id, now_epoch=NOW)
+    body: dict[str, Any] = json.loads(prepared.json)
+    assert prepared.event_id == body["event_id"]
+    assert prepared.size == len(prepared.json.encode())
+    return body
+
+
+def test_adds_a_uuid4_event_id_and_a_millisecond_utc_issued_at() -> None:
+    body = prepare(VALID)
+    assert UUID4.match(body["event_id"])
+    assert body["issued_at"] == format_timestamp(NOW)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", body["issued_at"])
+
+
+def test_event_ids_are_unique() -> None:
+    assert len({new_event_id() for _ in range(1000)}) == 1000
+
+
+def test_keywords_override_the_dict_and_extra_keys_pass_through() -> None:
+    body = prepare({**VALID, "customer_id": "old"}, customer_id="new", campaign={"id": 7})
+    assert body["customer_id"] == "new"
+    assert body["campaign"] == {"id": 7}
+
+
+def test_later_changes_to_the_callers_dict_do_not_reach_the_queue() -> None:
+    event = {**VALID, "product": {"sku": "A", "value": 1}}
+    prepared = prepare_event(event, {}, default_brand_id=None, now_epoch=NOW)
+    event["product"]["sku"] = "CHANGED"
+    assert json.loads(prepared.json)["product"]["sku"] == "A"
+
+
+@pytest.mark.parametrize("reserved", sorted(RESERVED_EVENT_TYPES))
+def test_reserved_types_are_refused_with_a_pointer_to_the_server_api(reserved: str) -> None:
+    with pytest.raises(MasivoValidationError, match="SERVER key") as caught:
+        prepare({**VALID, "type": reserved})
+    assert "REST API" in caught.value.message
+
+
+def test_reserved_types_are_refused_in_any_spelling() -> None:
+    with pytest.raises(MasivoValidationError, match="reserved"):
+        prepare({**VALID, "type": "purchase"})
+
+
+def test_brand_default_is_injected_only_when_a_platform_is_given() -> None:
+    event = {"type": "ADD_TO_CART", "customer_id": "c-1", "platform": "web"}
+    assert prepare(event, default_brand_id="brand-9")["brand_id"] == "brand-9"
+    assert prepare({**event, "brand_id": None}, default_brand_id="brand-9")["brand_id"] is None
+    assert prepare({**event, "brand_id": "own"}, default_brand_id="brand-9")["brand_id"] == "own"
+    with pytest.raises(MasivoValidationError, match="brand_id"):
+        prepare({"type": "ADD_TO_CART", "customer_id": "c-1"}, default_brand_id="brand-9")
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ("ADD_TO_CART", "must be a dict"),
+        ({"customer_id": "c", "brand_id": None}, "'type'"),
+        ({**VALID, "type": ""}, "'type'"),
+        ({**VALID, "type": " ADD_TO_CART"}, "spaces"),
+        ({**VALID, "type": 5}, "'type'"),
+        ({**VALID, "customer_id": None}, "customer_id"),
+        ({**VALID, "customer_id": ""}, "customer_id"),
+        ({**VALID, "customer_id": 42}, r"str\(42\)"),
+        ({"type": "ADD_TO_CART", "customer_id": "c"}, "brand_id=None"),
+        ({**VALID, "brand_id": 3}, "brand_id"),
+        ({**VALID, "platform": 1}, "platform"),
+        ({**VALID, "metadata": [1]}, "metadata"),
+        ({**VALID, "order": "x"}, "order"),
+        ({**VALID, "tags": "a,b"}, "tags"),
+        ({**VALID, "tags": ["a", 1]}, "tags"),
+        ({**VALID, "product": "SKU"}, "product"),
+        ({**VALID, "product": {"sku": 1}}, "sku"),
+        ({**VALID, "product": {"value": "29.99"}}, "value"),
+        ({**VALID, "product": {"amount": True}}, "amount"),
+        ({**VALID, "product": {"tags": [None]}}, "tags"),
+        ({**VALID, "product": {"metadata": 1}}, "metadata"),
+        ({**VALID, "event_id": "not-a-uuid"}, "UUID"),
+        ({**VALID, 1: "numeric key"}, "keys must be strings"),
+    ],
+)
+def test_bad_fields_are_named_in_the_error(event: Any, message: str) -> None:
+    with pytest.raises(MasivoValidationError, match=message):
+        prepare(event)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [math.nan, math.inf, -math.inf, b"bytes", {1, 2}, object(), "\ud800"],
+    ids=["nan", "inf", "-inf", "bytes", "set", "object", "lone-surrogate"],
+)
+def test_values_json_cannot_carry_are_refused(value: Any) -> None:
+    with pytest.raises(MasivoValidationError, match="JSON"):
+        prepare({**VALID, "metadata": {"x": value}})
+
+
+def test_cycles_and_absurd_nesting_are_refused() -> None:
+    cycle: dict[str, Any] = {}
+    cycle["self"] = cycle
+    with pytest.raises(MasivoValidationError, match="JSON"):
+        prepare({**VALID, "metadata": cycle})
+    deep: list[Any] = []
+    for _ in range(100_000):
+        deep = [deep]
+    with pytest.raises(MasivoValidationError, match="JSON"):
+        prepare({**VALID, "metadata": {"deep": deep}})
+
+
+def test_events_over_32_kb_are_refused_and_just_under_passes() -> None:
+    overhead = len(prepare_event(VALID, {"metadata": {"p": ""}}, default_brand_id=None, now_epoch=NOW).json)
+    fits = "x" * (MAX_EVENT_BYTES - overhead)
+    assert prepare({**VALID, "metadata": {"p": fits}})
+    with pytest.raises(MasivoValidationError, match="at most 32768"):
+        prepare({**VALID, "metadata": {"p": fits + "x"}})
+
+
+def test_custom_event_id_is_kept() -> None:
+    event_id = "6f1d3a50-1b2c-4d5e-8f90-123456789abc"
+    assert prepare({**VALID, "event_id": event_id})["event_id"] == event_id
+
+
+NOW_DT = datetime.fromtimestamp(NOW, UTC)
+
+
+@pytest.mark.parametrize(
+    ("issued_at", "expected"),
+    [
+        (NOW_DT - timedelta(hours=1), format_timestamp(NOW - 3600)),
+        ((NOW_DT - timedelta(hours=2)).isoformat(), format_timestamp(NOW - 7200)),
+        (format_timestamp(NOW - 60), format_timestamp(NOW - 60)),
+        (
+            (NOW_DT - timedelta(hours=1)).astimezone(timezone(timedelta(hours=-5))),
+            format_timestamp(NOW - 3600),
+        ),
+        (NOW_DT + timedelta(minutes=4), format_timestamp(NOW + 240)),
+    ],
+)
+def test_issued_at_is_accepted_for_backfill_and_normalised_to_utc(
+    issued_at: Any, expected: str
+) -> None:
+    assert prepare({**VALID, "issued_at": issued_at})["issued_at"] == expected
+
+
+@pytest.mark.parametrize(
+    ("issued_at", "message"),
+    [
+        (NOW_DT - timedelta(hours=73), "older than 72 hours"),
+        (NOW_DT + timedelta(minutes=10), "future"),
+        (datetime(2026, 11, 18, 9, 0), "no timezone"),
+        ("yesterday", "ISO-8601"),
+        (1_795_000_000, "ISO-8601"),
+    ],
+)
+def test_issued_at_out_of_range_or_ambiguous_is_refused(issued_at: Any, message: str) -> None:
+    with pytest.raises(MasivoValidationError, match=message):
+        prepare({**VALID, "issued_at": issued_at})
