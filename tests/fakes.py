@@ -57,6 +57,7 @@ async def settle(rounds: int = 50) -> None:
 
 def make_token(exp: float | None, *, name: str = "t") -> str:
     """An unsigned JWT-shaped token carrying ``exp`` (the SDK reads only that claim)."""
+
     def part(data: dict[str, Any]) -> str:
         return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
@@ -103,7 +104,9 @@ class FakeMasivo:
             answer = pending.pop(0)
             return answer(request) if callable(answer) else answer
         if route == "authorize":
-            token = make_token(self.clock.time() + self.token_ttl_s, name=f"t{len(self.tokens_issued)}")
+            token = make_token(
+                self.clock.time() + self.token_ttl_s, name=f"t{len(self.tokens_issued)}"
+            )
             self.tokens_issued.append(token)
             return json_response(200, {"data": token})
         body = json.loads(request.body or b"{}")
@@ -114,7 +117,11 @@ class FakeMasivo:
         self.batches.append(events)
         return json_response(
             200,
-            {"data": [{"index": i, "status": 201, "id": e["event_id"]} for i, e in enumerate(events)]},
+            {
+                "data": [
+                    {"index": i, "status": 201, "id": e["event_id"]} for i, e in enumerate(events)
+                ]
+            },
         )
 
 

@@ -22,7 +22,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
@@ -120,10 +120,12 @@ class RequestLog:
                 status = message["status"]
             await send(message)
 
-        started = time.time()
+        started, generation = time.time(), self.state.generation
         try:
             await self.app(scope, receive, send_and_note)
         finally:
+            if generation != self.state.generation:
+                return  # noqa: B012  # the emulator was reset meanwhile: not this test's request
             headers = dict(scope.get("headers") or [])
             self.state.requests.append(
                 {
@@ -190,7 +192,11 @@ class EventApi:
         allowed, limits = self.state.rate_check(claims["sub"], time.time())
         if not allowed:
             return error(429, "Too many requests", "Rate limit reached; retry later.", limits)
-        raw = await request.body()
+        try:
+            raw = await request.body()
+        except ClientDisconnect:  # the client gave up (e.g. timed out during a delay fault)
+            notes["dropped"] = True
+            return Response(status_code=499)
         if len(raw) > MAX_BODY_BYTES:
             return error(
                 413, "Payload too large", f"{len(raw)} bytes; the limit is 500 KB.", limits

@@ -100,6 +100,8 @@ class EmulatorState:
 
     def reset(self) -> None:
         """Forget events, requests, faults and rate counters; restore keys and settings."""
+        # Requests that started before a reset must not land in the log after it.
+        self.generation = getattr(self, "generation", 0) + 1
         self.db.execute("DELETE FROM events")
         self.keys: dict[str, KeyKind] = dict(self.initial_keys)
         self.settings = Settings(**vars(self.defaults))

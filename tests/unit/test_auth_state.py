@@ -13,7 +13,8 @@ def test_reads_exp_from_a_jwt() -> None:
 
 
 @pytest.mark.parametrize(
-    "token", ["opaque", "a.b", "a.!!!.c", make_token(None), make_token("soon"), make_token(True)]  # type: ignore[arg-type]
+    "token",
+    ["opaque", "a.b", "a.!!!.c", make_token(None), make_token("soon"), make_token(True)],  # type: ignore[arg-type]
 )
 def test_tokens_without_a_readable_exp_are_opaque(token: str) -> None:
     assert read_token_expiry(token) is None

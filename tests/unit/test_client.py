@@ -139,7 +139,9 @@ async def test_a_server_key_fails_every_event_and_is_never_retried(masivo: FakeM
 
 
 async def test_an_unknown_key_is_an_auth_error_with_status_and_details(masivo: FakeMasivo) -> None:
-    masivo.script("authorize", json_response(401, {"error": "Unauthorized", "details": "Unknown API key."}))
+    masivo.script(
+        "authorize", json_response(401, {"error": "Unauthorized", "details": "Unknown API key."})
+    )
     client = client_for(masivo)
     delivery = client.send_analytics_event(EVENT)
     await client.flush()
@@ -305,7 +307,9 @@ async def test_flush_sends_at_once_and_waits_for_the_answer(masivo: FakeMasivo) 
 async def test_brand_default_is_injected_for_events_with_a_platform(masivo: FakeMasivo) -> None:
     async with client_for(masivo, brand_id="brand-456") as client:
         client.send_analytics_event(type="ADD_TO_CART", customer_id="c", platform="web")
-        client.send_analytics_event(type="ADD_TO_CART", customer_id="c", brand_id=None, platform="web")
+        client.send_analytics_event(
+            type="ADD_TO_CART", customer_id="c", brand_id=None, platform="web"
+        )
         with pytest.raises(MasivoValidationError, match="brand_id"):
             client.send_analytics_event(type="ADD_TO_CART", customer_id="c")
     assert [event["brand_id"] for event in sent_events(masivo)] == ["brand-456", None]
@@ -316,7 +320,13 @@ async def test_reserved_types_never_leave_and_queued_events_are_untouched(
 ) -> None:
     async with client_for(masivo) as client:
         queued = client.send_analytics_event(EVENT)
-        for reserved in ("PURCHASE", "ABANDONED_CART", "BIRTHDAY", "REGISTRATION", "TIER_ADJUSTMENT"):
+        for reserved in (
+            "PURCHASE",
+            "ABANDONED_CART",
+            "BIRTHDAY",
+            "REGISTRATION",
+            "TIER_ADJUSTMENT",
+        ):
             with pytest.raises(MasivoValidationError, match="SERVER key"):
                 client.send_analytics_event(type=reserved, customer_id="c", brand_id=None)
     assert (await queued).success
@@ -335,7 +345,9 @@ async def test_the_behavior_route_sends_each_event_alone(masivo: FakeMasivo) -> 
 
 
 async def test_retryable_answers_are_retried_with_the_same_event_ids(masivo: FakeMasivo) -> None:
-    masivo.script("events", json_response(503, {"error": "Unavailable"}), Response(502, body=b"<html>"))
+    masivo.script(
+        "events", json_response(503, {"error": "Unavailable"}), Response(502, body=b"<html>")
+    )
     client = client_for(masivo)
     delivery = client.send_analytics_event(EVENT)
     flushing = asyncio.get_running_loop().create_task(client.flush())
@@ -412,7 +424,7 @@ async def test_per_item_results_fail_only_the_rejected_event(masivo: FakeMasivo)
     first, rejected, duplicate, busy = deliveries
     assert (await first).status == 201
     assert (await duplicate).status == 200
-    with pytest.raises(MasivoError, match="bad sku|422") as caught:
+    with pytest.raises(MasivoError, match="422") as caught:
         await rejected
     assert caught.value.details == "bad sku"
     assert (await busy).status == 201  # only the retryable item was sent again

@@ -24,7 +24,9 @@ VALID: dict[str, Any] = {"type": "ADD_TO_CART", "customer_id": "c-1", "brand_id"
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
-def prepare(event: Any = None, default_brand_id: str | None = None, **fields: Any) -> dict[str, Any]:
+def prepare(
+    event: Any = None, default_brand_id: str | None = None, **fields: Any
+) -> dict[str, Any]:
     prepared = prepare_event(event, fields, default_brand_id=default_brand_id, now_epoch=NOW)
     body: dict[str, Any] = json.loads(prepared.json)
     assert prepared.event_id == body["event_id"]
@@ -133,7 +135,9 @@ def test_cycles_and_absurd_nesting_are_refused() -> None:
 
 
 def test_events_over_32_kb_are_refused_and_just_under_passes() -> None:
-    overhead = len(prepare_event(VALID, {"metadata": {"p": ""}}, default_brand_id=None, now_epoch=NOW).json)
+    overhead = len(
+        prepare_event(VALID, {"metadata": {"p": ""}}, default_brand_id=None, now_epoch=NOW).json
+    )
     fits = "x" * (MAX_EVENT_BYTES - overhead)
     assert prepare({**VALID, "metadata": {"p": fits}})
     with pytest.raises(MasivoValidationError, match="at most 32768"):

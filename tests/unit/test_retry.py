@@ -16,9 +16,21 @@ from masivo_web.retry import (
 @pytest.mark.parametrize(
     ("status", "retryable"),
     [
-        (400, False), (401, False), (403, False), (404, False), (408, True), (413, False),
-        (422, False), (429, True), (500, True), (501, False), (502, True), (503, True),
-        (504, True), (505, False), (599, True),
+        (400, False),
+        (401, False),
+        (403, False),
+        (404, False),
+        (408, True),
+        (413, False),
+        (422, False),
+        (429, True),
+        (500, True),
+        (501, False),
+        (502, True),
+        (503, True),
+        (504, True),
+        (505, False),
+        (599, True),
     ],
 )
 def test_retryable_statuses(status: int, retryable: bool) -> None:
@@ -28,11 +40,17 @@ def test_retryable_statuses(status: int, retryable: bool) -> None:
 @pytest.mark.parametrize(
     ("attempt", "random", "expected"),
     [
-        (1, 0.0, 0.5), (1, 1.0, 1.0), (2, 0.0, 1.0), (3, 1.0, 4.0),
-        (7, 1.0, BACKOFF_CAP_S), (30, 0.0, BACKOFF_CAP_S / 2),
+        (1, 0.0, 0.5),
+        (1, 1.0, 1.0),
+        (2, 0.0, 1.0),
+        (3, 1.0, 4.0),
+        (7, 1.0, BACKOFF_CAP_S),
+        (30, 0.0, BACKOFF_CAP_S / 2),
     ],
 )
-def test_backoff_doubles_with_jitter_up_to_the_cap(attempt: int, random: float, expected: float) -> None:
+def test_backoff_doubles_with_jitter_up_to_the_cap(
+    attempt: int, random: float, expected: float
+) -> None:
     assert backoff_delay(attempt, random=lambda: random) == pytest.approx(expected)
 
 
@@ -50,8 +68,14 @@ NOW = 1_795_000_000.0
 @pytest.mark.parametrize(
     ("header", "expected"),
     [
-        (None, None), ("", None), ("  ", None), ("7", 7.0), ("2.5", 2.5), ("-3", 0.0),
-        ("nan", None), ("soon", None),
+        (None, None),
+        ("", None),
+        ("  ", None),
+        ("7", 7.0),
+        ("2.5", 2.5),
+        ("-3", 0.0),
+        ("nan", None),
+        ("soon", None),
         ("Wed, 18 Nov 2026 11:06:50 GMT", 10.0),  # NOW + 10 s
         ("Wed, 18 Nov 2026 11:06:00 GMT", 0.0),  # in the past
     ],

@@ -1,0 +1,294 @@
+"""The emulator implements masivo-api.md: checked with raw HTTP, independent of the SDK."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from masivo_web.emulator import EmulatorServer
+
+pytestmark = pytest.mark.emulator
+
+Call = Callable[..., tuple[int, dict[str, str], Any]]
+EVENT_ID = "6f1d3a50-1b2c-4d5e-8f90-123456789abc"
+
+
+def event(**overrides: Any) -> dict[str, Any]:
+    return {"type": "ADD_TO_CART", "customer_id": "c-1", "brand_id": None} | overrides
+
+
+@pytest.fixture
+def emulator(fresh_masivo_emulator: EmulatorServer) -> EmulatorServer:
+    return fresh_masivo_emulator
+
+
+@pytest.fixture
+def call(emulator: EmulatorServer) -> Call:
+    def call(
+        method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], Any]:
+        data = (
+            body if isinstance(body, bytes) else None if body is None else json.dumps(body).encode()
+        )
+        request = urllib.request.Request(
+            emulator.url + path, data=data, method=method, headers=headers or {}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                status, raw, answer_headers = response.status, response.read(), response.headers
+        except urllib.error.HTTPError as error:
+            status, raw, answer_headers = error.code, error.read(), error.headers
+        lowered = {name.lower(): value for name, value in answer_headers.items()}
+        try:
+            return status, lowered, json.loads(raw) if raw else None
+        except ValueError:
+            return status, lowered, raw.decode()
+
+    return call
+
+
+def token_for(call: Call, key: str = "test-client-key") -> str:
+    headers = {"x-api-key": key}
+    if key != "test-server-key":  # what the SDK sends; a server key would be refused with it
+        headers["x-masivo-sdk"] = "client"
+    status, _, body = call("GET", "/auth/authorize", headers=headers)
+    assert status == 200
+    return str(body["data"])
+
+
+def post_events(call: Call, events: Any, token: str, prefix: str = "/api/storefront/v1") -> Any:
+    headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+    return call("POST", f"{prefix}/analytics/events", {"events": events}, headers)
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "details"),
+    [
+        ({}, 401, "x-api-key"),
+        ({"x-api-key": "unknown"}, 401, "Unknown API key"),
+        ({"x-api-key": "test-server-key", "x-masivo-sdk": "client"}, 403, "CLIENT key"),
+    ],
+)
+def test_authorize_refusals(call: Call, headers: dict[str, str], status: int, details: str) -> None:
+    got, _, body = call("GET", "/auth/authorize", headers=headers)
+    assert got == status
+    assert set(body) == {"error", "details"}
+    assert details in body["details"]
+
+
+def test_authorize_issues_an_hour_long_jwt_at_both_prefixes(call: Call) -> None:
+    for path in ("/auth/authorize", "/api/storefront/v1/auth/authorize"):
+        token = token_for(call) if path == "/auth/authorize" else None
+        status, _, body = call("GET", path, headers={"x-api-key": "test-client-key"})
+        assert status == 200
+        token = body["data"]
+        claims = json.loads(
+            __import__("base64").urlsafe_b64decode(token.split(".")[1] + "==").decode()
+        )
+        assert 3590 < claims["exp"] - time.time() <= 3600
+        assert "test-client-key" not in token  # the key itself never rides in the token
+
+
+def test_server_keys_without_the_client_header_may_authorize(call: Call) -> None:
+    status, _, _ = call("GET", "/auth/authorize", headers={"x-api-key": "test-server-key"})
+    assert status == 200
+
+
+def test_batch_per_item_results_and_dedup(call: Call, emulator: EmulatorServer) -> None:
+    token = token_for(call)
+    too_old = (datetime.now(UTC) - timedelta(hours=73)).isoformat()
+    status, headers, body = post_events(
+        call,
+        [
+            event(event_id=EVENT_ID),
+            event(event_id=EVENT_ID),
+            event(type="PURCHASE"),
+            event(customer_id=""),
+            event(issued_at=too_old),
+            event(product={"value": "1"}),
+            "not an object",
+        ],
+        token,
+        prefix="",
+    )
+    assert status == 200
+    assert [item["status"] for item in body["data"]] == [201, 200, 403, 422, 422, 422, 422]
+    assert [item["index"] for item in body["data"]] == list(range(7))
+    assert body["data"][0]["id"] == EVENT_ID
+    assert "SERVER key" in body["data"][2]["details"]
+    assert {"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"} <= set(headers)
+    assert len(emulator.control.received_events()) == 1
+
+
+def test_server_keys_may_send_reserved_types(call: Call) -> None:
+    status, _, body = post_events(
+        call, [event(type="PURCHASE")], token_for(call, "test-server-key")
+    )
+    assert (status, body["data"][0]["status"]) == (200, 201)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "title"),
+    [
+        (b"{not json", 400, "Malformed JSON"),
+        ({"events": []}, 422, "Invalid body"),
+        ({"events": [event()] * 101}, 422, "Invalid body"),
+        ({"event": event()}, 422, "Invalid body"),
+        ({"events": [event(pad="x" * 600_000)]}, 413, "Payload too large"),
+    ],
+)
+def test_bad_batch_bodies(call: Call, body: Any, status: int, title: str) -> None:
+    headers = {"authorization": f"Bearer {token_for(call)}", "content-type": "application/json"}
+    got, answer_headers, answer = call("POST", "/analytics/events", body, headers)
+    assert (got, answer["error"]) == (status, title)
+    assert "x-ratelimit-limit" in answer_headers
+    assert "Traceback" not in json.dumps(answer)
+
+
+@pytest.mark.parametrize(
+    "authorization", [None, "Basic abc", "Bearer not.a.jwt", "Bearer " + "e30.e30.sig"]
+)
+def test_event_routes_need_a_valid_token(call: Call, authorization: str | None) -> None:
+    headers = {"authorization": authorization} if authorization else {}
+    status, _, body = call("POST", "/analytics/events", {"events": [event()]}, headers)
+    assert status == 401
+    assert body["error"] == "Unauthorized"
+
+
+def test_expired_and_revoked_tokens_are_refused(call: Call, emulator: EmulatorServer) -> None:
+    emulator.control.update_settings(token_ttl_s=0.5)
+    expired = token_for(call)
+    time.sleep(0.6)  # wall time is the point here: the emulator checks real expiry
+    status, _, body = post_events(call, [event()], expired)
+    assert (status, body["details"]) == (401, "The token has expired; authorize again.")
+    emulator.control.update_settings(token_ttl_s=3600)
+    revoked = token_for(call)
+    emulator.control.revoke_tokens()
+    status, _, body = post_events(call, [event()], revoked)
+    assert (status, body["details"]) == (401, "The token was revoked; authorize again.")
+
+
+def test_rate_limit_answers_429_with_retry_after(call: Call, emulator: EmulatorServer) -> None:
+    emulator.control.update_settings(rate_limit=2)
+    token = token_for(call)
+    statuses = [post_events(call, [event()], token) for _ in range(3)]
+    assert [s[0] for s in statuses] == [200, 200, 429]
+    assert statuses[1][1]["x-ratelimit-remaining"] == "0"
+    assert int(statuses[2][1]["retry-after"]) >= 1
+
+
+def test_single_event_route(call: Call) -> None:
+    headers = {"authorization": f"Bearer {token_for(call)}", "content-type": "application/json"}
+    first = call("POST", "/api/storefront/v1/behavior/events", event(event_id=EVENT_ID), headers)
+    again = call("POST", "/behavior/events", event(event_id=EVENT_ID), headers)
+    refused = call("POST", "/behavior/events", event(type="BIRTHDAY"), headers)
+    assert (first[0], first[2]["data"]["status"], first[2]["data"]["id"]) == (
+        201,
+        "PENDING",
+        EVENT_ID,
+    )
+    assert again[0] == 200
+    assert refused[0] == 403
+
+
+def test_cors_preflight_allows_the_sdk_headers(call: Call) -> None:
+    status, headers, _ = call(
+        "OPTIONS",
+        "/api/storefront/v1/analytics/events",
+        headers={
+            "origin": "http://shop.test",
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "authorization,content-type",
+        },
+    )
+    assert status == 200
+    assert headers["access-control-allow-origin"] == "*"
+    allowed = headers["access-control-allow-headers"].lower()
+    assert all(
+        name in allowed for name in ("authorization", "content-type", "x-api-key", "x-masivo-sdk")
+    )
+
+
+def test_cross_origin_answers_expose_the_rate_limit_headers(call: Call) -> None:
+    headers = {"authorization": f"Bearer {token_for(call)}", "origin": "http://shop.test"}
+    _, answer_headers, _ = call("POST", "/analytics/events", {"events": [event()]}, headers)
+    assert "retry-after" in answer_headers["access-control-expose-headers"].lower()
+
+
+def test_faults_and_the_request_log(call: Call, emulator: EmulatorServer) -> None:
+    emulator.control.inject_fault("analytics", status=503, retry_after=7, count=2)
+    token = token_for(call)
+    answers = [post_events(call, [event()], token) for _ in range(3)]
+    assert [a[0] for a in answers] == [503, 503, 200]
+    assert answers[0][1]["retry-after"] == "7"
+    log = emulator.control.requests()
+    assert [(r["route"], r["status"]) for r in log] == [
+        ("authorize", 200),
+        ("analytics", 503),
+        ("analytics", 503),
+        ("analytics", 200),
+    ]
+    assert emulator.control.received_events()[0]["customer_id"] == "c-1"
+
+
+def test_a_stored_then_failed_request_keeps_its_events(
+    call: Call, emulator: EmulatorServer
+) -> None:
+    emulator.control.inject_fault("analytics", status=500, after_processing=True)
+    status, _, _ = post_events(call, [event(event_id=EVENT_ID)], token_for(call))
+    assert status == 500
+    assert [e["event_id"] for e in emulator.control.received_events()] == [EVENT_ID]
+
+
+def test_dropped_connections_get_no_answer(call: Call, emulator: EmulatorServer) -> None:
+    emulator.control.inject_fault("authorize", drop=True)
+    with pytest.raises((urllib.error.URLError, ConnectionError)):
+        call("GET", "/auth/authorize", headers={"x-api-key": "test-client-key"})
+    assert emulator.control.requests()[0]["status"] == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/_emulator/faults", {"route": "nowhere", "status": 500}),
+        ("/_emulator/faults", {"route": "analytics"}),
+        ("/_emulator/faults", {"route": "analytics", "status": "x"}),
+        ("/_emulator/keys", {"key": "k", "kind": "admin"}),
+        ("/_emulator/keys", [1]),
+    ],
+)
+def test_control_routes_refuse_bad_input_with_a_reason(call: Call, path: str, body: Any) -> None:
+    status, _, answer = call("POST", path, body, {"content-type": "application/json"})
+    assert status == 400
+    assert answer["details"]
+
+
+def test_registered_keys_and_settings(call: Call, emulator: EmulatorServer) -> None:
+    emulator.control.add_key("shop-key", "client")
+    assert token_for(call, "shop-key")
+    status, _, body = call("PUT", "/_emulator/settings", {"token_ttl": 5})
+    assert (status, "token_ttl_s" in body["details"]) == (400, True)
+
+
+def test_wait_for_events_returns_as_soon_as_they_arrive(
+    call: Call, emulator: EmulatorServer
+) -> None:
+    with pytest.raises(TimeoutError, match="0 arrived"):
+        emulator.control.wait_for_events(1, timeout=0.2)
+    post_events(call, [event(), event(type="EMPTY_CART")], token_for(call))
+    assert len(emulator.control.wait_for_events(2)) == 2
+    assert [e["type"] for e in emulator.control.wait_for_events(1, type="EMPTY_CART")] == [
+        "EMPTY_CART"
+    ]
+
+
+def test_unknown_routes_answer_json(call: Call) -> None:
+    status, _, body = call("GET", "/nowhere")
+    assert (status, body["error"]) == (404, "Request failed")

@@ -1,0 +1,67 @@
+"""The public surface: names, import hygiene, packaging promises."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import masivo_web
+from masivo_web import errors
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_public_names_are_pinned_and_sorted() -> None:
+    assert masivo_web.__all__ == [
+        "RESERVED_EVENT_TYPES",
+        "Delivery",
+        "MasivoAuthError",
+        "MasivoClient",
+        "MasivoConfigError",
+        "MasivoError",
+        "MasivoNetworkError",
+        "MasivoServerKeyError",
+        "MasivoValidationError",
+        "SendEventResult",
+        "__version__",
+        "create_client",
+    ]
+    assert masivo_web.__all__ == sorted(masivo_web.__all__, key=lambda n: (not n.isupper(), n))
+
+
+def test_every_public_name_has_a_docstring() -> None:
+    for name in masivo_web.__all__:
+        value = getattr(masivo_web, name)
+        if callable(value):
+            assert value.__doc__, name
+
+
+def test_errors_share_one_root_drawn_in_the_module_docstring() -> None:
+    for name in errors.__all__:
+        cls = getattr(errors, name)
+        assert issubclass(cls, errors.MasivoError)
+        assert name in (errors.__doc__ or "")
+    assert issubclass(errors.MasivoServerKeyError, errors.MasivoAuthError)
+
+
+def test_import_is_warning_free_and_touches_no_browser_api() -> None:
+    code = (
+        "import sys, masivo_web; "
+        "bad = [m for m in ('js', 'pyodide', 'pyodide.ffi', 'masivo_web.emulator', 'starlette', "
+        "'masivo_web.transports.fetch') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+
+
+def test_the_package_has_no_runtime_dependencies_and_ships_py_typed() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["dependencies"] == []
+    assert (ROOT / "masivo_web" / "py.typed").exists()
+    assert project["version"] == masivo_web.__version__
