@@ -62,21 +62,25 @@ def read_authorize_response(response: Response) -> str:
 
 
 def batch_request(
-    api_base: str, token: str, events_json: Sequence[str], timeout_s: float
+    api_base: str, token: str, events_json: Sequence[str], timeout_s: float, *, keepalive: bool
 ) -> Request:
     """``POST {api_base}/analytics/events`` carrying already-serialised events."""
     body = ('{"events":[' + ",".join(events_json) + "]}").encode("utf-8")
-    return _post(api_base + BATCH_PATH, token, body, timeout_s)
+    return _post(api_base + BATCH_PATH, token, body, timeout_s, keepalive)
 
 
-def single_request(api_base: str, token: str, event_json: str, timeout_s: float) -> Request:
+def single_request(
+    api_base: str, token: str, event_json: str, timeout_s: float, *, keepalive: bool
+) -> Request:
     """``POST {api_base}/behavior/events`` with one event as the body."""
-    return _post(api_base + SINGLE_PATH, token, event_json.encode("utf-8"), timeout_s)
+    return _post(api_base + SINGLE_PATH, token, event_json.encode("utf-8"), timeout_s, keepalive)
 
 
-def _post(url: str, token: str, body: bytes, timeout_s: float) -> Request:
+def _post(url: str, token: str, body: bytes, timeout_s: float, keepalive: bool) -> Request:
     headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
-    return Request("POST", url, headers=headers, body=body, timeout_s=timeout_s)
+    return Request(
+        "POST", url, headers=headers, body=body, timeout_s=timeout_s, keepalive=keepalive
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,13 +1,8 @@
-"""``create_client`` and ``MasivoClient``: wires validation, queue, auth and transport together
-and owns the one flusher task that sends batches.
-
-No threads, no ``call_later``, no ``asyncio.run``: the flusher is a task on the running loop that
-sleeps until its next deadline (CPython's loop, Pyodide's WebLoop, and MicroPython alike).
-"""
+"""``create_client`` and ``MasivoClient``: the public face. Validates input, shares the token
+of its API key, and hands events to its :class:`~masivo_web.dispatch.Dispatcher`."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random as _random
 from collections.abc import Callable, Mapping
@@ -16,13 +11,13 @@ from typing import Any
 
 from . import api, auth
 from .config import EventRoute, Settings, check_settings
-from .delivery import Delivery, SendEventResult
-from .errors import MasivoAuthError, MasivoConfigError, MasivoError
+from .delivery import Delivery
+from .dispatch import Dispatcher
+from .errors import MasivoConfigError
 from .events import prepare_event
-from .queue import EventQueue, QueuedEvent
-from .retry import MAX_ATTEMPTS, backoff_delay
+from .lifecycle import PageLifecycle
 from .runtime import Clock, SystemClock, running_loop
-from .transports import Request, Transport, default_transport
+from .transports import Transport, default_transport
 
 logger = logging.getLogger("masivo_web")
 
@@ -90,17 +85,13 @@ class MasivoClient:
         self.settings = settings
         self._transport = transport
         self._clock = clock
-        self._random = random
-        self._queue = EventQueue(
-            batch_size=settings.batch_size,
-            idle_flush_s=settings.idle_flush_s,
-            max_wait_s=settings.max_wait_s,
-        )
         self._auth = auth.acquire(settings.api_key, settings.auth_url, self._authorize, clock)
-        self._flusher: asyncio.Task[None] | None = None
-        self._wake: asyncio.Event | None = None
-        self._in_flight: list[QueuedEvent] = []
+        self._dispatcher = Dispatcher(
+            settings, transport=transport, clock=clock, random=random, auth=self._auth
+        )
         self._destroyed = False
+        self._lifecycle = PageLifecycle(self._dispatcher.flush_for_page_hide)
+        self._lifecycle.install()  # a no-op outside a browser page
 
     # -- public API ------------------------------------------------------------------------
 
@@ -126,24 +117,12 @@ class MasivoClient:
         prepared = prepare_event(
             event, fields, default_brand_id=self.settings.brand_id, now_epoch=self._clock.time()
         )
-        delivery = Delivery(loop.create_future(), prepared.event_id)
-        self._queue.append(prepared, delivery, self._clock.monotonic())
-        wake = self._ensure_flusher(loop)
-        # The flusher only needs waking when the deadline moves earlier: the queue was empty
-        # (it sleeps with no deadline) or the count trigger fired. Later deadlines it finds itself.
-        if len(self._queue) == 1 or len(self._queue) >= self.settings.batch_size:
-            wake.set()
-        return delivery
+        return self._dispatcher.enqueue(prepared, loop)
 
     async def flush(self) -> None:
         """Send every queued event now and return once each was answered (delivered or finally
         failed; events being retried are waited for, backoff included)."""
-        pending = [item.delivery for item in self._in_flight] + self._queue.deliveries()
-        if self._destroyed or not pending:
-            return
-        self._queue.request_flush()
-        self._ensure_flusher(asyncio.get_running_loop()).set()
-        await asyncio.wait([delivery.settled() for delivery in pending])
+        await self._dispatcher.flush()
 
     async def get_token(self) -> str:
         """The current bearer token, authorizing first if needed (for sibling SDKs)."""
@@ -159,17 +138,10 @@ class MasivoClient:
         if self._destroyed:
             return
         self._destroyed = True
-        if self._flusher is not None and not self._flusher.done():
-            self._flusher.cancel()
-        dropped = self._in_flight + self._queue.clear()
-        self._in_flight = []
-        error = MasivoError(
-            "The client was destroyed before this event was sent; await flush() before destroy()."
-        )
-        for item in dropped:
-            item.delivery.fail(error, log=False)
+        self._lifecycle.remove()
+        dropped = self._dispatcher.close()
         if dropped:
-            logger.warning("masivo_web: destroy() dropped %d unsent event(s)", len(dropped))
+            logger.warning("masivo_web: destroy() dropped %d unsent event(s)", dropped)
         auth.release(self._auth)
 
     async def __aenter__(self) -> MasivoClient:
@@ -187,7 +159,7 @@ class MasivoClient:
             self.destroy()
 
     def __repr__(self) -> str:
-        state = "destroyed" if self._destroyed else f"{len(self._queue)} queued"
+        state = "destroyed" if self._destroyed else f"{len(self._dispatcher)} queued"
         return f"<MasivoClient {self.settings.api_base} {state}>"
 
     # -- the flusher -----------------------------------------------------------------------
@@ -198,128 +170,8 @@ class MasivoClient:
                 "This client was destroyed; create a new one with create_client()."
             )
 
-    def _ensure_flusher(self, loop: asyncio.AbstractEventLoop) -> asyncio.Event:
-        if self._flusher is None or self._flusher.done() or self._flusher.get_loop() is not loop:
-            self._wake = asyncio.Event()
-            self._flusher = loop.create_task(self._run_flusher(self._wake))
-        assert self._wake is not None
-        return self._wake
-
-    async def _run_flusher(self, wake: asyncio.Event) -> None:
-        while True:
-            wake.clear()
-            now = self._clock.monotonic()
-            batch = self._queue.take_batch(now)
-            if batch:
-                self._in_flight = batch
-                try:
-                    await self._deliver(batch)
-                except Exception as exc:  # a bug must fail its batch, never kill the flusher
-                    logger.exception("masivo_web: unexpected error while sending a batch")
-                    for item in batch:
-                        item.delivery.fail(MasivoError(f"Unexpected SDK error: {exc!r}"))
-                finally:
-                    self._in_flight = []
-                continue
-            due = self._queue.next_due(now)
-            await self._sleep(wake, None if due is None else due - now)
-
-    async def _sleep(self, wake: asyncio.Event, seconds: float | None) -> None:
-        """Wait until ``wake`` is set or ``seconds`` passed (forever when None)."""
-        if seconds is None:
-            await wake.wait()
-            return
-        timer = asyncio.get_running_loop().create_task(self._ring_after(wake, seconds))
-        try:
-            await wake.wait()
-        finally:
-            timer.cancel()
-
-    async def _ring_after(self, wake: asyncio.Event, seconds: float) -> None:
-        await self._clock.sleep(seconds)
-        wake.set()
-
-    # -- sending ---------------------------------------------------------------------------
-
     async def _authorize(self) -> str:
         request = api.authorize_request(
             self.settings.auth_url, self.settings.api_key, self.settings.timeout_s
         )
         return api.read_authorize_response(await self._transport.send(request))
-
-    async def _deliver(self, batch: list[QueuedEvent]) -> None:
-        groups = [[item] for item in batch] if self.settings.event_route == "behavior" else [batch]
-        for group in groups:
-            try:
-                outcomes = await self._send_with_auth(group)
-            except MasivoAuthError as exc:  # no retry can fix it: report, never loop
-                outcomes = [api.Outcome("rejected", exc.status or 401, error=exc)] * len(group)
-            except MasivoError as exc:  # network failure, or an authorize 5xx: retry later
-                outcomes = [api.Outcome("retry", exc.status or 0, error=exc)] * len(group)
-            self._settle(group, outcomes)
-
-    async def _send_with_auth(self, items: list[QueuedEvent]) -> list[api.Outcome]:
-        token = await self._auth.get_token()
-        response = await self._transport.send(self._request(items, token))
-        if response.status == 401:
-            # The token expired or was revoked: drop it, authorize once, try once more.
-            self._auth.invalidate(token)
-            token = await self._auth.get_token()
-            response = await self._transport.send(self._request(items, token))
-            if response.status == 401:
-                raise MasivoAuthError(
-                    "Masivo rejected a freshly issued token. Check the key is a valid CLIENT key "
-                    "and that the clock of this device is right.",
-                    status=401,
-                    details=api.api_error(response).details,
-                )
-        if response.status == 413 and len(items) > 1:
-            half = len(items) // 2
-            # Too large for the server: send each half (a single event that is too large is
-            # reported by read_events_response as rejected).
-            first = await self._send_with_auth(items[:half])
-            return first + await self._send_with_auth(items[half:])
-        return api.read_events_response(
-            response,
-            len(items),
-            single=self.settings.event_route == "behavior",
-            now_epoch=self._clock.time(),
-        )
-
-    def _request(self, items: list[QueuedEvent], token: str) -> Request:
-        settings = self.settings
-        if settings.event_route == "behavior":
-            return api.single_request(
-                settings.api_base, token, items[0].event.json, settings.timeout_s
-            )
-        return api.batch_request(
-            settings.api_base, token, [item.event.json for item in items], settings.timeout_s
-        )
-
-    def _settle(self, items: list[QueuedEvent], outcomes: list[api.Outcome]) -> None:
-        retry: list[QueuedEvent] = []
-        retry_after: float | None = None
-        for item, outcome in zip(items, outcomes, strict=True):
-            if outcome.kind == "delivered":
-                item.delivery.resolve(SendEventResult(True, outcome.status, outcome.data))
-            elif outcome.kind == "rejected":
-                assert outcome.error is not None
-                item.delivery.fail(outcome.error)
-            elif item.attempts + 1 >= MAX_ATTEMPTS:
-                assert outcome.error is not None
-                error = outcome.error
-                item.delivery.fail(
-                    type(error)(
-                        f"{error.message} Gave up after {MAX_ATTEMPTS} attempts.",
-                        status=error.status,
-                        details=error.details,
-                    )
-                )
-            else:
-                retry.append(item)
-                if outcome.retry_after_s is not None:
-                    retry_after = max(retry_after or 0.0, outcome.retry_after_s)
-        if retry:
-            attempt = max(item.attempts for item in retry) + 1
-            delay = backoff_delay(attempt, retry_after_s=retry_after, random=self._random)
-            self._queue.put_back(retry, self._clock.monotonic() + delay)

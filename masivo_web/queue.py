@@ -100,15 +100,25 @@ class EventQueue:
         due = self.next_due(now)
         if due is None or due > now:
             return []
+        return self._take(
+            [item for item in self._items if item.ready_at <= now], self.max_batch_bytes
+        )
+
+    def take_for_unload(self, max_body_bytes: int) -> list[QueuedEvent]:
+        """Remove and return the oldest events whose batch body fits ``max_body_bytes``,
+        ignoring timers and backoff: the page is going away and this is the last chance."""
+        return self._take(self._items, min(max_body_bytes, self.max_batch_bytes), strict=True)
+
+    def _take(
+        self, candidates: list[QueuedEvent], max_body_bytes: int, *, strict: bool = False
+    ) -> list[QueuedEvent]:
+        # strict: even the first event must fit (a keepalive body over budget is refused).
         batch: list[QueuedEvent] = []
         body_bytes = _ENVELOPE_BYTES
-        for item in self._items:
-            if item.ready_at > now:
-                continue
+        for item in candidates:
             cost = item.event.size + (1 if batch else 0)  # the comma between events
-            if len(batch) == self.batch_size or (
-                batch and body_bytes + cost > self.max_batch_bytes
-            ):
+            too_big = (batch or strict) and body_bytes + cost > max_body_bytes
+            if len(batch) == self.batch_size or too_big:
                 break
             batch.append(item)
             body_bytes += cost

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from .base import Request, Response, Transport
+from .base import Request, Response, StartingTransport, Transport
 from .mock import MockTransport
 
-__all__ = ["MockTransport", "Request", "Response", "Transport", "default_transport"]
+__all__ = [
+    "MockTransport",
+    "Request",
+    "Response",
+    "StartingTransport",
+    "Transport",
+    "default_transport",
+]
 
 
 def default_transport() -> Transport:

@@ -9,9 +9,9 @@ answer, whatever its status.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,4 +49,16 @@ class Transport(Protocol):
 
     async def send(self, request: Request) -> Response:
         """Send ``request`` and return the server's answer."""
+        ...
+
+
+@runtime_checkable
+class StartingTransport(Transport, Protocol):
+    """A transport that can put a request on the wire synchronously (the browser's ``fetch``).
+
+    The page-hide flush needs it: the request must have started before the handler returns.
+    """
+
+    def start(self, request: Request) -> Coroutine[Any, Any, Response]:
+        """Start ``request`` now; await the result for the answer."""
         ...

@@ -3,61 +3,83 @@
 Imported only inside Pyodide (see :func:`masivo_web.transports.default_transport`). Failures are
 named honestly: a request that got no answer is a :class:`MasivoNetworkError` saying whether it
 timed out (our ``AbortController``) or the network failed, not a bare ``AbortError``.
+
+:meth:`FetchTransport.start` calls ``fetch`` synchronously, so the request is already on its way
+when it returns: that is what lets a ``pagehide`` handler send before the page is gone (an
+``await`` in the handler would resume too late; ``pyfetch`` would not start at all).
 """
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from typing import Any
 
 from ..errors import MasivoNetworkError
 from .base import Request, Response
 
 
-def fetch_init(request: Request, signal: Any = None) -> Any:
+def fetch_init(request: Request, *, signal: Any) -> Any:
     """The JS ``RequestInit`` object for ``request`` (a plain JS object, not a Map)."""
     import js
     from pyodide.ffi import to_js
 
-    init: dict[str, Any] = {"method": request.method, "headers": dict(request.headers)}
+    init: dict[str, Any] = {
+        "method": request.method,
+        "headers": dict(request.headers),
+        "signal": signal,
+    }
     if request.body is not None:
         init["body"] = request.body.decode("utf-8")
     if request.keepalive:
         init["keepalive"] = True
-    if signal is not None:
-        init["signal"] = signal
     return to_js(init, dict_converter=js.Object.fromEntries)
 
 
 class FetchTransport:
-    """Sends requests with the browser's ``fetch``; a timeout aborts them."""
+    """Sends requests with the browser's ``fetch``; a timeout aborts them. A request marked
+    ``keepalive`` survives the page being closed (the client keeps those within the budget of
+    :mod:`masivo_web.keepalive`)."""
 
-    async def send(self, request: Request) -> Response:
+    def start(self, request: Request) -> Coroutine[Any, Any, Response]:
+        """Start the request now (synchronously); await the result for the answer."""
         import js
-        from pyodide.ffi import JsException, create_once_callable
+        from pyodide.ffi import create_once_callable
 
         controller = js.AbortController.new()
-        timed_out = False
+        state = {"timed_out": False}
 
         def abort() -> None:
-            nonlocal timed_out
-            timed_out = True
+            state["timed_out"] = True
             controller.abort()
 
         timer = js.setTimeout(create_once_callable(abort), int(request.timeout_s * 1000))
+        promise = js.fetch(request.url, fetch_init(request, signal=controller.signal))
+        return self._answer(request, promise, timer, state)
+
+    async def send(self, request: Request) -> Response:
+        return await self.start(request)
+
+    async def _answer(
+        self, request: Request, promise: Any, timer: Any, state: dict[str, bool]
+    ) -> Response:
+        import js
+        from pyodide.ffi import JsException
+
         try:
-            answer = await js.fetch(request.url, fetch_init(request, controller.signal))
+            answer = await promise
             body = (await answer.arrayBuffer()).to_bytes()
             headers = {str(name).lower(): str(value) for name, value in answer.headers.entries()}
-            return Response(status=int(answer.status), headers=headers, body=body)
+            return Response(status=int(answer.status), headers=headers, body=bytes(body))
         except JsException as exc:
-            if timed_out:
+            if state["timed_out"]:
                 raise MasivoNetworkError(
                     f"No answer from {request.url} within {request.timeout_s:g} s; "
                     "the events will be retried. Raise timeout_s if the network is slow."
                 ) from exc
             raise MasivoNetworkError(
-                f"The browser could not reach {request.url} ({exc}). The device may be offline, "
-                "the host may be blocked (ad blocker) or refuse CORS. The events will be retried."
+                f"The browser could not reach {request.url} ({exc}). The device may be "
+                "offline, or the host blocked (ad blocker) or refusing CORS. The events will "
+                "be retried."
             ) from exc
         finally:
             js.clearTimeout(timer)

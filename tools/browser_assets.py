@@ -1,0 +1,122 @@
+"""Install the browser assets the demo and the browser tests serve, from the registries only.
+
+    python tools/browser_assets.py          # idempotent; fast when nothing changed
+
+Into ``static/vendor/`` (git-ignored):
+- ``pyodide/``: Pyodide core from the npm package ``pyodide`` (pinned in package.json), plus the
+  wheels its lock names for micropip (micropip, packaging) downloaded from PyPI. Their hashes
+  differ from the lock's, and Chromium enforces the lock's hashes as SRI, so the served
+  ``pyodide-lock.json`` is rewritten with the real sha256 of the wheels we ship. Integrity checks
+  stay on everywhere (this is the only fix that also serves PyScript ``packages``).
+- ``pyscript/``: ``@pyscript/core`` dist files (no source maps).
+- ``wheels/``: the masivo_web wheel, rebuilt from the working tree on every run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NODE_MODULES = ROOT / "node_modules"
+VENDOR = ROOT / "static" / "vendor"
+PYODIDE_FILES = (
+    "pyodide.mjs",
+    "pyodide.js",
+    "pyodide.asm.mjs",
+    "pyodide.asm.wasm",
+    "python_stdlib.zip",
+)
+#: Lock entries whose wheels we serve (micropip vendors packaging, but PyScript may ask for it).
+LOCK_WHEELS = ("micropip", "packaging")
+
+
+def run(*command: str) -> None:
+    print("+", " ".join(command), flush=True)
+    subprocess.run(command, check=True, cwd=ROOT)
+
+
+def npm_packages() -> None:
+    lock = ROOT / "package-lock.json"
+    marker = NODE_MODULES / ".package-lock.json"
+    if marker.exists() and marker.stat().st_mtime >= lock.stat().st_mtime:
+        return
+    run("npm", "ci", "--no-audit", "--no-fund")
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def pyodide_core() -> None:
+    source = NODE_MODULES / "pyodide"
+    target = VENDOR / "pyodide"
+    target.mkdir(parents=True, exist_ok=True)
+    for name in PYODIDE_FILES:
+        copy_if_changed(source / name, target / name)
+    lock = json.loads((source / "pyodide-lock.json").read_text())
+    for name in LOCK_WHEELS:
+        entry = lock["packages"][name]
+        wheel = target / entry["file_name"]
+        if not wheel.exists():
+            run(
+                sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                "--python-version", lock["info"]["python"].rsplit(".", 1)[0],
+                "--only-binary=:all:", "--dest", str(target),
+                f"{name}=={entry['version']}",
+            )
+        entry["sha256"] = sha256(wheel)
+    patched = json.dumps(lock, separators=(",", ":"))
+    lock_path = target / "pyodide-lock.json"
+    if not lock_path.exists() or lock_path.read_text() != patched:
+        lock_path.write_text(patched)
+
+
+def pyscript() -> None:
+    source = NODE_MODULES / "@pyscript" / "core" / "dist"
+    target = VENDOR / "pyscript"
+    target.mkdir(parents=True, exist_ok=True)
+    for path in source.iterdir():
+        if path.is_file() and not path.name.endswith(".map"):
+            copy_if_changed(path, target / path.name)
+
+
+def masivo_wheel() -> Path:
+    target = VENDOR / "wheels"
+    target.mkdir(parents=True, exist_ok=True)
+    for old in target.glob("masivo_web-*.whl"):
+        old.unlink()
+    run(
+        sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+        "--wheel-dir", str(target), str(ROOT),
+    )
+    (wheel,) = target.glob("masivo_web-*.whl")
+    return wheel
+
+
+def copy_if_changed(source: Path, target: Path) -> None:
+    if target.exists() and target.stat().st_size == source.stat().st_size and (
+        target.stat().st_mtime >= source.stat().st_mtime
+    ):
+        return
+    shutil.copy2(source, target)
+
+
+def main() -> int:
+    if shutil.which("npm") is None:
+        print("npm is needed to install Pyodide and PyScript (apt-get install -y npm).", file=sys.stderr)
+        return 2
+    npm_packages()
+    pyodide_core()
+    pyscript()
+    wheel = masivo_wheel()
+    print(f"browser assets ready in {VENDOR.relative_to(ROOT)} ({wheel.name})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
