@@ -57,6 +57,7 @@ class Dispatcher:
         self._wake: asyncio.Event | None = None
         # Events whose request is on the wire (the flusher's batch and page-hide batches).
         self._sending: set[QueuedEvent] = set()
+        self._warming: asyncio.Task[None] | None = None
         self._closed = False
 
     def __len__(self) -> int:
@@ -72,7 +73,19 @@ class Dispatcher:
         # (it sleeps with no deadline) or the count trigger fired. Later deadlines it finds itself.
         if len(self._queue) == 1 or len(self._queue) >= self._settings.batch_size:
             wake.set()
+        if self._auth.cached_token is None and self._warming is None:
+            # Authorize now rather than at the first batch: a page-hide flush can only use a
+            # token that is already cached (peers.md 5.13: bounces lose early events).
+            self._warming = loop.create_task(self._warm_token())
         return delivery
+
+    async def _warm_token(self) -> None:
+        try:
+            await self._auth.get_token()
+        except MasivoError:
+            pass  # the flusher meets the same error and reports it with the events
+        finally:
+            self._warming = None
 
     async def flush(self) -> None:
         """Send everything queued now; return once each event was answered or finally failed."""
@@ -88,8 +101,9 @@ class Dispatcher:
         if self._closed:
             return 0
         self._closed = True
-        if self._flusher is not None and not self._flusher.done():
-            self._flusher.cancel()
+        for task in (self._flusher, self._warming):
+            if task is not None and not task.done():
+                task.cancel()
         dropped = [*self._sending, *self._queue.clear()]
         self._sending.clear()
         error = MasivoError(
