@@ -1,4 +1,5 @@
-"""``python -m masivo_web <command>``: ``emulator`` runs the local Masivo emulator."""
+"""``python -m masivo_web <command>``: ``emulator`` runs the local Masivo emulator; ``demo``
+serves the PyScript shop against it (``--headless`` drives it in Chromium and checks delivery)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,12 @@ def _emulator(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run
+
+    return run(headless=args.headless, port=args.port, api_port=args.api_port)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m masivo_web`` and the ``masivo-web`` script."""
     parser = argparse.ArgumentParser(prog="python -m masivo_web", description=__doc__)
@@ -32,6 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     emulator.add_argument("--token-ttl", type=float, default=3600.0, help="token lifetime, s")
     emulator.add_argument("--rate-limit", type=int, default=1000, help="requests per minute")
     emulator.set_defaults(handler=_emulator)
+    demo = commands.add_parser("demo", help="serve the PyScript demo shop against the emulator")
+    demo.add_argument("--headless", action="store_true", help="drive it in headless Chromium")
+    demo.add_argument("--port", type=int, default=None, help="page origin port (8000)")
+    demo.add_argument("--api-port", type=int, default=None, help="emulator port (8765)")
+    demo.set_defaults(handler=_demo)
     args = parser.parse_args(argv)
     handler = args.handler
     result: int = handler(args)

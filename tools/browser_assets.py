@@ -95,6 +95,8 @@ def masivo_wheel() -> Path:
         "--wheel-dir", str(target), str(ROOT),
     )
     (wheel,) = target.glob("masivo_web-*.whl")
+    # Pages read the current wheel's name from here instead of hard-coding the version.
+    (target / "latest.json").write_text(json.dumps({"wheel": wheel.name}))
     return wheel
 
 

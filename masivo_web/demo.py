@@ -1,0 +1,112 @@
+"""``python -m masivo_web demo``: the shop page and the emulator on two origins, optionally driven
+in headless Chromium to show that every event sent arrives, including those queued when the
+page is left. Runs from a checkout (it serves ``static/``); needs the ``dev`` extra for
+``--headless`` (Playwright) and ``python tools/browser_assets.py`` (``make demo`` does both).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+STATIC = ROOT / "static"
+
+
+def _browser_settings() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "playwright_config", ROOT / "playwright.config.py"
+    )
+    if spec is None or spec.loader is None:
+        raise FileNotFoundError(ROOT / "playwright.config.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run(headless: bool, port: int | None, api_port: int | None) -> int:
+    """Serve the demo; with ``headless`` drive it once and return 0 only if nothing was lost."""
+    if not (STATIC / "vendor" / "wheels" / "latest.json").exists():
+        print(
+            "The demo needs a checkout with its browser assets: run `make demo`, or "
+            "`python tools/browser_assets.py` first.",
+            file=sys.stderr,
+        )
+        return 2
+    from .emulator import EmulatorServer
+    from .emulator.static import StaticServer
+
+    default_port, default_api_port = (0, 0) if headless else (8000, 8765)
+    with (
+        EmulatorServer(port=default_api_port if api_port is None else api_port) as emulator,
+        StaticServer(STATIC, port=default_port if port is None else port) as pages,
+    ):
+        url = f"{pages.url}/demo/?api={emulator.url}"
+        print("masivo_web demo")
+        print(f"  shop page : {url}")
+        print(f"  emulator  : {emulator.url}  (another origin: CORS is exercised)")
+        print(f"  inspect   : {emulator.url}/_emulator/events", flush=True)
+        if headless:
+            return _drive(url, emulator)
+        print("Open the shop page in a browser; Ctrl-C stops.", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return 0
+
+
+def _drive(url: str, emulator: Any) -> int:
+    from playwright.sync_api import sync_playwright
+
+    settings = _browser_settings()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**settings.launch_options())
+        page = browser.new_page()
+        page.set_default_timeout(settings.ACTION_TIMEOUT_MS)
+        started = time.monotonic()
+        page.goto(url)
+        page.wait_for_selector("body[data-ready=true]", timeout=settings.PYODIDE_READY_TIMEOUT_MS)
+        print(f"Pyodide + PyScript + masivo_web ready in {time.monotonic() - started:.1f} s")
+
+        for index in range(3):
+            page.click(f".add-to-cart >> nth={index}")
+        page.click("#empty-cart")
+        page.click("#flush")
+        first = len(emulator.control.wait_for_events(4, timeout=15))
+        print(f"3 x Add to cart, 1 x Empty cart, Send now   -> received {first}/4")
+
+        for index in (0, 1, 2):
+            page.click(f".add-to-cart >> nth={index}")
+        sent = int(page.evaluate("window.masivoSent"))
+        before = len(emulator.control.received_events())
+        page.click("#leave")  # the 5 s idle flush has not fired: the batch is still queued
+        page.wait_for_url("**/bye.html")
+        try:
+            received = emulator.control.wait_for_events(sent, timeout=15)
+        except TimeoutError:
+            received = emulator.control.received_events()
+        after = len(received) - before
+        print(
+            f"3 x Add to cart, then left the page mid-batch -> received {after}/{sent - before} "
+            "after the page was gone"
+        )
+        browser.close()
+
+    stats = emulator.control.stats()
+    by_type = ", ".join(f"{k} {v}" for k, v in sorted(Counter(e["type"] for e in received).items()))
+    ids = [event["event_id"] for event in received]
+    print(
+        f"sent {sent} events, received {len(received)} ({by_type}); distinct event ids "
+        f"{len(set(ids))}; retries de-duplicated by event_id: {stats['duplicates_suppressed']}"
+    )
+    if len(received) == sent and len(set(ids)) == len(ids):
+        print("OK: every event sent was received, including those queued when the page was left.")
+        return 0
+    print(f"FAILED: {sent - len(received)} event(s) lost.", file=sys.stderr)
+    return 1
