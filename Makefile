@@ -1,12 +1,14 @@
-# Set-up-and-go targets. `make test` and `make demo` work on a fresh machine: they create the
-# venv and install what they need. Nothing here fetches from a CDN; only PyPI/npm/apt registries.
+# Set-up-and-go targets. `make demo` and `make test` work on a fresh machine: they create the
+# venv, install the npm/PyPI assets, and install Chromium with apt where it is missing.
+# Nothing is fetched from a CDN; only the PyPI, npm and Debian registries are used.
 
-PYTHON ?= python3
-VENV   := .venv
-PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+PYTHON   ?= python3
+VENV     := .venv
+PY       := $(VENV)/bin/python
+STAMP    := $(VENV)/.installed
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: test check lint typecheck unit demo clean
+.PHONY: test demo lint typecheck unit browser-assets chromium clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,13 +16,17 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## The whole suite: lint, types, unit + integration tests.
-test: $(STAMP) lint typecheck
+## The main job: the PyScript shop against the local emulator, driven in headless Chromium.
+demo: $(STAMP) browser-assets chromium
+	$(PY) -m masivo_web demo --headless
+
+## The whole suite: lint, types, unit, emulator, Pyodide-under-Node and browser tests.
+test: $(STAMP) browser-assets chromium lint typecheck
 	$(PY) -m pytest
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check masivo_web tests
-	$(VENV)/bin/ruff format --check masivo_web tests
+	$(VENV)/bin/ruff check masivo_web tests tools playwright.config.py
+	$(VENV)/bin/ruff format --check masivo_web tests tools playwright.config.py
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
@@ -28,5 +34,13 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q
 
+browser-assets: $(STAMP)
+	$(PY) tools/browser_assets.py
+
+chromium:
+	@test -x $(CHROMIUM) || command -v apt-get >/dev/null || \
+	  { echo "Chromium is missing at $(CHROMIUM) and apt-get is unavailable"; exit 1; }
+	@test -x $(CHROMIUM) || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
 clean:
-	rm -rf $(VENV) dist build .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) dist build .mypy_cache .ruff_cache .pytest_cache node_modules static/vendor

@@ -64,9 +64,17 @@ def pyodide_core() -> None:
         wheel = target / entry["file_name"]
         if not wheel.exists():
             run(
-                sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-                "--python-version", lock["info"]["python"].rsplit(".", 1)[0],
-                "--only-binary=:all:", "--dest", str(target),
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--python-version",
+                lock["info"]["python"].rsplit(".", 1)[0],
+                "--only-binary=:all:",
+                "--dest",
+                str(target),
                 f"{name}=={entry['version']}",
             )
         entry["sha256"] = sha256(wheel)
@@ -91,8 +99,16 @@ def masivo_wheel() -> Path:
     for old in target.glob("masivo_web-*.whl"):
         old.unlink()
     run(
-        sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-        "--wheel-dir", str(target), str(ROOT),
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--quiet",
+        "--no-deps",
+        "--no-build-isolation",
+        "--wheel-dir",
+        str(target),
+        str(ROOT),
     )
     (wheel,) = target.glob("masivo_web-*.whl")
     # Pages read the current wheel's name from here instead of hard-coding the version.
@@ -101,8 +117,10 @@ def masivo_wheel() -> Path:
 
 
 def copy_if_changed(source: Path, target: Path) -> None:
-    if target.exists() and target.stat().st_size == source.stat().st_size and (
-        target.stat().st_mtime >= source.stat().st_mtime
+    if (
+        target.exists()
+        and target.stat().st_size == source.stat().st_size
+        and (target.stat().st_mtime >= source.stat().st_mtime)
     ):
         return
     shutil.copy2(source, target)
@@ -110,7 +128,10 @@ def copy_if_changed(source: Path, target: Path) -> None:
 
 def main() -> int:
     if shutil.which("npm") is None:
-        print("npm is needed to install Pyodide and PyScript (apt-get install -y npm).", file=sys.stderr)
+        print(
+            "npm is needed to install Pyodide and PyScript (apt-get install -y npm).",
+            file=sys.stderr,
+        )
         return 2
     npm_packages()
     pyodide_core()

@@ -1,0 +1,115 @@
+"""Browser tests: real headless Chromium (the system one), the real emulator, pages served from
+another origin. Launch settings come from playwright.config.py, shared with the demo command.
+
+Every Pyodide boot costs ~4-6 s here, so tests that leave their page alive share one booted page
+per module (each creates its own client and uses a freshly reset emulator); tests that navigate
+away or close the page boot their own.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page
+
+from masivo_web.emulator import EmulatorServer
+from masivo_web.emulator.static import StaticServer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load_settings() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "playwright_config", ROOT / "playwright.config.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SETTINGS = _load_settings()
+HIDE = """() => {
+  Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => 'hidden'});
+  Object.defineProperty(document, 'hidden', {configurable: true, get: () => true});
+  document.dispatchEvent(new Event('visibilitychange'));
+}"""
+SHOW = HIDE.replace("'hidden'", "'visible'").replace("=> true", "=> false")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    if not Path(SETTINGS.CHROMIUM_EXECUTABLE).exists():
+        pytest.fail(
+            f"Chromium is not at {SETTINGS.CHROMIUM_EXECUTABLE}: `apt-get install -y chromium` "
+            "(make test does it where apt is available), or set MASIVO_CHROMIUM."
+        )
+    options = SETTINGS.launch_options()
+    return {
+        **browser_type_launch_args,
+        "executable_path": options["executable_path"],
+        "args": options["args"],
+    }
+
+
+@pytest.fixture(scope="session")
+def pages_server() -> Iterator[StaticServer]:
+    """Serves static/ on its own origin (the emulator is another one)."""
+    if not (SETTINGS.STATIC_DIR / "vendor" / "wheels" / "latest.json").exists():
+        pytest.fail(
+            "Browser assets are missing: run `make test` (or python tools/browser_assets.py)."
+        )
+    with StaticServer(SETTINGS.STATIC_DIR) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def base_url(pages_server: StaticServer) -> str:
+    """pytest-playwright's base URL is the pages origin (this also replaces pytest-base-url's
+    fixture, which trips a pytest deprecation)."""
+    return pages_server.url
+
+
+def boot_harness(browser: Browser, pages_server: StaticServer) -> Page:
+    """A new page with Pyodide booted and masivo_web installed by micropip."""
+    page = browser.new_context().new_page()
+    page.set_default_timeout(SETTINGS.ACTION_TIMEOUT_MS)
+    page.goto(f"{pages_server.url}/test/harness.html")
+    page.wait_for_function(
+        "window.__ready || window.__bootError", timeout=SETTINGS.PYODIDE_READY_TIMEOUT_MS
+    )
+    error = page.evaluate("window.__bootError || null")
+    assert error is None, f"Pyodide harness failed to boot: {error}"
+    return page
+
+
+def run_python(page: Page, code: str) -> Any:
+    """Run ``code`` in the page's Pyodide (top-level await allowed); returns the last value."""
+    return page.evaluate("code => runPython(code)", code)
+
+
+def client_code(emulator: EmulatorServer, name: str = "masivo", **options: Any) -> str:
+    extra = "".join(f", {key}={value!r}" for key, value in options.items())
+    return (
+        "from masivo_web import create_client\n"
+        f"{name} = create_client({emulator.client_key!r}, auth_url={emulator.auth_url!r}, "
+        f"api_base={emulator.api_base!r}{extra})\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def shared_page(browser: Browser, pages_server: StaticServer) -> Iterator[Page]:
+    page = boot_harness(browser, pages_server)
+    yield page
+    page.context.close()
+
+
+@pytest.fixture
+def own_page(browser: Browser, pages_server: StaticServer) -> Iterator[Page]:
+    page = boot_harness(browser, pages_server)
+    yield page
+    page.context.close()

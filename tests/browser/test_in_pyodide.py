@@ -1,0 +1,144 @@
+"""masivo_web inside Pyodide in real Chromium, against the emulator on another origin."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page
+
+import masivo_web
+from masivo_web.emulator import EmulatorServer
+from masivo_web.emulator.static import StaticServer
+from tests.browser.conftest import HIDE, SHOW, client_code, run_python
+
+EVENT = "dict(type='ADD_TO_CART', customer_id='c-1', brand_id=None)"
+
+
+def test_the_wheel_installs_with_micropip_and_imports(shared_page: Page) -> None:
+    platform, version, in_browser = run_python(
+        shared_page,
+        "import sys, masivo_web\nfrom masivo_web.runtime import IS_BROWSER\n"
+        "[sys.platform, masivo_web.__version__, IS_BROWSER]",
+    )
+    assert (platform, version, in_browser) == ("emscripten", masivo_web.__version__, True)
+
+
+def test_events_arrive_cross_origin_with_the_right_fields(
+    shared_page: Page, fresh_masivo_emulator: EmulatorServer, pages_server: StaticServer
+) -> None:
+    emulator = fresh_masivo_emulator
+    result = run_python(
+        shared_page,
+        client_code(emulator, "fields", brand_id="brand-456")
+        + "d = fields.send_analytics_event(type='ADD_TO_CART', customer_id='customer-123', "
+        "platform='web', product={'sku': 'SKU-001', 'amount': 1, 'value': 29.99})\n"
+        "await fields.flush()\n"
+        "r = await d\n"
+        "listening = fields._lifecycle.installed\n"
+        "fields.destroy()\n"
+        "[r.success, r.status, r.data['id'], listening and not fields._lifecycle.installed]",
+    )
+    success, status, event_id, listening = result
+    assert (success, status, listening) == (True, 201, True)
+    (event,) = emulator.control.received_events()
+    assert event["event_id"] == event_id
+    assert event["brand_id"] == "brand-456"  # injected: the event has a platform
+    assert event["product"] == {"sku": "SKU-001", "amount": 1, "value": 29.99}
+    assert event["issued_at"].endswith("Z")
+    log = emulator.control.requests()
+    assert {entry["origin"] for entry in log} == {pages_server.url}
+    assert [(entry["method"], entry["route"]) for entry in log if entry["method"] == "POST"] == [
+        ("POST", "analytics")
+    ]
+    assert any(entry["method"] == "OPTIONS" for entry in log)  # CORS preflights happened
+
+
+def test_a_queued_batch_arrives_when_the_tab_is_hidden_and_again_after_showing(
+    shared_page: Page, fresh_masivo_emulator: EmulatorServer
+) -> None:
+    emulator = fresh_masivo_emulator
+    run_python(shared_page, client_code(emulator, "hidden") + "await hidden.get_token()")
+    run_python(shared_page, f"first = [hidden.send_analytics_event(**{EVENT}) for _ in range(4)]")
+    assert emulator.control.requests(route="analytics") == []  # still queued (30 s idle timer)
+    shared_page.evaluate(HIDE)
+    assert len(emulator.control.wait_for_events(4)) == 4
+    assert run_python(shared_page, "all([(await d).success for d in first])") is True
+    shared_page.evaluate(SHOW)
+    run_python(shared_page, f"second = [hidden.send_analytics_event(**{EVENT}) for _ in range(2)]")
+    shared_page.evaluate(HIDE)  # re-armed by becoming visible
+    assert len(emulator.control.wait_for_events(6)) == 6
+    shared_page.evaluate(SHOW)
+    run_python(shared_page, "hidden.destroy()")
+    assert len(emulator.control.requests(route="analytics")) == 2
+
+
+def test_a_network_failure_is_a_masivo_network_error(shared_page: Page) -> None:
+    name, message = run_python(
+        shared_page,
+        "from masivo_web.transports.fetch import FetchTransport\n"
+        "from masivo_web.transports import Request\n"
+        "from masivo_web import MasivoNetworkError\n"
+        "try:\n"
+        "    await FetchTransport().send(Request('GET', 'http://127.0.0.1:9/nothing'))\n"
+        "except MasivoNetworkError as error:\n"
+        "    result = [type(error).__name__, error.message]\n"
+        "result",
+    )
+    assert name == "MasivoNetworkError"
+    assert "could not reach" in message
+
+
+def test_a_slow_answer_times_out_as_a_network_error(
+    shared_page: Page, fresh_masivo_emulator: EmulatorServer
+) -> None:
+    fresh_masivo_emulator.control.inject_fault("authorize", delay_s=2.0)
+    message = run_python(
+        shared_page,
+        "from masivo_web.transports.fetch import FetchTransport\n"
+        "from masivo_web.transports import Request\n"
+        "try:\n"
+        f"    await FetchTransport().send(Request('GET', {fresh_masivo_emulator.auth_url!r}, "
+        "timeout_s=0.3))\n"
+        "except Exception as error:\n"
+        "    result = f'{type(error).__name__}: {error}'\n"
+        "result",
+    )
+    assert message.startswith("MasivoNetworkError: No answer")
+
+
+def test_a_queued_batch_arrives_after_navigating_away(
+    own_page: Page, fresh_masivo_emulator: EmulatorServer, pages_server: StaticServer
+) -> None:
+    emulator = fresh_masivo_emulator
+    run_python(own_page, client_code(emulator))
+    run_python(
+        own_page, f"ids = [masivo.send_analytics_event(**{EVENT}).event_id for _ in range(5)]"
+    )
+    ids = run_python(own_page, "await masivo.get_token()\nids")
+    assert emulator.control.requests(route="analytics") == []
+    own_page.goto(f"{pages_server.url}/test/elsewhere.html")
+    stored = emulator.control.wait_for_events(5)
+    assert sorted(event["event_id"] for event in stored) == sorted(ids)
+    assert len(emulator.control.requests(route="analytics")) == 1
+
+
+def test_a_queued_batch_arrives_after_the_page_is_closed(
+    own_page: Page, fresh_masivo_emulator: EmulatorServer
+) -> None:
+    emulator = fresh_masivo_emulator
+    run_python(own_page, client_code(emulator) + "await masivo.get_token()")
+    run_python(own_page, f"[masivo.send_analytics_event(**{EVENT}) for _ in range(3)]")
+    own_page.close()
+    assert len(emulator.control.wait_for_events(3)) == 3
+
+
+def test_events_queued_before_any_flush_use_the_token_warmed_at_first_event(
+    own_page: Page, fresh_masivo_emulator: EmulatorServer, pages_server: StaticServer
+) -> None:
+    emulator = fresh_masivo_emulator
+    run_python(own_page, client_code(emulator))
+    run_python(own_page, f"[masivo.send_analytics_event(**{EVENT}) for _ in range(2)]")
+    emulator.control.wait_for_events(0)  # a round trip, so the warm-up authorize has landed
+    own_page.wait_for_function(
+        "() => runPython('masivo._auth.cached_token is not None')", timeout=10_000
+    )
+    own_page.goto(f"{pages_server.url}/test/elsewhere.html")
+    assert len(emulator.control.wait_for_events(2)) == 2

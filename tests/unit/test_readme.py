@@ -1,0 +1,33 @@
+"""The README shows what the project really runs."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text()
+
+
+def test_the_pyscript_snippet_is_the_one_the_demo_uses() -> None:
+    html = (ROOT / "static" / "demo" / "index.html").read_text()
+    found = re.search(
+        r"<!-- masivo_web snippet: start -->\n(.*?)\n\s*<!-- masivo_web snippet: end -->",
+        html,
+        re.S,
+    )
+    assert found is not None
+    snippet = textwrap.dedent(found.group(1))
+    assert f"```html\n{snippet}\n```" in README
+
+
+def test_the_user_page_example_is_the_test_that_runs() -> None:
+    example = (ROOT / "tests" / "browser" / "test_readme_example.py").read_text().rstrip()
+    assert f"```python\n{example}\n```" in README
+
+
+def test_the_two_commands_are_the_makefile_targets_ci_runs() -> None:
+    commands = re.findall(r"^make (\w+)", README, re.M)
+    assert commands == ["demo", "test"]
+    assert "exec make test" in (ROOT / ".ci" / "run").read_text()
