@@ -28,7 +28,11 @@ MAX_EVENT_AGE = timedelta(hours=72)
 #: Client clocks drift: a timestamp this far "in the future" is still accepted (as by the emulator).
 CLOCK_SKEW_ALLOWANCE = timedelta(minutes=5)
 
+#: Deepest nesting of dicts/lists accepted in an event (real events nest 2-4 levels).
+MAX_NESTING_DEPTH = 32
+
 _NUMBER = (int, float)
+_NESTED = (dict, list, tuple)
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +228,29 @@ def _normalise_issued_at(value: object, now: datetime) -> str:
     return format_timestamp(moment.timestamp())
 
 
+def _check_depth(event: dict[str, Any]) -> None:
+    """Refuse nesting deeper than :data:`MAX_NESTING_DEPTH`, walking without recursion.
+
+    ``json.dumps`` recurses in C: in Pyodide a deep enough value overflows the WebAssembly stack
+    and kills the whole interpreter (a fatal error, not a ``RecursionError``), so the depth is
+    checked first. A cycle counts as too deep.
+    """
+    stack: list[tuple[Any, int]] = [(event, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_NESTING_DEPTH:
+            raise MasivoValidationError(
+                f"The event nests dicts/lists deeper than {MAX_NESTING_DEPTH} levels (or contains "
+                "a cycle); flatten it before sending."
+            )
+        if isinstance(value, dict):
+            stack.extend((item, depth + 1) for item in value.values() if isinstance(item, _NESTED))
+        elif isinstance(value, list | tuple):
+            stack.extend((item, depth + 1) for item in value if isinstance(item, _NESTED))
+
+
 def _serialise(event: dict[str, Any]) -> tuple[str, int]:
+    _check_depth(event)
     try:
         text = json.dumps(event, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
         size = len(text.encode("utf-8"))

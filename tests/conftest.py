@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from typing import Any
 
 import pytest
@@ -22,8 +22,22 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
         return None
     names = pyfuncitem._fixtureinfo.argnames
     kwargs: dict[str, Any] = {name: pyfuncitem.funcargs[name] for name in names}
-    asyncio.run(pyfuncitem.obj(**kwargs))
+    asyncio.run(_then_cancel_leftovers(pyfuncitem.obj(**kwargs)))
     return True
+
+
+async def _then_cancel_leftovers(test: Coroutine[Any, Any, None]) -> None:
+    # CPython's asyncio.run cancels tasks a test left behind; Pyodide's reuses its one WebLoop
+    # and does not, so do it here for both: no test sees another's tasks. Only tasks born in
+    # the test: in Pyodide the same loop also runs the task that is running pytest itself.
+    existing = asyncio.all_tasks()
+    try:
+        await test
+    finally:
+        leftovers = [task for task in asyncio.all_tasks() - existing if not task.done()]
+        for task in leftovers:
+            task.cancel()
+        await asyncio.gather(*leftovers, return_exceptions=True)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

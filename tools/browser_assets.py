@@ -33,6 +33,15 @@ PYODIDE_FILES = (
 )
 #: Lock entries whose wheels we serve (micropip vendors packaging, but PyScript may ask for it).
 LOCK_WHEELS = ("micropip", "packaging")
+#: Pure wheels for running the unit tests inside Pyodide under Node (tools/pyodide_node).
+PYODIDE_TEST_WHEELS = (
+    "pytest==9.2.0",
+    "pluggy==1.7.0",
+    "iniconfig==2.3.1",
+    "packaging==26.3",
+    "pygments==2.21.0",
+)
+PYODIDE_TEST_WHEEL_DIR = ROOT / ".cache" / "pyodide-wheels"
 
 
 def run(*command: str) -> None:
@@ -82,6 +91,30 @@ def pyodide_core() -> None:
     lock_path = target / "pyodide-lock.json"
     if not lock_path.exists() or lock_path.read_text() != patched:
         lock_path.write_text(patched)
+
+
+def pyodide_test_wheels() -> None:
+    PYODIDE_TEST_WHEEL_DIR.mkdir(parents=True, exist_ok=True)
+    have = {
+        path.name.split("-")[0].lower() + "==" + path.name.split("-")[1]
+        for path in PYODIDE_TEST_WHEEL_DIR.glob("*.whl")
+    }
+    missing = [spec for spec in PYODIDE_TEST_WHEELS if spec.lower() not in have]
+    if missing:
+        run(
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--python-version",
+            "3.14",
+            "--only-binary=:all:",
+            "--dest",
+            str(PYODIDE_TEST_WHEEL_DIR),
+            *missing,
+        )
 
 
 def pyscript() -> None:
@@ -136,6 +169,7 @@ def main() -> int:
     npm_packages()
     pyodide_core()
     pyscript()
+    pyodide_test_wheels()
     wheel = masivo_wheel()
     print(f"browser assets ready in {VENDOR.relative_to(ROOT)} ({wheel.name})")
     return 0

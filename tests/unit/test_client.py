@@ -23,6 +23,7 @@ from masivo_web import (
     create_client,
 )
 from masivo_web.retry import MAX_ATTEMPTS
+from masivo_web.runtime import IS_BROWSER
 from masivo_web.transports import Request, Response
 from tests.fakes import FakeClock, FakeMasivo, flush_while_time_passes, json_response, settle
 
@@ -50,6 +51,12 @@ def sent_events(masivo: FakeMasivo) -> list[dict[str, Any]]:
 # -- creation and the event loop --------------------------------------------------------------
 
 
+ALWAYS_A_LOOP = pytest.mark.skipif(
+    IS_BROWSER, reason="in Pyodide the WebLoop always exists, so 'no event loop' cannot happen"
+)
+
+
+@ALWAYS_A_LOOP
 def test_create_client_needs_no_event_loop_and_sends_nothing(masivo: FakeMasivo) -> None:
     with pytest.raises(RuntimeError):
         asyncio.get_running_loop()
@@ -58,6 +65,7 @@ def test_create_client_needs_no_event_loop_and_sends_nothing(masivo: FakeMasivo)
     assert "client-key" not in repr(client) and "client-key" not in repr(client.settings)
 
 
+@ALWAYS_A_LOOP
 def test_sending_without_a_running_loop_says_how_to_send_from_sync_code(masivo: FakeMasivo) -> None:
     client = client_for(masivo)
     with pytest.raises(MasivoConfigError, match=r"asyncio\.run"):

@@ -7,8 +7,11 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
 import masivo_web
 from masivo_web import errors
+from masivo_web.runtime import IS_BROWSER
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,6 +49,7 @@ def test_errors_share_one_root_drawn_in_the_module_docstring() -> None:
     assert issubclass(errors.MasivoServerKeyError, errors.MasivoAuthError)
 
 
+@pytest.mark.skipif(IS_BROWSER, reason="Emscripten has no processes to import in afresh")
 def test_import_is_warning_free_and_touches_no_browser_api() -> None:
     code = (
         "import sys, masivo_web; "
