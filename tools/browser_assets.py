@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -57,6 +58,43 @@ def npm_packages() -> None:
     run("npm", "ci", "--no-audit", "--no-fund")
 
 
+def pip_download(dest: Path, python_version: str, *specs: str) -> None:
+    """Pure wheels for Pyodide's Python, from PyPI (no dependencies resolved: we pin them)."""
+    run(
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--quiet",
+        "--no-deps",
+        "--python-version",
+        python_version,
+        "--only-binary=:all:",
+        "--dest",
+        str(dest),
+        *specs,
+    )
+
+
+def demo_variants() -> None:
+    """static/demo/script.html: the shop of index.html with ``<script type="py">`` instead of
+    ``<py-script>``, generated so the two forms can never drift apart."""
+    demo = ROOT / "static" / "demo"
+    page = (demo / "index.html").read_text()
+    tag = re.search(r"<py-script (src=.*?)></py-script>", page)
+    if tag is None:
+        raise SystemExit("static/demo/index.html lost its <py-script> tag")
+    variant = page.replace(tag.group(0), f'<script type="py" {tag.group(1)}></script>')
+    variant = variant.replace(
+        "<title>masivo_web demo shop</title>",
+        '<title>masivo_web demo shop (script type="py")</title>\n  '
+        "<!-- generated from index.html by tools/browser_assets.py: edit that file -->",
+    )
+    target = demo / "script.html"
+    if not target.exists() or target.read_text() != variant:
+        target.write_text(variant)
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -72,20 +110,8 @@ def pyodide_core() -> None:
         entry = lock["packages"][name]
         wheel = target / entry["file_name"]
         if not wheel.exists():
-            run(
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--quiet",
-                "--no-deps",
-                "--python-version",
-                lock["info"]["python"].rsplit(".", 1)[0],
-                "--only-binary=:all:",
-                "--dest",
-                str(target),
-                f"{name}=={entry['version']}",
-            )
+            python = lock["info"]["python"].rsplit(".", 1)[0]
+            pip_download(target, python, f"{name}=={entry['version']}")
         entry["sha256"] = sha256(wheel)
     patched = json.dumps(lock, separators=(",", ":"))
     lock_path = target / "pyodide-lock.json"
@@ -101,20 +127,7 @@ def pyodide_test_wheels() -> None:
     }
     missing = [spec for spec in PYODIDE_TEST_WHEELS if spec.lower() not in have]
     if missing:
-        run(
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--quiet",
-            "--no-deps",
-            "--python-version",
-            "3.14",
-            "--only-binary=:all:",
-            "--dest",
-            str(PYODIDE_TEST_WHEEL_DIR),
-            *missing,
-        )
+        pip_download(PYODIDE_TEST_WHEEL_DIR, "3.14", *missing)
 
 
 def pyscript() -> None:
@@ -169,6 +182,7 @@ def main() -> int:
     npm_packages()
     pyodide_core()
     pyscript()
+    demo_variants()
     pyodide_test_wheels()
     wheel = masivo_wheel()
     print(f"browser assets ready in {VENDOR.relative_to(ROOT)} ({wheel.name})")
