@@ -14,6 +14,7 @@ from .delivery import Delivery, SendEventResult
 from .errors import (
     MasivoAuthError,
     MasivoConfigError,
+    MasivoDroppedError,
     MasivoError,
     MasivoNetworkError,
     MasivoServerKeyError,
@@ -29,6 +30,7 @@ __all__ = [
     "MasivoAuthError",
     "MasivoClient",
     "MasivoConfigError",
+    "MasivoDroppedError",
     "MasivoError",
     "MasivoNetworkError",
     "MasivoServerKeyError",

@@ -13,10 +13,11 @@ from . import api, auth
 from .config import EventRoute, Settings, check_settings
 from .delivery import Delivery
 from .dispatch import Dispatcher
-from .errors import MasivoConfigError
-from .events import prepare_event
+from .durable import namespace_for, persistence_for
+from .errors import MasivoConfigError, MasivoError
+from .events import new_event_id, prepare_event
 from .lifecycle import PageLifecycle
-from .runtime import Clock, SystemClock, running_loop
+from .runtime import Clock, SystemClock, current_page, running_loop
 from .transports import Transport, default_transport
 
 logger = logging.getLogger("masivo_web")
@@ -34,6 +35,7 @@ def create_client(
     timeout_s: float = 10.0,
     transport: Transport | None = None,
     event_route: EventRoute = "analytics",
+    on_error: Callable[[MasivoError, str], None] | None = None,
     clock: Clock | None = None,
     random: Callable[[], float] | None = None,
 ) -> MasivoClient:
@@ -44,6 +46,8 @@ def create_client(
     sent in batches of ``batch_size`` (at most 100), after ``idle_flush_s`` without a new event,
     ``max_wait_s`` after the oldest queued event, or on ``await flush()``.
     ``event_route="behavior"`` sends each event alone to the single-event route.
+    ``on_error(error, event_id)`` receives each failure nobody awaited (default: a warning on the
+    ``masivo_web`` logger).
     ``transport``, ``clock`` and ``random`` are for tests.
 
     >>> masivo = create_client("your-client-api-key", brand_id="brand-456")
@@ -68,6 +72,7 @@ def create_client(
         transport=transport or default_transport(),
         clock=clock or SystemClock(),
         random=random or _random.random,
+        on_error=on_error,
     )
 
 
@@ -80,18 +85,37 @@ class MasivoClient:
     """
 
     def __init__(
-        self, settings: Settings, *, transport: Transport, clock: Clock, random: Callable[[], float]
+        self,
+        settings: Settings,
+        *,
+        transport: Transport,
+        clock: Clock,
+        random: Callable[[], float],
+        on_error: Callable[[MasivoError, str], None] | None = None,
     ) -> None:
         self.settings = settings
         self._transport = transport
         self._clock = clock
         self._auth = auth.acquire(settings.api_key, settings.auth_url, self._authorize, clock)
+        page = current_page()  # None under CPython: no listeners, no storage
+        namespace = namespace_for(settings.api_key, settings.api_base)
         self._dispatcher = Dispatcher(
-            settings, transport=transport, clock=clock, random=random, auth=self._auth
+            settings,
+            transport=transport,
+            clock=clock,
+            random=random,
+            auth=self._auth,
+            persistence=persistence_for(page, namespace, new_event_id(), clock),
+            on_error=on_error,
         )
         self._destroyed = False
-        self._lifecycle = PageLifecycle(self._dispatcher.flush_for_page_hide)
-        self._lifecycle.install()  # a no-op outside a browser page
+        self._lifecycle = PageLifecycle(
+            self._dispatcher.flush_for_page_hide, self._dispatcher.set_online
+        )
+        if self._lifecycle.install(page):
+            assert page is not None
+            self._dispatcher.set_online(page.online())
+            self._dispatcher.start_recovery(running_loop())  # in a page the WebLoop is there
 
     # -- public API ------------------------------------------------------------------------
 

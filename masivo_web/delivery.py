@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,23 +28,35 @@ class SendEventResult:
     data: Any
 
 
+def log_failure(error: MasivoError, event_id: str) -> None:
+    """The default ``on_error``: a warning on the ``masivo_web`` logger."""
+    logger.warning("masivo_web: event %s was not delivered: %s", event_id, error)
+
+
 class Delivery:
     """The pending outcome of one queued event.
 
     ``await delivery`` gives a :class:`SendEventResult` once the batch carrying the event was
     answered, or raises the :class:`~masivo_web.MasivoError` that ended its delivery. Awaiting is
-    optional: an event nobody awaits is still delivered, and its failure is logged on the
-    ``masivo_web`` logger instead of surfacing as "exception was never retrieved".
+    optional: an event nobody awaits is still delivered, and its failure goes to the client's
+    ``on_error`` (by default a warning on the ``masivo_web`` logger) instead of surfacing as
+    "exception was never retrieved".
 
     >>> # inside a coroutine
     >>> # result = await masivo.send_analytics_event(type="ADD_TO_CART", ...)
     """
 
-    __slots__ = ("_awaited", "_future", "event_id")
+    __slots__ = ("_awaited", "_future", "_report", "event_id")
 
-    def __init__(self, future: asyncio.Future[SendEventResult], event_id: str) -> None:
+    def __init__(
+        self,
+        future: asyncio.Future[SendEventResult],
+        event_id: str,
+        report: Callable[[MasivoError, str], None] | None = None,
+    ) -> None:
         self._future = future
         self._awaited = False
+        self._report = report or log_failure
         self.event_id = event_id
 
     def __await__(self) -> Generator[Any, None, SendEventResult]:
@@ -72,7 +84,10 @@ class Delivery:
         # Retrieving the exception stops asyncio's "never retrieved" log; awaiting still raises.
         self._future.exception()
         if log and not self._awaited:
-            logger.warning("masivo_web: event %s was not delivered: %s", self.event_id, error)
+            try:
+                self._report(error, self.event_id)
+            except Exception:  # a broken on_error must not break delivery
+                logger.exception("masivo_web: the on_error callback failed")
 
     def __repr__(self) -> str:
         state = "done" if self.done() else "pending"

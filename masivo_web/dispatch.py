@@ -10,25 +10,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from collections.abc import Callable
 
 from . import api
 from .auth import AuthManager
 from .config import Settings
-from .delivery import Delivery, SendEventResult
-from .errors import MasivoAuthError, MasivoError
+from .delivery import Delivery, SendEventResult, log_failure
+from .durable import Persistence, StoredEvent
+from .errors import MasivoAuthError, MasivoDroppedError, MasivoError
 from .events import PreparedEvent
 from .keepalive import page_budget
-from .queue import EventQueue, QueuedEvent
+from .queue import MAX_EVENT_AGE_S, MAX_QUEUED_BYTES, MAX_QUEUED_EVENTS, EventQueue, QueuedEvent
 from .retry import MAX_ATTEMPTS, backoff_delay
-from .runtime import IS_BROWSER, Clock, running_loop
-from .transports import Request, Response, StartingTransport, Transport
+from .runtime import Clock, running_loop
+from .sender import Sender, Started
+from .transports import StartingTransport, Transport
 
 logger = logging.getLogger("masivo_web")
 
-#: A request the page-hide flush already started: (token used, its answer, keepalive bytes).
-Started = tuple[str, Awaitable[Response], int]
+#: Called with each failure nobody awaited: (error, event_id).
+Reporter = Callable[[MasivoError, str], None]
+#: Wait this long after ``online`` before sending.
+RESUME_DELAY_S = 1.0
 
 
 class Dispatcher:
@@ -42,12 +45,15 @@ class Dispatcher:
         clock: Clock,
         random: Callable[[], float],
         auth: AuthManager,
+        persistence: Persistence | None = None,
+        on_error: Reporter | None = None,
     ) -> None:
         self._settings = settings
         self._transport = transport
         self._clock = clock
         self._random = random
         self._auth = auth
+        self._sender = Sender(settings, transport=transport, auth=auth, clock=clock)
         self._queue = EventQueue(
             batch_size=settings.batch_size,
             idle_flush_s=settings.idle_flush_s,
@@ -58,6 +64,10 @@ class Dispatcher:
         # Events whose request is on the wire (the flusher's batch and page-hide batches).
         self._sending: set[QueuedEvent] = set()
         self._warming: asyncio.Task[None] | None = None
+        self._persistence = persistence
+        self._maintenance: asyncio.Task[None] | None = None
+        self._report = on_error or log_failure
+        self._online = True
         self._closed = False
 
     def __len__(self) -> int:
@@ -66,8 +76,11 @@ class Dispatcher:
 
     def enqueue(self, event: PreparedEvent, loop: asyncio.AbstractEventLoop) -> Delivery:
         """Queue ``event`` and return its delivery handle."""
-        delivery = Delivery(loop.create_future(), event.event_id)
+        delivery = Delivery(loop.create_future(), event.event_id, self._report)
         self._queue.append(event, delivery, self._clock.monotonic())
+        if self._persistence is not None:
+            self._persistence.save(event, self._clock.time())  # write-ahead: before any send
+        self._evict_over_bounds()
         wake = self.ensure_flusher(loop)
         # The flusher only needs waking when the deadline moves earlier: the queue was empty
         # (it sleeps with no deadline) or the count trigger fired. Later deadlines it finds itself.
@@ -78,6 +91,51 @@ class Dispatcher:
             # token that is already cached (peers.md 5.13: bounces lose early events).
             self._warming = loop.create_task(self._warm_token())
         return delivery
+
+    def start_recovery(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Begin adopting the unsent events of closed tabs (a page only; no-op otherwise)."""
+        if self._persistence is not None and self._maintenance is None:
+            self._maintenance = loop.create_task(self._persistence.maintain(self._adopt))
+
+    def _adopt(self, stored: list[StoredEvent]) -> None:
+        """Queue events another page left unsent; they go out at once, with their event_id."""
+        loop = running_loop()
+        now, now_epoch = self._clock.monotonic(), self._clock.time()
+        for entry in stored:
+            delivery = Delivery(loop.create_future(), entry.event.event_id, self._report)
+            age = max(0.0, now_epoch - entry.queued_epoch)
+            self._queue.append(entry.event, delivery, now - age)
+        logger.info("masivo_web: sending %d event(s) left unsent by an earlier page", len(stored))
+        self._queue.request_flush()
+        self._evict_over_bounds()
+        self.ensure_flusher(loop).set()
+
+    def set_online(self, online: bool) -> None:
+        """Follow ``navigator.onLine``: no sends while offline; resume shortly after coming back
+        (at once fails with ERR_NETWORK_CHANGED, as Amplitude found: peers.md §2.3)."""
+        self._online = online
+        if online and self._wake is not None and len(self._queue):
+            self._queue.request_flush()
+            self._queue.hold_until(self._clock.monotonic() + RESUME_DELAY_S)
+            self._wake.set()
+
+    def _evict_over_bounds(self) -> None:
+        evicted = self._queue.evict_over_bounds()
+        if evicted:
+            self._drop(
+                evicted,
+                f"The queue was over its bound ({MAX_QUEUED_EVENTS} events or "
+                f"{MAX_QUEUED_BYTES} bytes) and this was its oldest event.",
+            )
+
+    def _drop(self, items: list[QueuedEvent], reason: str) -> None:
+        for item in items:
+            self._forget(item)
+            item.delivery.fail(MasivoDroppedError(f"Dropped before delivery: {reason}"))
+
+    def _forget(self, item: QueuedEvent) -> None:
+        if self._persistence is not None:
+            self._persistence.forget(item.event.event_id)
 
     async def _warm_token(self) -> None:
         try:
@@ -101,7 +159,7 @@ class Dispatcher:
         if self._closed:
             return 0
         self._closed = True
-        for task in (self._flusher, self._warming):
+        for task in (self._flusher, self._warming, self._maintenance):
             if task is not None and not task.done():
                 task.cancel()
         dropped = [*self._sending, *self._queue.clear()]
@@ -110,7 +168,10 @@ class Dispatcher:
             "The client was destroyed before this event was sent; await flush() before destroy()."
         )
         for item in dropped:
+            self._forget(item)
             item.delivery.fail(error, log=False)
+        if self._persistence is not None:
+            self._persistence.close()
         return len(dropped)
 
     def ensure_flusher(self, loop: asyncio.AbstractEventLoop) -> asyncio.Event:
@@ -124,6 +185,12 @@ class Dispatcher:
         while True:
             wake.clear()
             now = self._clock.monotonic()
+            expired = self._queue.take_expired(now)
+            if expired:
+                self._drop(expired, f"it waited over {MAX_EVENT_AGE_S / 3600:g} hours.")
+            if not self._online:
+                await self._sleep(wake, None)  # set_online(True) wakes it
+                continue
             batch = self._queue.take_batch(now)
             if batch:
                 self._sending.update(batch)
@@ -159,8 +226,8 @@ class Dispatcher:
         authorize round trip cannot finish in an unloading page) or no budget left, the events
         go to the normal flush, which completes if the page stays alive (a hidden tab).
         """
-        if self._closed or not len(self._queue):
-            return
+        if self._closed or not len(self._queue) or not self._online:
+            return  # offline: nothing could get out; the events stay queued (and stored)
         loop = running_loop()
         self._queue.request_flush()
         token = self._auth.cached_token
@@ -168,7 +235,7 @@ class Dispatcher:
             while batch := self._queue.take_for_unload(page_budget.available()):
                 self._sending.update(batch)
                 for group in self._request_groups(batch):
-                    request, reserved = self._request(group, token, keepalive=True)
+                    request, reserved = self._sender.request(group, token, keepalive=True)
                     answer = self._transport.start(request)
                     loop.create_task(self._deliver(group, started=(token, answer, reserved)))
         if len(self._queue):
@@ -185,7 +252,7 @@ class Dispatcher:
     ) -> None:
         """Send ``items`` (or await the request ``started`` for them) and settle each event."""
         try:
-            outcomes = await self._send_with_auth(items, started)
+            outcomes = await self._sender.send(items, started)
         except MasivoAuthError as exc:  # no retry can fix it: report, never loop
             outcomes = [api.Outcome("rejected", exc.status or 401, error=exc)] * len(items)
         except MasivoError as exc:  # network failure, or an authorize 5xx: retry later
@@ -198,79 +265,12 @@ class Dispatcher:
             self._sending.difference_update(items)
         self._settle(items, outcomes)
 
-    async def _send_with_auth(
-        self,
-        items: list[QueuedEvent],
-        started: Started | None = None,
-    ) -> list[api.Outcome]:
-        if started is None:
-            token = await self._auth.get_token()
-            response = await self._send(items, token)
-        else:
-            token, answer, reserved = started
-            try:
-                response = await answer
-            finally:
-                page_budget.release(reserved)
-        if response.status == 401:
-            # The token expired or was revoked: drop it, authorize once, try once more.
-            self._auth.invalidate(token)
-            token = await self._auth.get_token()
-            response = await self._send(items, token)
-            if response.status == 401:
-                raise MasivoAuthError(
-                    "Masivo rejected a freshly issued token. Check the key is a valid CLIENT key "
-                    "and that the clock of this device is right.",
-                    status=401,
-                    details=api.api_error(response).details,
-                )
-        if response.status == 413 and len(items) > 1:
-            half = len(items) // 2
-            # Too large for the server: send each half (a single event that is too large is
-            # reported by read_events_response as rejected).
-            first = await self._send_with_auth(items[:half])
-            return first + await self._send_with_auth(items[half:])
-        return api.read_events_response(
-            response,
-            len(items),
-            single=self._settings.event_route == "behavior",
-            now_epoch=self._clock.time(),
-        )
-
-    async def _send(self, items: list[QueuedEvent], token: str) -> Response:
-        # In a page every send asks for keepalive, so a batch already on the wire survives the
-        # user navigating away; the page's budget decides whether it gets it.
-        request, reserved = self._request(items, token, keepalive=IS_BROWSER)
-        try:
-            return await self._transport.send(request)
-        finally:
-            page_budget.release(reserved)
-
-    def _request(
-        self, items: list[QueuedEvent], token: str, *, keepalive: bool
-    ) -> tuple[Request, int]:
-        """The request for ``items`` and the keepalive bytes it reserved (release them when
-        it is answered). Keepalive is granted only while the page's budget allows it."""
-        settings = self._settings
-        if settings.event_route == "behavior":
-            body = items[0].event.json
-            request = api.single_request(
-                settings.api_base, token, body, settings.timeout_s, keepalive=False
-            )
-        else:
-            events = [item.event.json for item in items]
-            request = api.batch_request(
-                settings.api_base, token, events, settings.timeout_s, keepalive=False
-            )
-        size = len(request.body or b"")
-        if keepalive and page_budget.reserve(size):
-            return replace(request, keepalive=True), size
-        return request, 0
-
     def _settle(self, items: list[QueuedEvent], outcomes: list[api.Outcome]) -> None:
         retry: list[QueuedEvent] = []
         retry_after: float | None = None
         for item, outcome in zip(items, outcomes, strict=True):
+            if outcome.kind != "retry" or item.attempts + 1 >= MAX_ATTEMPTS:
+                self._forget(item)  # final, one way or the other: the stored copy goes
             if outcome.kind == "delivered":
                 item.delivery.resolve(SendEventResult(True, outcome.status, outcome.data))
             elif outcome.kind == "rejected":

@@ -5,6 +5,7 @@ MasivoError                      an API or SDK failure: message, status, details
 ├── MasivoConfigError            a bad argument to create_client(), or no event loop to send from
 ├── MasivoValidationError        bad event input; raised at the call, nothing was queued
 ├── MasivoNetworkError           no HTTP answer came (offline, DNS, refused, timeout)
+├── MasivoDroppedError           the SDK gave up on a queued event: over the queue's bounds, too old
 └── MasivoAuthError              authorization failed (unknown key, token rejected twice)
     └── MasivoServerKeyError     a SERVER key was used where only a CLIENT key is allowed
 ```
@@ -20,6 +21,7 @@ from typing import Any
 __all__ = [
     "MasivoAuthError",
     "MasivoConfigError",
+    "MasivoDroppedError",
     "MasivoError",
     "MasivoNetworkError",
     "MasivoServerKeyError",
@@ -63,6 +65,11 @@ class MasivoValidationError(MasivoError):
 class MasivoNetworkError(MasivoError):
     """The request got no HTTP answer: no connectivity, DNS failure, refused connection, a
     dropped connection or a timeout. Events are retried before this is reported."""
+
+
+class MasivoDroppedError(MasivoError):
+    """A queued event was dropped before delivery: the queue was over its bounds (count or
+    bytes) and it was the oldest, or it waited longer than the SDK retries (24 hours)."""
 
 
 class MasivoAuthError(MasivoError):

@@ -1,11 +1,12 @@
-"""Page lifecycle: flush when the page is hidden or left (``visibilitychange``, ``pagehide``).
+"""Page lifecycle: flush when the page is hidden or left (``visibilitychange``, ``pagehide``),
+and follow connectivity (``online``/``offline``).
 
-Registered only where ``window`` and ``document`` exist (a Pyodide/PyScript main thread); under
-CPython, in a worker, or server-side rendering, :meth:`PageLifecycle.install` does nothing and
-returns False. The handler runs once per hide (leaving a page fires ``pagehide`` and then
-``visibilitychange``) and is re-armed when the page is visible again or restored from the
-back/forward cache. ``unload``/``beforeunload`` are never used: they break the bfcache
-(peers.md §5.14).
+Registered only on a real page (:func:`masivo_web.runtime.current_page`: a Pyodide/PyScript
+main thread); under CPython, in a worker, or server-side rendering there is no page and
+:meth:`PageLifecycle.install` does nothing and returns False. The hide handler runs once per
+hide (leaving a page fires ``pagehide`` and then ``visibilitychange``) and is re-armed when the
+page is visible again or restored from the back/forward cache. ``unload``/``beforeunload`` are
+never used: they break the bfcache (peers.md §5.14).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from .runtime import IS_BROWSER
+from .runtime import Page
 
 logger = logging.getLogger("masivo_web")
 
@@ -22,10 +23,15 @@ logger = logging.getLogger("masivo_web")
 class PageLifecycle:
     """Calls ``on_hide()`` synchronously, once per hide of the page."""
 
-    def __init__(self, on_hide: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        on_hide: Callable[[], None],
+        on_connectivity: Callable[[bool], None] = lambda online: None,
+    ) -> None:
         self._on_hide = on_hide
+        self._on_connectivity = on_connectivity
         self._hidden = False
-        self._document: Any = None
+        self._page: Page | None = None
         self._listeners: list[tuple[Any, str, Any]] = []
 
     @property
@@ -33,38 +39,19 @@ class PageLifecycle:
         """Whether listeners are registered on a real page."""
         return bool(self._listeners)
 
-    def install(
-        self,
-        *,
-        window: Any = None,
-        document: Any = None,
-        create_proxy: Callable[[Callable[[Any], None]], Any] | None = None,
-    ) -> bool:
-        """Register the listeners; returns False (and does nothing) where there is no page.
-
-        The keyword arguments stand in for the browser in tests; by default they come from
-        ``js`` and ``pyodide.ffi`` inside Pyodide.
-        """
-        if self._listeners:
-            return True
-        if window is None or document is None:
-            if not IS_BROWSER:
-                return False
-            import js
-            from pyodide.ffi import create_proxy as pyodide_create_proxy
-
-            window = getattr(js, "window", None)
-            document = getattr(js, "document", None)
-            create_proxy = pyodide_create_proxy
-            if window is None or document is None:  # a web worker: no page to watch
-                return False
-        wrap = create_proxy or (lambda function: function)
-        self._document = document
+    def install(self, page: Page | None) -> bool:
+        """Register the listeners on ``page``; returns False (doing nothing) when there is none."""
+        if self._listeners or page is None:
+            return bool(self._listeners)
+        self._page = page
+        wrap = page.create_proxy
         # The proxies are kept referenced here: a collected proxy would make the listener dead.
         self._listeners = [
-            (window, "pagehide", wrap(self._page_hidden)),
-            (window, "pageshow", wrap(self._page_shown)),
-            (document, "visibilitychange", wrap(self._visibility_changed)),
+            (page.window, "pagehide", wrap(self._page_hidden)),
+            (page.window, "pageshow", wrap(self._page_shown)),
+            (page.document, "visibilitychange", wrap(self._visibility_changed)),
+            (page.window, "online", wrap(self._connectivity_changed)),
+            (page.window, "offline", wrap(self._connectivity_changed)),
         ]
         for target, name, listener in self._listeners:
             target.addEventListener(name, listener)
@@ -85,8 +72,13 @@ class PageLifecycle:
     def _page_shown(self, event: Any = None) -> None:
         self._hidden = False
 
+    def _connectivity_changed(self, event: Any = None) -> None:
+        assert self._page is not None
+        self._on_connectivity(self._page.online())
+
     def _visibility_changed(self, event: Any = None) -> None:
-        if str(self._document.visibilityState) == "hidden":
+        assert self._page is not None
+        if str(self._page.document.visibilityState) == "hidden":
             self._hide()
         else:
             self._hidden = False

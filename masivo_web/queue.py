@@ -14,6 +14,13 @@ from .events import PreparedEvent
 
 #: Masivo's body limit on the batch route (masivo-api.md): 500 KB.
 MAX_BATCH_BYTES = 500 * 1024
+#: Most events kept waiting (memory and browser storage alike); past it the oldest are dropped.
+#: Amplitude keeps 1000; an uncapped queue is how peers filled localStorage (peers.md §5.9).
+MAX_QUEUED_EVENTS = 1000
+#: Most bytes of events kept waiting: well under localStorage's ~5 MB shared with the site.
+MAX_QUEUED_BYTES = 1_000_000
+#: Longest an event is kept and retried (Segment: 12 h); Masivo takes issued_at up to 72 h old.
+MAX_EVENT_AGE_S = 24 * 3600.0
 #: ``{"events":[`` + ``]}``: the bytes a batch body adds around its events.
 _ENVELOPE_BYTES = len('{"events":[]}')
 
@@ -48,6 +55,7 @@ class EventQueue:
         self.max_wait_s = max_wait_s
         self.max_batch_bytes = max_batch_bytes
         self._items: list[QueuedEvent] = []
+        self._bytes = 0
         self._next_seq = 0
         self._last_enqueued_at: float | None = None
         # Events with seq <= this were queued before a manual flush() and are due at once.
@@ -56,17 +64,28 @@ class EventQueue:
     def __len__(self) -> int:
         return len(self._items)
 
+    @property
+    def size_bytes(self) -> int:
+        """Bytes of the queued events' JSON."""
+        return self._bytes
+
     def append(self, event: PreparedEvent, delivery: Delivery, now: float) -> QueuedEvent:
         """Queue one validated event."""
         item = QueuedEvent(event, delivery, self._next_seq, enqueued_at=now)
         self._next_seq += 1
         self._items.append(item)
+        self._bytes += event.size
         self._last_enqueued_at = now
         return item
 
     def request_flush(self) -> None:
         """Make every event queued so far due now (retries still respect their backoff)."""
         self._flush_through_seq = self._next_seq - 1
+
+    def hold_until(self, ready_at: float) -> None:
+        """No event is sent before ``ready_at`` (e.g. just after the network came back)."""
+        for item in self._items:
+            item.ready_at = max(item.ready_at, ready_at)
 
     def deliveries(self) -> list[Delivery]:
         """The deliveries of every queued event, oldest first."""
@@ -122,9 +141,36 @@ class EventQueue:
                 break
             batch.append(item)
             body_bytes += cost
-        taken = {id(item) for item in batch}
-        self._items = [item for item in self._items if id(item) not in taken]
+        self._remove(batch)
         return batch
+
+    def evict_over_bounds(
+        self, max_events: int = MAX_QUEUED_EVENTS, max_bytes: int = MAX_QUEUED_BYTES
+    ) -> list[QueuedEvent]:
+        """Remove and return the oldest events while the queue is over either bound."""
+        evicted: list[QueuedEvent] = []
+        excess_bytes = self._bytes - max_bytes
+        excess_count = len(self._items) - max_events
+        for item in self._items:
+            if excess_count <= 0 and excess_bytes <= 0:
+                break
+            evicted.append(item)
+            excess_count -= 1
+            excess_bytes -= item.event.size
+        self._remove(evicted)
+        return evicted
+
+    def take_expired(self, now: float, max_age_s: float = MAX_EVENT_AGE_S) -> list[QueuedEvent]:
+        """Remove and return the events queued more than ``max_age_s`` ago."""
+        expired = [item for item in self._items if now - item.enqueued_at > max_age_s]
+        self._remove(expired)
+        return expired
+
+    def _remove(self, items: list[QueuedEvent]) -> None:
+        if items:
+            gone = {id(item) for item in items}
+            self._items = [item for item in self._items if id(item) not in gone]
+            self._bytes -= sum(item.event.size for item in items)
 
     def put_back(self, items: list[QueuedEvent], ready_at: float) -> None:
         """Return failed events to the queue, in order, to be retried from ``ready_at``."""
@@ -132,10 +178,12 @@ class EventQueue:
             item.attempts += 1
             item.ready_at = ready_at
         self._items = sorted(self._items + items, key=lambda item: item.seq)
+        self._bytes += sum(item.event.size for item in items)
 
     def clear(self) -> list[QueuedEvent]:
         """Remove and return every queued event."""
         items, self._items = self._items, []
+        self._bytes = 0
         return items
 
     def _urgent(self, item: QueuedEvent) -> bool:

@@ -1,7 +1,8 @@
-"""Where the SDK runs: the one place that decides "am I in a browser?", plus clock and sleep.
+"""Where the SDK runs: the one place that decides "am I in a browser?", the page bridge, and
+clock and sleep.
 
-Everything else asks this module. Nothing here touches ``js`` or ``pyodide`` at import time, so
-``import masivo_web`` under CPython touches no browser API.
+Everything else asks this module. Only :func:`current_page` (and the fetch transport) touch
+``js``/``pyodide``, lazily, so ``import masivo_web`` under CPython touches no browser API.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from typing import Protocol
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from .errors import MasivoConfigError
 
@@ -63,3 +66,41 @@ def running_loop() -> asyncio.AbstractEventLoop:
             "`async def main(): async with create_client(key) as masivo: "
             "masivo.send_analytics_event(...)` and call `asyncio.run(main())`."
         ) from None
+
+
+@dataclass(frozen=True)
+class Page:
+    """The browser page as the SDK uses it: the only door to ``js`` besides the fetch transport.
+
+    Built by :func:`current_page` inside Pyodide on a window's main thread; tests build one from
+    fakes. ``local_storage`` is None where storage is disabled (a browser setting, or a sandboxed
+    iframe throws on access).
+    """
+
+    window: Any
+    document: Any
+    navigator: Any
+    local_storage: Any
+    create_proxy: Callable[[Callable[..., Any]], Any]
+
+    def online(self) -> bool:
+        """``navigator.onLine`` (True when unknown)."""
+        return bool(getattr(self.navigator, "onLine", True))
+
+
+def current_page() -> Page | None:
+    """The page this interpreter runs in, or None (CPython, server-side rendering, a worker)."""
+    if not IS_BROWSER:
+        return None
+    import js
+    from pyodide.ffi import create_proxy
+
+    window = getattr(js, "window", None)
+    document = getattr(js, "document", None)
+    if window is None or document is None:
+        return None
+    try:
+        storage = window.localStorage
+    except Exception:  # SecurityError when the user or an iframe sandbox disabled storage
+        storage = None
+    return Page(window, document, window.navigator, storage, create_proxy)

@@ -14,6 +14,7 @@ import pytest
 from masivo_web import create_client
 from masivo_web.keepalive import KEEPALIVE_BUDGET_BYTES, page_budget
 from masivo_web.lifecycle import PageLifecycle
+from masivo_web.runtime import Page, current_page
 from tests.fakes import FakeMasivo, settle
 
 EVENT: dict[str, Any] = {"type": "ADD_TO_CART", "customer_id": "c-1", "brand_id": None}
@@ -53,16 +54,23 @@ class FakePage:
     def __init__(self) -> None:
         self.window = FakeTarget()
         self.document = FakeTarget()
+        self.navigator = type("Navigator", (), {"onLine": True})()
         self.proxies: list[FakeProxy] = []
 
-    def install(self, lifecycle: PageLifecycle) -> bool:
-        def create_proxy(function: Callable[[Any], None]) -> FakeProxy:
-            self.proxies.append(FakeProxy(function))
-            return self.proxies[-1]
+    def create_proxy(self, function: Callable[[Any], None]) -> FakeProxy:
+        self.proxies.append(FakeProxy(function))
+        return self.proxies[-1]
 
-        return lifecycle.install(
-            window=self.window, document=self.document, create_proxy=create_proxy
-        )
+    @property
+    def bridge(self) -> Page:
+        return Page(self.window, self.document, self.navigator, None, self.create_proxy)
+
+    def install(self, lifecycle: PageLifecycle) -> bool:
+        return lifecycle.install(self.bridge)
+
+    def connectivity(self, online: bool) -> None:
+        self.navigator.onLine = online
+        self.window.fire("online" if online else "offline")
 
     def hide(self) -> None:
         self.document.visibilityState = "hidden"
@@ -81,7 +89,8 @@ class FakePage:
 def test_under_cpython_nothing_is_registered() -> None:
     calls: list[int] = []
     lifecycle = PageLifecycle(lambda: calls.append(1))
-    assert lifecycle.install() is False
+    assert current_page() is None
+    assert lifecycle.install(current_page()) is False
     assert not lifecycle.installed
     lifecycle.remove()  # harmless
     assert calls == []
@@ -108,7 +117,7 @@ def test_remove_unregisters_and_frees_the_proxies() -> None:
     page = FakePage()
     lifecycle = PageLifecycle(lambda: None)
     page.install(lifecycle)
-    assert sorted(page.window.listeners) == ["pagehide", "pageshow"]
+    assert sorted(page.window.listeners) == ["offline", "online", "pagehide", "pageshow"]
     assert list(page.document.listeners) == ["visibilitychange"]
     lifecycle.remove()
     assert all(not listeners for listeners in page.window.listeners.values())

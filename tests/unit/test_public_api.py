@@ -23,6 +23,7 @@ def test_public_names_are_pinned_and_sorted() -> None:
         "MasivoAuthError",
         "MasivoClient",
         "MasivoConfigError",
+        "MasivoDroppedError",
         "MasivoError",
         "MasivoNetworkError",
         "MasivoServerKeyError",

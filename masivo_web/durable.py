@@ -1,0 +1,301 @@
+"""Write-ahead persistence of queued events, so a closed tab loses nothing.
+
+Each queued event is written to storage when it is queued (one small ``setItem``, never a
+rewrite of the whole queue: peers.md §7.12) and removed only once it is acknowledged, finally
+rejected, or dropped. Keys hold no secret: ``masivo_web:<namespace>:ev:<event_id>``, where the
+namespace is a hash of the API key and API base, and the value is ``owner|queued_at|event-json``.
+API keys and tokens are never written.
+
+Every client is an *owner* that stays alive as long as its page. Events of owners that are gone
+(a closed tab, a reloaded page) are *orphans*: the next page of the site adopts them and sends
+them, under their original ``event_id`` so the server stores each once. Two tabs never adopt the
+same orphans: with the Web Locks API, owners hold a lock for their life and adoption runs under
+an exclusive lock; without it, owners renew a lease in storage and an adoption claims, waits,
+and keeps only the events still claimed by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from .events import PreparedEvent
+from .runtime import Clock, Page
+from .storage import FallbackStorage, LocalStorage, Storage
+
+logger = logging.getLogger("masivo_web")
+T = TypeVar("T")
+
+#: An owner whose lease is older than this is gone (fallback without Web Locks).
+LEASE_TTL_S = 15.0
+#: How often a live owner renews its lease and looks for orphans.
+MAINTENANCE_INTERVAL_S = 5.0
+#: How long a claim waits before checking that no other tab claimed the same events (fallback).
+CLAIM_SETTLE_S = 0.2
+
+
+def namespace_for(api_key: str, api_base: str) -> str:
+    """A storage namespace per key and API base that reveals neither."""
+    return hashlib.sha256(f"{api_key}|{api_base}".encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event read back from storage."""
+
+    event: PreparedEvent
+    queued_epoch: float
+
+
+class EventStore:
+    """The stored copies of queued events, one storage key each."""
+
+    def __init__(self, storage: Storage, namespace: str, owner: str) -> None:
+        self.storage = storage
+        self.owner = owner
+        self.prefix = f"masivo_web:{namespace}:ev:"
+
+    def save(self, event: PreparedEvent, queued_epoch: float) -> None:
+        """Write ``event`` (before it is sent)."""
+        self.storage.set(
+            self.prefix + event.event_id, f"{self.owner}|{queued_epoch:.3f}|{event.json}"
+        )
+
+    def forget(self, event_id: str) -> None:
+        """Remove ``event_id`` (acknowledged, rejected or dropped)."""
+        self.storage.remove(self.prefix + event_id)
+
+    def owner_of(self, event_id: str) -> str | None:
+        record = self.storage.get(self.prefix + event_id)
+        return None if record is None else record.split("|", 1)[0]
+
+    def claim_orphans(self, alive: set[str]) -> list[StoredEvent]:
+        """Take over the events of owners not in ``alive``; unreadable records are removed."""
+        claimed = []
+        for key in self.storage.keys(self.prefix):
+            record = self.storage.get(key)
+            parsed = _parse(key[len(self.prefix) :], record) if record is not None else None
+            if parsed is None:
+                self.storage.remove(key)
+                continue
+            owner, stored = parsed
+            if owner in alive:
+                continue
+            self.storage.set(key, f"{self.owner}|{stored.queued_epoch:.3f}|{stored.event.json}")
+            claimed.append(stored)
+        claimed.sort(key=lambda stored: stored.queued_epoch)
+        return claimed
+
+
+def _parse(event_id: str, record: str) -> tuple[str, StoredEvent] | None:
+    try:
+        owner, queued, text = record.split("|", 2)
+        body = json.loads(text)
+        event = PreparedEvent(event_id, str(body["type"]), text, len(text.encode("utf-8")))
+        return owner, StoredEvent(event, float(queued))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+class Liveness(Protocol):
+    """Which owners are alive, and mutual exclusion between tabs."""
+
+    #: True when ``exclusively`` is a real cross-tab lock.
+    exclusive: bool
+
+    def hold(self, owner: str) -> None:
+        """Declare ``owner`` alive for as long as this page lives."""
+        ...
+
+    def release(self) -> None:
+        """``owner`` is done (the client was destroyed)."""
+        ...
+
+    async def alive(self) -> set[str]: ...
+
+    async def exclusively(self, name: str, work: Callable[[], Awaitable[T]]) -> T: ...
+
+    def renew(self) -> None:
+        """Keep the declaration fresh (leases only)."""
+        ...
+
+
+class WebLocksLiveness:
+    """Liveness from ``navigator.locks``: an owner holds a lock named after it until its page
+    dies (the browser releases it then), so held locks are exactly the live owners."""
+
+    exclusive = True
+
+    def __init__(self, page: Page, namespace: str) -> None:
+        self._page = page
+        self._locks = page.navigator.locks
+        self._prefix = f"masivo_web:{namespace}:owner:"
+        self._release: Any = None
+        self._proxies: list[Any] = []  # JS keeps calling these; they must stay referenced
+
+    def hold(self, owner: str) -> None:
+        def executor(resolve: Any, reject: Any) -> None:
+            self._release = resolve
+
+        executor_proxy = self._page.create_proxy(executor)
+        granted = self._page.create_proxy(
+            lambda lock: self._page.window.Promise.new(executor_proxy)
+        )
+        self._proxies += [executor_proxy, granted]
+        self._locks.request(self._prefix + owner, granted)
+
+    def release(self) -> None:
+        if self._release is not None:
+            self._release(None)
+            self._release = None
+
+    def renew(self) -> None:
+        pass
+
+    async def alive(self) -> set[str]:
+        snapshot = await self._locks.query()
+        names = [str(lock.name) for lock in snapshot.held]
+        return {name[len(self._prefix) :] for name in names if name.startswith(self._prefix)}
+
+    async def exclusively(self, name: str, work: Callable[[], Awaitable[T]]) -> T:
+        loop = asyncio.get_running_loop()
+        outcome: asyncio.Future[T] = loop.create_future()
+
+        def granted(lock: Any) -> Any:
+            task = asyncio.ensure_future(work())
+
+            def executor(resolve: Any, reject: Any) -> None:
+                def finished(done: asyncio.Future[T]) -> None:
+                    resolve(None)  # release the lock, whatever happened
+                    if done.exception() is not None:
+                        outcome.set_exception(done.exception())  # type: ignore[arg-type]
+                    else:
+                        outcome.set_result(done.result())
+
+                task.add_done_callback(finished)
+
+            return self._page.window.Promise.new(self._page.create_proxy(executor))
+
+        proxy = self._page.create_proxy(granted)
+        self._locks.request(name, proxy)
+        try:
+            return await outcome
+        finally:
+            proxy.destroy()
+
+
+class LeaseLiveness:
+    """Liveness from leases in storage, for browsers without Web Locks: an owner renews
+    ``masivo_web:<ns>:lease:<owner>`` and is gone once it is older than :data:`LEASE_TTL_S`."""
+
+    exclusive = False
+
+    def __init__(self, storage: Storage, namespace: str, clock: Clock) -> None:
+        self._storage = storage
+        self._clock = clock
+        self._prefix = f"masivo_web:{namespace}:lease:"
+        self._owner: str | None = None
+
+    def hold(self, owner: str) -> None:
+        self._owner = owner
+        self.renew()
+
+    def renew(self) -> None:
+        if self._owner is not None:
+            self._storage.set(self._prefix + self._owner, f"{self._clock.time():.3f}")
+
+    def release(self) -> None:
+        if self._owner is not None:
+            self._storage.remove(self._prefix + self._owner)
+            self._owner = None
+
+    async def alive(self) -> set[str]:
+        now = self._clock.time()
+        owners = set()
+        for key in self._storage.keys(self._prefix):
+            try:
+                renewed = float(self._storage.get(key) or "0")
+            except ValueError:
+                continue
+            if now - renewed < LEASE_TTL_S:
+                owners.add(key[len(self._prefix) :])
+        return owners
+
+    async def exclusively(self, name: str, work: Callable[[], Awaitable[T]]) -> T:
+        return await work()  # no lock here: claims are verified instead
+
+
+class Persistence:
+    """The write-ahead store of one client plus orphan adoption."""
+
+    def __init__(self, store: EventStore, liveness: Liveness, clock: Clock) -> None:
+        self.store = store
+        self.liveness = liveness
+        self._clock = clock
+        liveness.hold(store.owner)
+
+    def save(self, event: PreparedEvent, queued_epoch: float) -> None:
+        self.store.save(event, queued_epoch)
+
+    def forget(self, event_id: str) -> None:
+        self.store.forget(event_id)
+
+    async def adopt_orphans(self) -> list[StoredEvent]:
+        """Claim the stored events of owners that are gone; each ends up with one tab only."""
+
+        async def adopt() -> list[StoredEvent]:
+            alive = await self.liveness.alive() | {self.store.owner}
+            claimed = self.store.claim_orphans(alive)
+            if claimed and not self.liveness.exclusive:
+                # Another tab may have claimed the same records meanwhile: the last writer wins,
+                # and each side keeps only what still names it.
+                await self._clock.sleep(CLAIM_SETTLE_S)
+                owner = self.store.owner
+                claimed = [c for c in claimed if self.store.owner_of(c.event.event_id) == owner]
+            return claimed
+
+        return await self.liveness.exclusively(f"{self.store.prefix}adopt", adopt)
+
+    async def maintain(self, adopted: Callable[[list[StoredEvent]], None]) -> None:
+        """Forever: adopt orphans (at once, then every few seconds) and renew the lease."""
+        while True:
+            self.liveness.renew()
+            try:
+                orphans = await self.adopt_orphans()
+            except Exception:  # storage or lock trouble must not stop the SDK
+                logger.exception("masivo_web: looking for unsent events of closed tabs failed")
+                orphans = []
+            if orphans:
+                adopted(orphans)
+            await self._clock.sleep(MAINTENANCE_INTERVAL_S)
+
+    def close(self) -> None:
+        self.liveness.release()
+
+
+def persistence_for(
+    page: Page | None, namespace: str, owner: str, clock: Clock
+) -> Persistence | None:
+    """Persistence in ``page``'s localStorage, or None under CPython (memory only) and where the
+    browser's storage is disabled (said once, in the log)."""
+    if page is None:
+        return None
+    if page.local_storage is None:
+        logger.warning(
+            "masivo_web: browser storage is disabled; queued events are kept in memory only, "
+            "and a closed tab may lose them."
+        )
+        return None
+    storage = FallbackStorage(LocalStorage(page.local_storage))
+    locks = getattr(page.navigator, "locks", None)
+    liveness: Liveness
+    if locks is not None:
+        liveness = WebLocksLiveness(page, namespace)
+    else:
+        liveness = LeaseLiveness(storage, namespace, clock)
+    return Persistence(EventStore(storage, namespace, owner), liveness, clock)

@@ -1,0 +1,113 @@
+"""Key-value storage for the write-ahead event store: ``localStorage`` in a page, memory
+elsewhere, and a wrapper that falls back to memory (with one warning) when the browser's storage
+fails: quota exceeded, or storage disabled (peers.md §5.9: never let storage break the page)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+logger = logging.getLogger("masivo_web")
+
+
+class Storage(Protocol):
+    """A string key-value store. ``set`` may raise when the store is full or disabled."""
+
+    def get(self, key: str) -> str | None: ...
+
+    def set(self, key: str, value: str) -> None: ...
+
+    def remove(self, key: str) -> None: ...
+
+    def keys(self, prefix: str) -> list[str]:
+        """Every key starting with ``prefix``."""
+        ...
+
+
+class MemoryStorage:
+    """A dict: storage that lasts as long as the interpreter."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, str] = {}
+
+    def get(self, key: str) -> str | None:
+        return self.items.get(key)
+
+    def set(self, key: str, value: str) -> None:
+        self.items[key] = value
+
+    def remove(self, key: str) -> None:
+        self.items.pop(key, None)
+
+    def keys(self, prefix: str) -> list[str]:
+        return [key for key in self.items if key.startswith(prefix)]
+
+
+class LocalStorage:
+    """The page's ``window.localStorage`` (a JS object reached through Pyodide)."""
+
+    def __init__(self, js_storage: Any) -> None:
+        self._storage = js_storage
+
+    def get(self, key: str) -> str | None:
+        value = self._storage.getItem(key)
+        return None if value is None else str(value)
+
+    def set(self, key: str, value: str) -> None:
+        self._storage.setItem(key, value)
+
+    def remove(self, key: str) -> None:
+        self._storage.removeItem(key)
+
+    def keys(self, prefix: str) -> list[str]:
+        found = []
+        for index in range(int(self._storage.length)):
+            key = self._storage.key(index)
+            if key is not None and str(key).startswith(prefix):
+                found.append(str(key))
+        return found
+
+
+class FallbackStorage:
+    """Uses ``primary`` until a write fails, then memory for good, warning once."""
+
+    def __init__(self, primary: Storage) -> None:
+        self._primary = primary
+        self._memory = MemoryStorage()
+        #: True once the primary store failed and memory took over.
+        self.degraded = False
+
+    def get(self, key: str) -> str | None:
+        value = self._memory.get(key)
+        if value is None and not self.degraded:
+            value = self._safely(self._primary.get, key)
+        return value
+
+    def set(self, key: str, value: str) -> None:
+        if not self.degraded:
+            try:
+                self._primary.set(key, value)
+                return
+            except Exception as exc:  # QuotaExceededError, SecurityError: any JsException
+                self.degraded = True
+                logger.warning(
+                    "masivo_web: browser storage failed (%s); queued events are kept in memory "
+                    "only from now on, and a closed tab may lose them.",
+                    exc,
+                )
+        self._memory.set(key, value)
+
+    def remove(self, key: str) -> None:
+        self._memory.remove(key)
+        self._safely(self._primary.remove, key)  # entries written before degrading
+
+    def keys(self, prefix: str) -> list[str]:
+        primary = [] if self.degraded else (self._safely(self._primary.keys, prefix) or [])
+        return sorted({*primary, *self._memory.keys(prefix)})
+
+    @staticmethod
+    def _safely(operation: Any, *args: Any) -> Any:
+        try:
+            return operation(*args)
+        except Exception:
+            return None

@@ -1,0 +1,351 @@
+"""Nothing lost, nothing doubled, under CPython with fake pages: write-ahead storage, adoption of
+a closed tab's events by exactly one other tab, bounds, expiry, offline, storage failures.
+(The same with real localStorage and Web Locks: tests/browser/test_durability.py.)"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import masivo_web.client
+from masivo_web import MasivoDroppedError, MasivoError, create_client
+from masivo_web.durable import LEASE_TTL_S, EventStore, LeaseLiveness
+from masivo_web.events import prepare_event
+from masivo_web.queue import MAX_EVENT_AGE_S, MAX_QUEUED_EVENTS
+from masivo_web.runtime import Page
+from masivo_web.storage import FallbackStorage, MemoryStorage
+from tests.fakes import FakeClock, FakeMasivo, settle
+
+EVENT: dict[str, Any] = {"type": "ADD_TO_CART", "customer_id": "c-1", "brand_id": None}
+KEY = "client-key-that-must-never-be-stored"
+
+
+class FakeLocalStorage:
+    """The Web Storage API over a dict, shared by the "tabs" of one site."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, str] = {}
+        self.full = False
+
+    def getItem(self, key: str) -> str | None:
+        return self.data.get(key)
+
+    def setItem(self, key: str, value: str) -> None:
+        if self.full:
+            raise RuntimeError("QuotaExceededError")
+        self.data[key] = value
+
+    def removeItem(self, key: str) -> None:
+        self.data.pop(key, None)
+
+    @property
+    def length(self) -> int:
+        return len(self.data)
+
+    def key(self, index: int) -> str | None:
+        keys = list(self.data)
+        return keys[index] if index < len(keys) else None
+
+
+class Target:
+    def __init__(self) -> None:
+        self.listeners: dict[str, list[Callable[[Any], None]]] = {}
+        self.visibilityState = "visible"
+
+    def addEventListener(self, name: str, listener: Callable[[Any], None]) -> None:
+        self.listeners.setdefault(name, []).append(listener)
+
+    def removeEventListener(self, name: str, listener: Callable[[Any], None]) -> None:
+        self.listeners[name].remove(listener)
+
+    def fire(self, name: str) -> None:
+        for listener in list(self.listeners.get(name, [])):
+            listener(None)
+
+
+class Navigator:
+    onLine = True  # and no `locks`: the lease fallback
+
+
+def fake_page(storage: FakeLocalStorage | None) -> Page:
+    return Page(Target(), Target(), Navigator(), storage, lambda function: function)
+
+
+@pytest.fixture
+def site(monkeypatch: pytest.MonkeyPatch) -> Callable[[], Page]:
+    """Each call opens a new "tab" of one site: its own page, the site's shared localStorage."""
+    storage = FakeLocalStorage()
+    pages: list[Page] = []
+
+    def open_tab() -> Page:
+        pages.append(fake_page(storage))
+        monkeypatch.setattr(masivo_web.client, "current_page", lambda: pages[-1])
+        return pages[-1]
+
+    open_tab.storage = storage  # type: ignore[attr-defined]
+    return open_tab
+
+
+def tab_client(masivo: FakeMasivo, **options: Any) -> Any:
+    return create_client(KEY, transport=masivo.transport, clock=masivo.clock, **options)
+
+
+def close_tab(client: Any) -> None:
+    """What closing a tab does to its client: every task stops, nothing is cleaned up."""
+    dispatcher = client._dispatcher
+    for task in (dispatcher._flusher, dispatcher._maintenance, dispatcher._warming):
+        if task is not None:
+            task.cancel()
+
+
+def stored(site: Any) -> dict[str, str]:
+    return {k: v for k, v in site.storage.data.items() if ":ev:" in k}
+
+
+async def test_events_are_stored_before_sending_and_removed_once_acknowledged(
+    site: Any, masivo: FakeMasivo
+) -> None:
+    site()
+    client = tab_client(masivo)
+    delivery = client.send_analytics_event(EVENT)
+    (record,) = stored(site).values()
+    assert json.loads(record.split("|", 2)[2])["event_id"] == delivery.event_id
+    await client.flush()
+    assert stored(site) == {}
+    client.destroy()
+
+
+async def test_no_key_or_token_ever_reaches_storage(site: Any, masivo: FakeMasivo) -> None:
+    site()
+    client = tab_client(masivo)
+    client.send_analytics_event(EVENT)
+    token = await client.get_token()
+    everything = json.dumps(site.storage.data)
+    assert KEY not in everything
+    assert token not in everything
+    client.destroy()
+
+
+async def test_a_closed_tabs_events_are_sent_by_the_next_page_with_the_same_ids(
+    site: Any, masivo: FakeMasivo
+) -> None:
+    site()
+    closed = tab_client(masivo)
+    ids = [closed.send_analytics_event(EVENT).event_id for _ in range(3)]
+    close_tab(closed)  # nothing was sent; its lease is no longer renewed
+    await masivo.clock.advance(LEASE_TTL_S + 1)
+    assert masivo.batches == []
+    site()
+    reopened = tab_client(masivo)
+    await masivo.clock.advance(1)  # adoption claims, then verifies its claim 0.2 s later
+    await reopened.flush()
+    assert [event["event_id"] for event in masivo.batches[-1]] == ids
+    assert stored(site) == {}
+    reopened.destroy()
+
+
+async def test_a_live_tabs_events_are_not_taken_by_another_tab(
+    site: Any, masivo: FakeMasivo
+) -> None:
+    site()
+    first = tab_client(masivo, idle_flush_s=3600, max_wait_s=3600)
+    first.send_analytics_event(EVENT)
+    await settle()
+    site()
+    second = tab_client(masivo)
+    await masivo.clock.advance(10)  # both renew their leases; nobody is an orphan
+    await second.flush()
+    assert masivo.batches == []
+    first.destroy()
+    second.destroy()
+
+
+async def test_two_new_tabs_never_both_send_a_closed_tabs_events(
+    site: Any, masivo: FakeMasivo
+) -> None:
+    site()
+    closed = tab_client(masivo)
+    ids = {closed.send_analytics_event(EVENT).event_id for _ in range(20)}
+    close_tab(closed)
+    await masivo.clock.advance(LEASE_TTL_S + 1)
+    site()
+    left = tab_client(masivo)
+    site()
+    right = tab_client(masivo)  # both start adopting in the same tick
+    await masivo.clock.advance(1)
+    await asyncio.gather(left.flush(), right.flush())
+    sent = [event["event_id"] for batch in masivo.batches for event in batch]
+    assert sorted(sent) == sorted(ids)  # every event once: none lost, none doubled
+    left.destroy()
+    right.destroy()
+
+
+def test_unreadable_records_are_removed_not_sent() -> None:
+    storage = MemoryStorage()
+    store = EventStore(storage, "ns", owner="me")
+    storage.set(store.prefix + "broken", "garbage")
+    storage.set(store.prefix + "half", "other|1.0|{not json")
+    assert store.claim_orphans(alive={"me"}) == []
+    assert storage.keys(store.prefix) == []
+
+
+async def test_leases_expire(clock: FakeClock) -> None:
+    storage = MemoryStorage()
+    lease = LeaseLiveness(storage, "ns", clock)
+    lease.hold("tab-1")
+    assert await lease.alive() == {"tab-1"}
+    await clock.advance(LEASE_TTL_S + 0.1)
+    assert await lease.alive() == set()
+    lease.renew()
+    assert await lease.alive() == {"tab-1"}
+    lease.release()
+    assert await lease.alive() == set()
+
+
+async def test_the_queue_is_bounded_and_the_oldest_are_dropped_and_reported(
+    site: Any, masivo: FakeMasivo
+) -> None:
+    site()
+    reported: list[tuple[MasivoError, str]] = []
+    client = tab_client(
+        masivo,
+        idle_flush_s=3600,
+        max_wait_s=3600,
+        batch_size=100,
+        on_error=lambda error, event_id: reported.append((error, event_id)),
+    )
+    client._dispatcher.set_online(False)  # nothing leaves: the queue only grows
+    deliveries = [client.send_analytics_event(EVENT) for _ in range(MAX_QUEUED_EVENTS + 5)]
+    assert len(client._dispatcher) == MAX_QUEUED_EVENTS
+    assert [event_id for _, event_id in reported] == [d.event_id for d in deliveries[:5]]
+    assert all(isinstance(error, MasivoDroppedError) for error, _ in reported)
+    assert len(stored(site)) == MAX_QUEUED_EVENTS
+    client.destroy()
+
+
+async def test_events_older_than_the_retry_window_are_dropped(masivo: FakeMasivo) -> None:
+    client = tab_client(masivo)
+    client._dispatcher.set_online(False)
+    delivery = client.send_analytics_event(EVENT)
+    await masivo.clock.advance(MAX_EVENT_AGE_S + 1)
+    client._dispatcher.set_online(True)
+    await masivo.clock.advance(2)
+    with pytest.raises(MasivoDroppedError, match="24 hours"):
+        await delivery
+    assert masivo.batches == []
+    client.destroy()
+
+
+async def test_offline_pauses_sending_and_online_resumes_it(site: Any, masivo: FakeMasivo) -> None:
+    page = site()
+    client = tab_client(masivo)
+    page.navigator.onLine = False
+    page.window.fire("offline")
+    for _ in range(100):  # even a full batch waits
+        client.send_analytics_event(EVENT)
+    page.document.visibilityState = "hidden"
+    page.document.fire("visibilitychange")  # and the page-hide flush does not try
+    await masivo.clock.advance(120)
+    assert masivo.event_requests == []
+    page.navigator.onLine = True
+    page.window.fire("online")
+    await masivo.clock.advance(0.5)
+    assert masivo.event_requests == []  # resumes a moment after coming back
+    await masivo.clock.advance(1)
+    assert [len(batch) for batch in masivo.batches] == [100]
+    client.destroy()
+
+
+async def test_a_full_storage_falls_back_to_memory_with_one_warning(
+    site: Any, masivo: FakeMasivo, caplog: pytest.LogCaptureFixture
+) -> None:
+    site()
+    site.storage.full = True
+    client = tab_client(masivo)
+    deliveries = [client.send_analytics_event(EVENT) for _ in range(3)]
+    await client.flush()
+    assert all(result.success for result in await asyncio.gather(*deliveries))
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1
+    assert "in memory only" in warnings[0]
+    client.destroy()
+
+
+async def test_disabled_storage_keeps_working_in_memory(
+    monkeypatch: pytest.MonkeyPatch, masivo: FakeMasivo, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(masivo_web.client, "current_page", lambda: fake_page(None))
+    client = tab_client(masivo)
+    delivery = client.send_analytics_event(EVENT)
+    await client.flush()
+    assert (await delivery).success
+    assert "storage is disabled" in caplog.text
+    client.destroy()
+
+
+def test_fallback_storage_degrades_once_and_keeps_reading_old_entries() -> None:
+    class Flaky(MemoryStorage):
+        fail = False
+
+        def set(self, key: str, value: str) -> None:
+            if self.fail:
+                raise RuntimeError("quota")
+            super().set(key, value)
+
+    primary = Flaky()
+    storage = FallbackStorage(primary)
+    storage.set("a", "1")
+    primary.fail = True
+    storage.set("b", "2")
+    assert storage.degraded
+    assert storage.get("b") == "2"
+    assert storage.keys("") == ["b"]  # once degraded, memory is the store
+    storage.remove("a")
+    assert primary.get("a") is None  # old entries are still cleaned up
+
+
+async def test_destroy_forgets_the_stored_copies(site: Any, masivo: FakeMasivo) -> None:
+    site()
+    client = tab_client(masivo)
+    client.send_analytics_event(EVENT)
+    client.destroy()
+    assert stored(site) == {}
+
+
+async def test_rejected_events_leave_storage_and_retried_ones_stay_until_final(
+    site: Any, masivo: FakeMasivo
+) -> None:
+    from tests.fakes import json_response
+
+    site()
+    masivo.script("events", json_response(503, {"error": "busy"}))
+    client = tab_client(masivo)
+    client.send_analytics_event(EVENT)
+    asyncio.get_running_loop().create_task(client.flush())
+    await settle()
+    assert len(stored(site)) == 1  # waiting for its retry: still stored
+    await masivo.clock.advance(2)
+    assert stored(site) == {}
+    masivo.script("events", json_response(422, {"error": "bad"}))
+    rejected = client.send_analytics_event(EVENT)
+    await client.flush()
+    with pytest.raises(MasivoError):
+        await rejected
+    assert stored(site) == {}
+    client.destroy()
+
+
+def test_records_round_trip_the_exact_event_json() -> None:
+    storage = MemoryStorage()
+    event = prepare_event(
+        EVENT, {"metadata": {"emoji": "☕|x"}}, default_brand_id=None, now_epoch=1e9
+    )
+    EventStore(storage, "ns", owner="gone").save(event, 123.5)
+    (claimed,) = EventStore(storage, "ns", owner="me").claim_orphans(alive={"me"})
+    assert claimed.event == event
+    assert claimed.queued_epoch == 123.5
