@@ -3,7 +3,8 @@
 Each queued event is written to storage when it is queued (one small ``setItem``, never a
 rewrite of the whole queue: peers.md §7.12) and removed only once it is acknowledged, finally
 rejected, or dropped. Keys hold no secret: ``masivo_web:<namespace>:ev:<event_id>``, where the
-namespace is a hash of the API key and API base, and the value is ``owner|queued_at|event-json``.
+namespace is a hash of the API key and API base, and the value is
+``owner|queued_at|sequence|event-json``.
 API keys and tokens are never written.
 
 Every client is an *owner* that stays alive as long as its page. Events of owners that are gone
@@ -59,12 +60,19 @@ class EventStore:
         self.storage = storage
         self.owner = owner
         self.prefix = f"masivo_web:{namespace}:ev:"
+        # Orders events queued within one millisecond: storage keys come back in any order.
+        self._sequence = 0
 
     def save(self, event: PreparedEvent, queued_epoch: float) -> None:
         """Write ``event`` (before it is sent)."""
-        self.storage.set(
-            self.prefix + event.event_id, f"{self.owner}|{queued_epoch:.3f}|{event.json}"
-        )
+        self._sequence += 1
+        self.storage.set(self.prefix + event.event_id, self._record(event, queued_epoch))
+
+    def _record(
+        self, event: PreparedEvent, queued_epoch: float, sequence: int | None = None
+    ) -> str:
+        number = self._sequence if sequence is None else sequence
+        return f"{self.owner}|{queued_epoch:.3f}|{number}|{event.json}"
 
     def forget(self, event_id: str) -> None:
         """Remove ``event_id`` (acknowledged, rejected or dropped)."""
@@ -76,28 +84,28 @@ class EventStore:
 
     def claim_orphans(self, alive: set[str]) -> list[StoredEvent]:
         """Take over the events of owners not in ``alive``; unreadable records are removed."""
-        claimed = []
+        claimed: list[tuple[float, str, int, StoredEvent]] = []
         for key in self.storage.keys(self.prefix):
             record = self.storage.get(key)
             parsed = _parse(key[len(self.prefix) :], record) if record is not None else None
             if parsed is None:
                 self.storage.remove(key)
                 continue
-            owner, stored = parsed
+            owner, sequence, stored = parsed
             if owner in alive:
                 continue
-            self.storage.set(key, f"{self.owner}|{stored.queued_epoch:.3f}|{stored.event.json}")
-            claimed.append(stored)
-        claimed.sort(key=lambda stored: stored.queued_epoch)
-        return claimed
+            self.storage.set(key, self._record(stored.event, stored.queued_epoch, sequence))
+            claimed.append((stored.queued_epoch, owner, sequence, stored))
+        claimed.sort(key=lambda entry: entry[:3])  # the order they were queued in
+        return [entry[3] for entry in claimed]
 
 
-def _parse(event_id: str, record: str) -> tuple[str, StoredEvent] | None:
+def _parse(event_id: str, record: str) -> tuple[str, int, StoredEvent] | None:
     try:
-        owner, queued, text = record.split("|", 2)
+        owner, queued, sequence, text = record.split("|", 3)
         body = json.loads(text)
         event = PreparedEvent(event_id, str(body["type"]), text, len(text.encode("utf-8")))
-        return owner, StoredEvent(event, float(queued))
+        return owner, int(sequence), StoredEvent(event, float(queued))
     except (ValueError, KeyError, TypeError):
         return None
 

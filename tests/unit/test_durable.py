@@ -114,7 +114,7 @@ async def test_events_are_stored_before_sending_and_removed_once_acknowledged(
     client = tab_client(masivo)
     delivery = client.send_analytics_event(EVENT)
     (record,) = stored(site).values()
-    assert json.loads(record.split("|", 2)[2])["event_id"] == delivery.event_id
+    assert json.loads(record.split("|", 3)[3])["event_id"] == delivery.event_id
     await client.flush()
     assert stored(site) == {}
     client.destroy()
@@ -136,7 +136,7 @@ async def test_a_closed_tabs_events_are_sent_by_the_next_page_with_the_same_ids(
 ) -> None:
     site()
     closed = tab_client(masivo)
-    ids = [closed.send_analytics_event(EVENT).event_id for _ in range(3)]
+    ids = [closed.send_analytics_event(EVENT).event_id for _ in range(30)]  # same millisecond
     close_tab(closed)  # nothing was sent; its lease is no longer renewed
     await masivo.clock.advance(LEASE_TTL_S + 1)
     assert masivo.batches == []
@@ -189,7 +189,7 @@ def test_unreadable_records_are_removed_not_sent() -> None:
     storage = MemoryStorage()
     store = EventStore(storage, "ns", owner="me")
     storage.set(store.prefix + "broken", "garbage")
-    storage.set(store.prefix + "half", "other|1.0|{not json")
+    storage.set(store.prefix + "half", "other|1.0|1|{not json")
     assert store.claim_orphans(alive={"me"}) == []
     assert storage.keys(store.prefix) == []
 
