@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
 
-from .errors import MasivoConfigError
+from .errors import MasivoConfigError, short_repr
 
 EventRoute = Literal["analytics", "behavior"]
 
@@ -50,7 +50,9 @@ def check_settings(
             "The API key has leading or trailing whitespace; copy it again without spaces."
         )
     if brand_id is not None and (not isinstance(brand_id, str) or not brand_id):
-        raise MasivoConfigError(f"brand_id must be a non-empty string or None; got {brand_id!r}.")
+        raise MasivoConfigError(
+            f"brand_id must be a non-empty string or None; got {short_repr(brand_id)}."
+        )
     if (
         not isinstance(batch_size, int)
         or isinstance(batch_size, bool)
@@ -58,12 +60,12 @@ def check_settings(
     ):
         raise MasivoConfigError(
             "batch_size must be an integer from 1 to 100 (Masivo's batch limit); "
-            f"got {batch_size!r}."
+            f"got {short_repr(batch_size)}."
         )
     if event_route not in ("analytics", "behavior"):
         raise MasivoConfigError(
             f"event_route must be 'analytics' (batched, the default) or 'behavior' (one event "
-            f"per request); got {event_route!r}."
+            f"per request); got {short_repr(event_route)}."
         )
     return Settings(
         api_key=api_key,
@@ -80,12 +82,12 @@ def check_settings(
 
 def _check_url(name: str, value: object) -> str:
     if not isinstance(value, str):
-        raise MasivoConfigError(f"{name} must be a URL string; got {value!r}.")
+        raise MasivoConfigError(f"{name} must be a URL string; got {short_repr(value)}.")
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise MasivoConfigError(
             f"{name} must be an absolute http(s) URL such as 'https://app.masivo.ai/...'; "
-            f"got {value!r}."
+            f"got {short_repr(value)}."
         )
     return value
 
@@ -97,5 +99,7 @@ def _check_seconds(name: str, value: object) -> float:
         or not math.isfinite(value)
         or value <= 0
     ):
-        raise MasivoConfigError(f"{name} must be a positive number of seconds; got {value!r}.")
+        raise MasivoConfigError(
+            f"{name} must be a positive number of seconds; got {short_repr(value)}."
+        )
     return float(value)

@@ -16,6 +16,7 @@ Every message says what to do next. Exceptions from urllib, asyncio streams or t
 
 from __future__ import annotations
 
+import reprlib
 from typing import Any
 
 __all__ = [
@@ -78,3 +79,14 @@ class MasivoAuthError(MasivoError):
 
 class MasivoServerKeyError(MasivoAuthError):
     """A SERVER API key was given to the browser SDK. Server keys must never reach a web page."""
+
+
+_SHORT = reprlib.Repr()  # keyword arguments only exist from Python 3.12
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 2, 40, 40
+_SHORT.maxlist = _SHORT.maxdict = _SHORT.maxtuple = _SHORT.maxset = 4
+
+
+def short_repr(value: object) -> str:
+    """A repr for error messages, bounded in depth and length: a huge or deeply nested value
+    must not blow the stack (fatal in Pyodide) or flood a log line."""
+    return _SHORT.repr(value)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .errors import MasivoValidationError
+from .errors import MasivoValidationError, short_repr
 
 #: Types only a SERVER key may emit; the browser SDK refuses them before they are queued.
 RESERVED_EVENT_TYPES = frozenset(
@@ -85,7 +85,7 @@ def prepare_event(
     merged.update(fields)
     for key in merged:
         if not isinstance(key, str):
-            raise MasivoValidationError(f"Event keys must be strings; got {key!r}.")
+            raise MasivoValidationError(f"Event keys must be strings; got {short_repr(key)}.")
 
     event_type = _check_type(merged.get("type"))
     merged["type"] = event_type
@@ -98,7 +98,8 @@ def prepare_event(
         merged["event_id"] = event_id = new_event_id()
     elif not _looks_like_uuid(event_id):
         raise MasivoValidationError(
-            f"event_id must be a UUID string (it de-duplicates retries); got {event_id!r}. "
+            "event_id must be a UUID string (it de-duplicates retries); got "
+            f"{short_repr(event_id)}. "
             "Leave it out and the SDK makes one."
         )
     now = datetime.fromtimestamp(now_epoch, UTC)
@@ -114,17 +115,18 @@ def prepare_event(
 def _check_type(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise MasivoValidationError(
-            f"Every event needs a 'type' string such as 'ADD_TO_CART'; got {value!r}."
+            f"Every event needs a 'type' string such as 'ADD_TO_CART'; got {short_repr(value)}."
         )
     if value != value.strip():
         raise MasivoValidationError(
-            f"Event type {value!r} has leading or trailing spaces; Masivo matches names exactly."
+            f"Event type {short_repr(value)} has leading or trailing spaces; Masivo matches "
+            "names exactly."
         )
     # Compared case-insensitively: a reserved type must never leave the browser in any spelling.
     if value.upper() in RESERVED_EVENT_TYPES:
         raise MasivoValidationError(
-            f"{value!r} is a reserved event type that only a SERVER key may send. Send it from "
-            "your backend with a SERVER key through the Masivo REST API "
+            f"{short_repr(value)} is a reserved event type that only a SERVER key may send. "
+            "Send it from your backend with a SERVER key through the Masivo REST API "
             "(POST /api/storefront/v1/behavior/events), never from the browser.",
             status=403,
         )
@@ -133,10 +135,10 @@ def _check_type(value: object) -> str:
 
 def _check_customer_id(value: object) -> None:
     if not isinstance(value, str) or not value:
-        hint = f" Use str({value!r})." if isinstance(value, int) else ""
+        hint = f" Use str({short_repr(value)})." if isinstance(value, int) else ""
         raise MasivoValidationError(
             "Every event needs 'customer_id': the customer's id in your own system, as a "
-            f"non-empty string; got {value!r}.{hint}"
+            f"non-empty string; got {short_repr(value)}.{hint}"
         )
 
 
@@ -151,32 +153,42 @@ def _apply_brand(event: dict[str, Any], default_brand_id: str | None) -> None:
             )
     brand = event["brand_id"]
     if brand is not None and not isinstance(brand, str):
-        raise MasivoValidationError(f"'brand_id' must be a string or None; got {brand!r}.")
+        raise MasivoValidationError(
+            f"'brand_id' must be a string or None; got {short_repr(brand)}."
+        )
 
 
 def _check_optional_fields(event: dict[str, Any]) -> None:
     for key in ("platform", "referral_code"):
         if event.get(key) is not None and not isinstance(event[key], str):
-            raise MasivoValidationError(f"{key!r} must be a string; got {event[key]!r}.")
+            raise MasivoValidationError(
+                f"{short_repr(key)} must be a string; got {short_repr(event[key])}."
+            )
     for key in ("order", "metadata"):
         if event.get(key) is not None and not isinstance(event[key], Mapping):
-            raise MasivoValidationError(f"{key!r} must be a dict; got {event[key]!r}.")
+            raise MasivoValidationError(
+                f"{short_repr(key)} must be a dict; got {short_repr(event[key])}."
+            )
     _check_tags("tags", event.get("tags"))
     product = event.get("product")
     if product is None:
         return
     if not isinstance(product, Mapping):
-        raise MasivoValidationError(f"'product' must be a dict; got {product!r}.")
+        raise MasivoValidationError(f"'product' must be a dict; got {short_repr(product)}.")
     if product.get("sku") is not None and not isinstance(product["sku"], str):
-        raise MasivoValidationError(f"'product.sku' must be a string; got {product['sku']!r}.")
+        raise MasivoValidationError(
+            f"'product.sku' must be a string; got {short_repr(product['sku'])}."
+        )
     for key in ("amount", "value", "discounted_value"):
         number = product.get(key)
         if number is not None and (isinstance(number, bool) or not isinstance(number, _NUMBER)):
-            raise MasivoValidationError(f"'product.{key}' must be a number; got {number!r}.")
+            raise MasivoValidationError(
+                f"'product.{key}' must be a number; got {short_repr(number)}."
+            )
     _check_tags("product.tags", product.get("tags"))
     if product.get("metadata") is not None and not isinstance(product["metadata"], Mapping):
         raise MasivoValidationError(
-            f"'product.metadata' must be a dict; got {product['metadata']!r}."
+            f"'product.metadata' must be a dict; got {short_repr(product['metadata'])}."
         )
 
 
@@ -184,7 +196,9 @@ def _check_tags(name: str, tags: object) -> None:
     if tags is None:
         return
     if not isinstance(tags, list | tuple) or not all(isinstance(tag, str) for tag in tags):
-        raise MasivoValidationError(f"{name!r} must be a list of strings; got {tags!r}.")
+        raise MasivoValidationError(
+            f"{short_repr(name)} must be a list of strings; got {short_repr(tags)}."
+        )
 
 
 def _looks_like_uuid(value: object) -> bool:
@@ -208,22 +222,27 @@ def _normalise_issued_at(value: object, now: datetime) -> str:
             moment = datetime.fromisoformat(value)
         except ValueError:
             raise MasivoValidationError(
-                f"'issued_at' must be ISO-8601 such as '2026-11-23T05:01:31.000Z'; got {value!r}."
+                "'issued_at' must be ISO-8601 such as '2026-11-23T05:01:31.000Z'; got "
+                f"{short_repr(value)}."
             ) from None
     else:
         raise MasivoValidationError(
-            f"'issued_at' must be a timezone-aware datetime or an ISO-8601 string; got {value!r}."
+            "'issued_at' must be a timezone-aware datetime or an ISO-8601 string; got "
+            f"{short_repr(value)}."
         )
     if moment.tzinfo is None:
         raise MasivoValidationError(
-            f"'issued_at' {value!r} has no timezone; give one (e.g. '...Z' or tzinfo=UTC) so the "
-            "moment is unambiguous."
+            f"'issued_at' {short_repr(value)} has no timezone; give one (e.g. '...Z' or "
+            "tzinfo=UTC) so the moment is unambiguous."
         )
     if moment > now + CLOCK_SKEW_ALLOWANCE:
-        raise MasivoValidationError(f"'issued_at' {value!r} is in the future; Masivo rejects it.")
+        raise MasivoValidationError(
+            f"'issued_at' {short_repr(value)} is in the future; Masivo rejects it."
+        )
     if moment < now - MAX_EVENT_AGE:
         raise MasivoValidationError(
-            f"'issued_at' {value!r} is older than 72 hours; Masivo only accepts recent events."
+            f"'issued_at' {short_repr(value)} is older than 72 hours; Masivo only accepts recent "
+            "events."
         )
     return format_timestamp(moment.timestamp())
 

@@ -41,6 +41,8 @@ PYODIDE_TEST_WHEELS = (
     "iniconfig==2.3.1",
     "packaging==26.3",
     "pygments==2.21.0",
+    "hypothesis==6.155.7",  # the last release with a pure wheel (later ones are compiled)
+    "sortedcontainers==2.4.0",
 )
 PYODIDE_TEST_WHEEL_DIR = ROOT / ".cache" / "pyodide-wheels"
 
@@ -69,6 +71,8 @@ def pip_download(dest: Path, python_version: str, *specs: str) -> None:
         "--no-deps",
         "--python-version",
         python_version,
+        "--platform",
+        "any",  # pure wheels only: Pyodide cannot use CPython's compiled ones
         "--only-binary=:all:",
         "--dest",
         str(dest),
