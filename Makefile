@@ -8,7 +8,7 @@ PY       := $(VENV)/bin/python
 STAMP    := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: test demo lint typecheck unit browser-assets chromium clean
+.PHONY: test demo reliability lint typecheck unit browser-assets chromium clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ demo: $(STAMP) browser-assets chromium
 ## The whole suite: lint, types, unit, emulator, Pyodide-under-Node and browser tests.
 test: $(STAMP) browser-assets chromium lint typecheck
 	$(PY) -m pytest
+
+## The proof: 10 500 events under seeded faults (CPython) and 50 reloads mid-flush (Chromium).
+reliability: $(STAMP) browser-assets chromium
+	$(PY) -m masivo_web reliability --events 1500 --navigations 50
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check masivo_web tests tools playwright.config.py

@@ -1,5 +1,6 @@
 """``python -m masivo_web <command>``: ``emulator`` runs the local Masivo emulator; ``demo``
-serves the PyScript shop against it (``--headless`` drives it in Chromium and checks delivery)."""
+serves the PyScript shop against it (``--headless`` drives it in Chromium and checks delivery);
+``reliability`` counts lost and doubled events under seeded faults."""
 
 from __future__ import annotations
 
@@ -28,6 +29,12 @@ def _demo(args: argparse.Namespace) -> int:
     return run(headless=args.headless, port=args.port, api_port=args.api_port)
 
 
+def _reliability(args: argparse.Namespace) -> int:
+    from .emulator.reliability import main as reliability
+
+    return reliability(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m masivo_web`` and the ``masivo-web`` script."""
     parser = argparse.ArgumentParser(prog="python -m masivo_web", description=__doc__)
@@ -44,6 +51,15 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--port", type=int, default=None, help="page origin port (8000)")
     demo.add_argument("--api-port", type=int, default=None, help="emulator port (8765)")
     demo.set_defaults(handler=_demo)
+    proof = commands.add_parser(
+        "reliability", help="count lost and doubled events under seeded faults"
+    )
+    proof.add_argument("--events", type=int, default=1500, help="events per fault class")
+    proof.add_argument("--seed", type=int, default=1, help="replay a run with its seed")
+    proof.add_argument(
+        "--navigations", type=int, default=0, help="Chromium reloads/navigations mid-flush"
+    )
+    proof.set_defaults(handler=_reliability)
     args = parser.parse_args(argv)
     handler = args.handler
     result: int = handler(args)

@@ -20,7 +20,13 @@ from .durable import Persistence, StoredEvent
 from .errors import MasivoAuthError, MasivoDroppedError, MasivoError
 from .events import PreparedEvent
 from .keepalive import page_budget
-from .queue import MAX_EVENT_AGE_S, MAX_QUEUED_BYTES, MAX_QUEUED_EVENTS, EventQueue, QueuedEvent
+from .queue import (
+    MAX_EVENT_AGE_S,
+    MEMORY_QUEUE_BOUNDS,
+    STORED_QUEUE_BOUNDS,
+    EventQueue,
+    QueuedEvent,
+)
 from .retry import MAX_ATTEMPTS, backoff_delay
 from .runtime import Clock, running_loop
 from .sender import Sender, Started
@@ -65,6 +71,7 @@ class Dispatcher:
         self._sending: set[QueuedEvent] = set()
         self._warming: asyncio.Task[None] | None = None
         self._persistence = persistence
+        self._bounds = MEMORY_QUEUE_BOUNDS if persistence is None else STORED_QUEUE_BOUNDS
         self._maintenance: asyncio.Task[None] | None = None
         self._report = on_error or log_failure
         self._online = True
@@ -120,12 +127,13 @@ class Dispatcher:
             self._wake.set()
 
     def _evict_over_bounds(self) -> None:
-        evicted = self._queue.evict_over_bounds()
+        max_events, max_bytes = self._bounds
+        evicted = self._queue.evict_over_bounds(max_events, max_bytes)
         if evicted:
             self._drop(
                 evicted,
-                f"The queue was over its bound ({MAX_QUEUED_EVENTS} events or "
-                f"{MAX_QUEUED_BYTES} bytes) and this was its oldest event.",
+                f"The queue was over its bound ({max_events} events or {max_bytes} bytes) "
+                "and this was its oldest event.",
             )
 
     def _drop(self, items: list[QueuedEvent], reason: str) -> None:

@@ -14,11 +14,11 @@ from .events import PreparedEvent
 
 #: Masivo's body limit on the batch route (masivo-api.md): 500 KB.
 MAX_BATCH_BYTES = 500 * 1024
-#: Most events kept waiting (memory and browser storage alike); past it the oldest are dropped.
+#: Bounds of a queue mirrored in browser storage; past them the oldest events are dropped.
 #: Amplitude keeps 1000; an uncapped queue is how peers filled localStorage (peers.md §5.9).
-MAX_QUEUED_EVENTS = 1000
-#: Most bytes of events kept waiting: well under localStorage's ~5 MB shared with the site.
-MAX_QUEUED_BYTES = 1_000_000
+STORED_QUEUE_BOUNDS = (1000, 1_000_000)
+#: Bounds of a queue kept in memory only (CPython, or no storage): the Python peers' 10 000.
+MEMORY_QUEUE_BOUNDS = (10_000, 10_000_000)
 #: Longest an event is kept and retried (Segment: 12 h); Masivo takes issued_at up to 72 h old.
 MAX_EVENT_AGE_S = 24 * 3600.0
 #: ``{"events":[`` + ``]}``: the bytes a batch body adds around its events.
@@ -144,9 +144,7 @@ class EventQueue:
         self._remove(batch)
         return batch
 
-    def evict_over_bounds(
-        self, max_events: int = MAX_QUEUED_EVENTS, max_bytes: int = MAX_QUEUED_BYTES
-    ) -> list[QueuedEvent]:
+    def evict_over_bounds(self, max_events: int, max_bytes: int) -> list[QueuedEvent]:
         """Remove and return the oldest events while the queue is over either bound."""
         evicted: list[QueuedEvent] = []
         excess_bytes = self._bytes - max_bytes

@@ -54,12 +54,15 @@ class Sender:
             token = await self._auth.get_token()
             response = await self._send(items, token)
             if response.status == 401:
-                raise MasivoAuthError(
+                # Not final: a token can be revoked again between authorize and send. Try later
+                # (the attempt counts); if it keeps happening, the events fail with this error.
+                error = MasivoAuthError(
                     "Masivo rejected a freshly issued token. Check the key is a valid CLIENT key "
                     "and that the clock of this device is right.",
                     status=401,
                     details=api.api_error(response).details,
                 )
+                return [api.Outcome("retry", 401, error=error)] * len(items)
         if response.status == 413 and len(items) > 1:
             half = len(items) // 2
             # Too large for the server: send each half (a single event that is too large is

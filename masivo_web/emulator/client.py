@@ -99,6 +99,33 @@ class EmulatorClient:
             },
         )
 
+    def set_chaos(
+        self,
+        route: str = "analytics",
+        *,
+        probability: float = 0.2,
+        kinds: list[str] | None = None,
+        seed: int = 0,
+        slow_s: float = 1.0,
+        retry_after: float = 0.2,
+    ) -> None:
+        """Seeded random faults on every request to ``route`` (see ``CHAOS_KINDS``)."""
+        body: dict[str, object] = {
+            "route": route,
+            "probability": probability,
+            "seed": seed,
+            "slow_s": slow_s,
+            "retry_after": retry_after,
+        }
+        if kinds is not None:
+            body["kinds"] = kinds
+        self._call("POST", "/chaos", body)
+
+    def chaos(self) -> dict[str, Any] | None:
+        """The chaos settings and what was injected so far, or None."""
+        result: dict[str, Any] | None = self._call("GET", "/chaos")
+        return result
+
     def add_key(self, key: str, kind: str = "client") -> None:
         """Register an API key of ``kind`` ``client`` or ``server``."""
         self._call("POST", "/keys", {"key": key, "kind": kind})

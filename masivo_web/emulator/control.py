@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .store import ROUTES, EmulatorState, Fault
+from .store import CHAOS_KINDS, ROUTES, Chaos, EmulatorState, Fault
 
 
 def _bad(details: str) -> JSONResponse:
@@ -111,6 +111,38 @@ def control_routes(state: EmulatorState) -> list[Route]:
         state.faults.append(fault)
         return JSONResponse({"data": fault.public()}, status_code=201)
 
+    async def set_chaos(request: Request) -> Response:
+        body = await _body(request)
+        route = body.get("route", "analytics")
+        kinds = body.get("kinds", list(CHAOS_KINDS))
+        if route not in (*ROUTES, "*") or not isinstance(kinds, list) or not kinds:
+            return _bad(f"Send route (one of {[*ROUTES, '*']}) and a non-empty list of kinds")
+        unknown = set(kinds) - set(CHAOS_KINDS)
+        if unknown:
+            return _bad(f"Unknown chaos kinds {sorted(unknown)}; known: {list(CHAOS_KINDS)}")
+        try:
+            chaos = Chaos(
+                route=route,
+                probability=float(body.get("probability", 0.2)),
+                kinds=tuple(kinds),
+                seed=int(body.get("seed", 0)),
+                slow_s=float(body.get("slow_s", 1.0)),
+                retry_after=float(body.get("retry_after", 0.2)),
+            )
+        except (TypeError, ValueError) as exc:
+            return _bad(f"Chaos fields have the wrong type: {exc}")
+        if not 0 <= chaos.probability <= 1:
+            return _bad("'probability' must be between 0 and 1")
+        state.chaos = chaos
+        return JSONResponse({"data": chaos.public()}, status_code=201)
+
+    async def get_chaos(request: Request) -> Response:
+        return JSONResponse({"data": state.chaos.public() if state.chaos else None})
+
+    async def stop_chaos(request: Request) -> Response:
+        state.chaos = None
+        return JSONResponse({"data": {"stopped": True}})
+
     async def list_faults(request: Request) -> Response:
         return JSONResponse({"data": [fault.public() for fault in state.faults]})
 
@@ -146,5 +178,8 @@ def control_routes(state: EmulatorState) -> list[Route]:
         Route("/faults", list_faults, methods=["GET"]),
         Route("/faults", clear_faults, methods=["DELETE"]),
         Route("/settings", update_settings, methods=["PUT"]),
+        Route("/chaos", set_chaos, methods=["POST"]),
+        Route("/chaos", get_chaos, methods=["GET"]),
+        Route("/chaos", stop_chaos, methods=["DELETE"]),
         Route("/revoke-tokens", revoke_tokens, methods=["POST"]),
     ]

@@ -7,6 +7,7 @@ emulator answers on one port, this serves ``static/`` on another.
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -32,6 +33,15 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A page reloaded mid-download resets its connections: expected, not worth a traceback.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class StaticServer:
     """Serves ``directory`` on ``host`` (a free port unless ``port`` is given) from a thread."""
 
@@ -39,8 +49,7 @@ class StaticServer:
         if not directory.is_dir():
             raise FileNotFoundError(f"{directory} does not exist")
         handler = functools.partial(_QuietHandler, directory=str(directory))
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), handler)
         self.host, self.port = host, self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever, daemon=True, name=f"masivo-static-{self.port}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import random
 import secrets
 import sqlite3
 import time
@@ -71,6 +72,71 @@ class Fault:
         }
 
 
+#: What chaos can do to a request: an HTTP status, a dropped connection before or after the
+#: events are stored, an answer slower than the client waits, or revoking every token first.
+CHAOS_KINDS = (
+    "500",
+    "502",
+    "503",
+    "504",
+    "429",
+    "401",
+    "drop",
+    "drop_after",
+    "slow",
+    "slow_after",
+    "revoke",
+)
+
+
+@dataclass
+class Chaos:
+    """Seeded random faults: each request to ``route`` suffers one of ``kinds`` with
+    ``probability``. The same seed and request order give the same faults (replayable)."""
+
+    route: Route | Literal["*"]
+    probability: float
+    kinds: tuple[str, ...]
+    seed: int
+    slow_s: float = 1.0
+    retry_after: float = 0.2
+    injected: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
+
+    def pick(self, route: Route) -> str | None:
+        if self.route not in (route, "*") or self._random.random() >= self.probability:
+            return None
+        kind = self._random.choice(self.kinds)
+        self.injected[kind] = self.injected.get(kind, 0) + 1
+        return kind
+
+    def fault(self, kind: str) -> Fault | None:
+        """The :class:`Fault` for ``kind`` (None for ``revoke``, handled by the caller)."""
+        if kind == "drop":
+            return Fault(self.route, drop=True)
+        if kind == "drop_after":
+            return Fault(self.route, drop=True, after_processing=True)
+        if kind == "slow":
+            return Fault(self.route, delay_s=self.slow_s)
+        if kind == "slow_after":
+            return Fault(self.route, delay_s=self.slow_s, after_processing=True)
+        if kind == "revoke":
+            return None
+        retry_after = self.retry_after if kind == "429" else None
+        return Fault(self.route, status=int(kind), retry_after=retry_after)
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "route": self.route,
+            "probability": self.probability,
+            "kinds": list(self.kinds),
+            "seed": self.seed,
+            "injected": dict(self.injected),
+        }
+
+
 @dataclass
 class Settings:
     """What a test may change at run time (``PUT /_emulator/settings``)."""
@@ -106,6 +172,7 @@ class EmulatorState:
         self.keys: dict[str, KeyKind] = dict(self.initial_keys)
         self.settings = Settings(**vars(self.defaults))
         self.faults: list[Fault] = []
+        self.chaos: Chaos | None = None
         self.requests: deque[dict[str, Any]] = deque(maxlen=100_000)
         self.rate_windows: dict[str, tuple[float, int]] = {}
         # Tokens issued before this (epoch seconds) are rejected: "revoke every token".
@@ -115,14 +182,22 @@ class EmulatorState:
     # -- faults ----------------------------------------------------------------------------
 
     def take_fault(self, route: Route) -> Fault | None:
-        """The fault the next request to ``route`` must suffer, if any (consumes one use)."""
+        """The fault the next request to ``route`` must suffer, if any: a queued one first
+        (consuming one use), else one drawn by chaos. Chaos ``revoke`` takes effect here."""
         for fault in self.faults:
             if fault.route in (route, "*") and fault.remaining > 0:
                 fault.remaining -= 1
                 if fault.remaining == 0:
                     self.faults.remove(fault)
                 return fault
-        return None
+        kind = self.chaos.pick(route) if self.chaos is not None else None
+        if kind is None:
+            return None
+        if kind == "revoke":
+            self.tokens_valid_after = time.time()  # the token this request carries just expired
+            return None
+        assert self.chaos is not None
+        return self.chaos.fault(kind)
 
     # -- rate limiting ---------------------------------------------------------------------
 

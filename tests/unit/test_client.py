@@ -244,15 +244,29 @@ async def test_a_401_invalidates_the_token_reauthorizes_once_and_retries_once(
     assert first_post.body == second_post.body  # same events, same event_ids
 
 
-async def test_a_second_401_is_an_auth_error_and_is_not_retried_again(masivo: FakeMasivo) -> None:
+async def test_a_second_401_is_retried_later_not_dropped(masivo: FakeMasivo) -> None:
     unauthorized = json_response(401, {"error": "Unauthorized", "details": "revoked"})
-    masivo.script("events", unauthorized, unauthorized)
-    async with client_for(masivo) as client:
-        delivery = client.send_analytics_event(EVENT)
+    masivo.script("events", unauthorized, unauthorized)  # 401, fresh token, 401 again
+    client = client_for(masivo)
+    delivery = client.send_analytics_event(EVENT)
+    await flush_while_time_passes(client, masivo.clock)
+    assert (await delivery).success
+    assert (len(masivo.authorize_requests), len(masivo.event_requests)) == (2, 3)
+    client.destroy()
+
+
+async def test_a_401_that_persists_fails_the_events_as_an_auth_error(masivo: FakeMasivo) -> None:
+    unauthorized = json_response(401, {"error": "Unauthorized", "details": "revoked"})
+    masivo.script("events", *[unauthorized] * (2 * MAX_ATTEMPTS))
+    client = client_for(masivo)
+    delivery = client.send_analytics_event(EVENT)
+    await flush_while_time_passes(client, masivo.clock)
     with pytest.raises(MasivoAuthError, match="freshly issued token") as caught:
         await delivery
     assert caught.value.details == "revoked"
-    assert (len(masivo.authorize_requests), len(masivo.event_requests)) == (2, 2)
+    assert "Gave up after" in caught.value.message
+    assert len(masivo.event_requests) == 2 * MAX_ATTEMPTS
+    client.destroy()
 
 
 # -- batching ---------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import masivo_web.client
 from masivo_web import MasivoDroppedError, MasivoError, create_client
 from masivo_web.durable import LEASE_TTL_S, EventStore, LeaseLiveness
 from masivo_web.events import prepare_event
-from masivo_web.queue import MAX_EVENT_AGE_S, MAX_QUEUED_EVENTS
+from masivo_web.queue import MAX_EVENT_AGE_S, MEMORY_QUEUE_BOUNDS, STORED_QUEUE_BOUNDS
 from masivo_web.runtime import Page
 from masivo_web.storage import FallbackStorage, MemoryStorage
 from tests.fakes import FakeClock, FakeMasivo, settle
@@ -220,11 +220,21 @@ async def test_the_queue_is_bounded_and_the_oldest_are_dropped_and_reported(
         on_error=lambda error, event_id: reported.append((error, event_id)),
     )
     client._dispatcher.set_online(False)  # nothing leaves: the queue only grows
-    deliveries = [client.send_analytics_event(EVENT) for _ in range(MAX_QUEUED_EVENTS + 5)]
-    assert len(client._dispatcher) == MAX_QUEUED_EVENTS
+    deliveries = [client.send_analytics_event(EVENT) for _ in range(STORED_QUEUE_BOUNDS[0] + 5)]
+    assert len(client._dispatcher) == STORED_QUEUE_BOUNDS[0]
     assert [event_id for _, event_id in reported] == [d.event_id for d in deliveries[:5]]
     assert all(isinstance(error, MasivoDroppedError) for error, _ in reported)
-    assert len(stored(site)) == MAX_QUEUED_EVENTS
+    assert len(stored(site)) == STORED_QUEUE_BOUNDS[0]
+    client.destroy()
+
+
+async def test_a_memory_only_queue_holds_ten_times_more(masivo: FakeMasivo) -> None:
+    client = tab_client(masivo)  # CPython: no page, no storage
+    client._dispatcher.set_online(False)
+    for _ in range(STORED_QUEUE_BOUNDS[0] + 1):
+        client.send_analytics_event(EVENT)
+    assert len(client._dispatcher) == STORED_QUEUE_BOUNDS[0] + 1
+    assert MEMORY_QUEUE_BOUNDS[0] == 10 * STORED_QUEUE_BOUNDS[0]
     client.destroy()
 
 

@@ -1,0 +1,270 @@
+"""``python -m masivo_web reliability``: the proof that nothing is lost and nothing doubled.
+
+Drives the real emulator with seeded random faults (:class:`~masivo_web.emulator.store.Chaos`)
+per fault class and counts, per class: events sent, stored once, stored twice, re-sends the
+server recognised (duplicates suppressed by ``event_id``), events reported failed, and lost
+(sent but never stored). Under CPython the SDK sends ``--events`` events per class through the
+loopback; in Chromium (``--navigations``) a Pyodide page queues events, starts a flush and is
+reloaded or navigated away at a random moment, again and again, and the next page must send
+what the last one left. A failing seed is printed, to be replayed with ``--seed``.
+
+Timings are compressed so a run takes seconds: backoff starts at 20 ms and is capped at 200 ms
+(the schedule itself is unit-tested), the client times out after 0.5 s and "slow" answers take
+1 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from .. import create_client, retry
+from .server import EmulatorServer
+
+#: Fault classes and the chaos kinds each injects into the batch route.
+FAULT_CLASSES: dict[str, tuple[str, ...]] = {
+    "5xx": ("500", "502", "503", "504"),
+    "429 + Retry-After": ("429",),
+    "dropped connection": ("drop", "drop_after"),
+    "slower than timeout": ("slow", "slow_after"),
+    "token expiry mid-batch": ("revoke",),
+    "401": ("401",),
+    "all of the above": (
+        "500",
+        "503",
+        "429",
+        "401",
+        "drop",
+        "drop_after",
+        "slow",
+        "slow_after",
+        "revoke",
+    ),
+}
+#: Share of requests that suffer a fault.
+FAULT_PROBABILITY = 0.3
+
+
+@dataclass
+class Tally:
+    """What happened to the events of one fault class."""
+
+    fault_class: str
+    sent: int
+    stored_once: int
+    stored_twice: int
+    duplicates_suppressed: int
+    reported_failed: int
+    lost: int
+    injected: dict[str, int]
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.lost == 0 and self.stored_twice == 0
+
+
+@contextlib.contextmanager
+def compressed_backoff() -> Iterator[None]:
+    """Millisecond backoff for the duration of a run (the schedule is unit-tested)."""
+    saved = retry.BACKOFF_BASE_S, retry.BACKOFF_CAP_S
+    retry.BACKOFF_BASE_S, retry.BACKOFF_CAP_S = 0.02, 0.2
+    try:
+        yield
+    finally:
+        retry.BACKOFF_BASE_S, retry.BACKOFF_CAP_S = saved
+
+
+def tally(
+    fault_class: str,
+    sent_ids: list[str],
+    emulator: EmulatorServer,
+    failed: int,
+    seconds: float,
+    chaos: dict[str, Any] | None = None,
+) -> Tally:
+    """Compare what was sent with what the emulator stored."""
+    stored = Counter(event["event_id"] for event in emulator.control.received_events())
+    chaos = chaos or emulator.control.chaos() or {}
+    return Tally(
+        fault_class=fault_class,
+        sent=len(sent_ids),
+        stored_once=sum(1 for event_id in sent_ids if stored[event_id] == 1),
+        stored_twice=sum(1 for count in stored.values() if count > 1),
+        duplicates_suppressed=int(emulator.control.stats()["duplicates_suppressed"]),
+        reported_failed=failed,
+        lost=sum(1 for event_id in sent_ids if stored[event_id] == 0),
+        injected=dict(chaos.get("injected", {})),
+        seconds=seconds,
+    )
+
+
+async def _send_through_chaos(
+    emulator: EmulatorServer, events: int, seed: int
+) -> tuple[list[str], int]:
+    masivo = create_client(
+        emulator.client_key,
+        auth_url=emulator.auth_url,
+        api_base=emulator.api_base,
+        timeout_s=0.5,
+        batch_size=25,  # more requests per class, so more of them meet a fault
+        random=random.Random(seed).random,
+    )
+    deliveries = []
+    for index in range(events):
+        deliveries.append(
+            masivo.send_analytics_event(
+                type="ADD_TO_CART",
+                customer_id=f"customer-{index % 97}",
+                brand_id=None,
+                product={"sku": f"SKU-{index % 13}", "amount": 1, "value": 9.99},
+            )
+        )
+        if index % 50 == 49:
+            await asyncio.sleep(0)  # let the flusher run between bursts, as a page would
+    await masivo.flush()
+    results = await asyncio.gather(*deliveries, return_exceptions=True)
+    masivo.destroy()
+    failed = sum(1 for result in results if isinstance(result, BaseException))
+    return [delivery.event_id for delivery in deliveries], failed
+
+
+def run_cpython(events_per_class: int, seed: int, classes: list[str] | None = None) -> list[Tally]:
+    """Every fault class under CPython, each with ``events_per_class`` events."""
+    rows = []
+    with EmulatorServer() as emulator, compressed_backoff():
+        for offset, (name, kinds) in enumerate(FAULT_CLASSES.items()):
+            if classes and name not in classes:
+                continue
+            emulator.control.reset()
+            class_seed = seed + offset
+            # The batch route only: a 401 from authorize means "unknown key" and is final.
+            emulator.control.set_chaos(
+                "analytics", probability=FAULT_PROBABILITY, kinds=list(kinds), seed=class_seed
+            )
+            started = time.monotonic()
+            sent, failed = asyncio.run(_send_through_chaos(emulator, events_per_class, class_seed))
+            rows.append(tally(name, sent, emulator, failed, time.monotonic() - started))
+    return rows
+
+
+def run_chromium(
+    navigations: int, seed: int, events_per_page: int = 20, browser: Any = None
+) -> Tally:
+    """Queue events in a Pyodide page, start a flush, then reload or navigate away at a random
+    moment, ``navigations`` times, under chaos; a last page sends what is left. ``browser`` is an
+    already launched Playwright browser (a test's); by default one is launched here."""
+    if browser is not None:
+        return _run_pages(browser, navigations, seed, events_per_page)
+    from playwright.sync_api import sync_playwright
+
+    from ..demo import _browser_settings
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(**_browser_settings().launch_options())
+        try:
+            return _run_pages(launched, navigations, seed, events_per_page)
+        finally:
+            launched.close()
+
+
+def _run_pages(browser: Any, navigations: int, seed: int, events_per_page: int) -> Tally:
+    from ..demo import STATIC, _browser_settings
+    from .static import StaticServer
+
+    settings = _browser_settings()
+    rng = random.Random(seed)
+    sent: list[str] = []
+    with EmulatorServer() as emulator, StaticServer(STATIC) as pages:
+        emulator.control.set_chaos(
+            "analytics",
+            probability=FAULT_PROBABILITY,
+            kinds=list(FAULT_CLASSES["all of the above"]),
+            seed=seed,
+            slow_s=0.3,
+        )
+        context = browser.new_context()
+        page = context.new_page()
+        page.set_default_timeout(settings.ACTION_TIMEOUT_MS)
+        harness = f"{pages.url}/test/harness.html"
+        client = (
+            "from masivo_web import create_client\n"
+            f"masivo = create_client({emulator.client_key!r}, auth_url={emulator.auth_url!r}, "
+            f"api_base={emulator.api_base!r}, timeout_s=0.5)\n"
+        )
+        started = time.monotonic()
+        for _ in range(navigations + 1):
+            page.goto(harness)
+            page.wait_for_function("window.__ready", timeout=settings.PYODIDE_READY_TIMEOUT_MS)
+            ids = page.evaluate(
+                "code => runPython(code)",
+                client
+                + "await masivo.get_token()\n"
+                + f"ids = [masivo.send_analytics_event(type='ADD_TO_CART', customer_id='c', "
+                f"brand_id=None).event_id for _ in range({events_per_page})]\n"
+                + "import asyncio\nasyncio.ensure_future(masivo.flush())\nids",
+            )
+            sent.extend(ids)
+            page.wait_for_timeout(rng.uniform(0, 60))  # somewhere in the middle of the flush
+            if rng.random() < 0.5:
+                page.reload(wait_until="commit")
+        # The last page stays until everything stored was sent and acknowledged.
+        chaos = emulator.control.chaos()
+        emulator.control.set_chaos("analytics", probability=0.0, kinds=["500"], seed=seed)
+        page.goto(harness)
+        page.wait_for_function("window.__ready", timeout=settings.PYODIDE_READY_TIMEOUT_MS)
+        page.evaluate("code => runPython(code)", client)
+        with contextlib.suppress(Exception):
+            page.wait_for_function(
+                "Object.keys(localStorage).filter(k => k.includes(':ev:')).length === 0",
+                timeout=60_000,
+            )
+        context.close()
+        return tally(
+            f"Chromium: {navigations} reloads/navigations mid-flush",
+            sent,
+            emulator,
+            failed=0,
+            seconds=time.monotonic() - started,
+            chaos=chaos,
+        )
+
+
+def report(rows: list[Tally], seed: int) -> str:
+    """A table of the tallies, and the seed to replay a failure."""
+    header = (
+        f"{'fault class':<46} {'sent':>6} {'stored once':>11} {'stored twice':>12} "
+        f"{'dups suppressed':>15} {'reported failed':>15} {'lost':>5} {'secs':>6}"
+    )
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        lines.append(
+            f"{row.fault_class:<46} {row.sent:>6} {row.stored_once:>11} {row.stored_twice:>12} "
+            f"{row.duplicates_suppressed:>15} {row.reported_failed:>15} {row.lost:>5} "
+            f"{row.seconds:>6.1f}"
+        )
+    injected: Counter[str] = Counter()
+    for row in rows:
+        injected.update(row.injected)
+    lines.append(f"faults injected: {dict(sorted(injected.items()))}")
+    failing = [row.fault_class for row in rows if not row.ok]
+    if failing:
+        lines.append(f"FAILED for {failing}: replay with --seed {seed}")
+    else:
+        lines.append(f"OK: 0 lost and 0 stored twice in every class (seed {seed}).")
+    return "\n".join(lines)
+
+
+def main(args: Any) -> int:
+    """The ``reliability`` command."""
+    rows = run_cpython(args.events, args.seed)
+    if args.navigations:
+        rows.append(run_chromium(args.navigations, args.seed))
+    print(report(rows, args.seed))
+    return 0 if all(row.ok for row in rows) else 1
