@@ -9,7 +9,8 @@ from CPython.
 
 from __future__ import annotations
 
-from .client import MasivoClient, create_client
+from ._version import VERSION
+from .client import MasivoClient
 from .delivery import Delivery, SendEventResult
 from .errors import (
     MasivoAuthError,
@@ -21,8 +22,9 @@ from .errors import (
     MasivoValidationError,
 )
 from .events import RESERVED_EVENT_TYPES
+from .factory import create_client
 
-__version__ = "0.1.0"
+__version__ = VERSION
 
 __all__ = [
     "RESERVED_EVENT_TYPES",

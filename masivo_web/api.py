@@ -108,7 +108,8 @@ def read_events_response(
             return [Outcome("delivered", response.status, body.get("data"))]
         items = body.get("data") if isinstance(body, dict) else None
         if isinstance(items, list) and len(items) == count:
-            return [_item_outcome(item, response.status) for item in items]
+            request_id = response.headers.get("x-request-id")
+            return [_item_outcome(item, response.status, request_id) for item in items]
         # A 2xx we cannot read: the events may be stored, so retrying is safe (event_id dedup).
         error = MasivoError(
             f"Masivo answered HTTP {response.status} with a body the SDK cannot read; retrying.",
@@ -122,7 +123,7 @@ def read_events_response(
     return [Outcome("rejected", response.status, error=error)] * count
 
 
-def _item_outcome(item: Any, batch_status: int) -> Outcome:
+def _item_outcome(item: Any, batch_status: int, request_id: str | None) -> Outcome:
     if not isinstance(item, dict) or not isinstance(item.get("status"), int):
         error = MasivoError("Masivo's answer for this event has no status; retrying.")
         return Outcome("retry", batch_status, error=error)
@@ -133,6 +134,8 @@ def _item_outcome(item: Any, batch_status: int) -> Outcome:
         f"Masivo rejected the event with {status}: {item.get('error') or 'no reason given'}.",
         status=status,
         details=item.get("details"),
+        code=item.get("error"),
+        request_id=request_id,
     )
     return Outcome("retry" if is_retryable_status(status) else "rejected", status, error=error)
 
@@ -140,6 +143,7 @@ def _item_outcome(item: Any, batch_status: int) -> Outcome:
 def api_error(response: Response) -> MasivoError:
     """A :class:`MasivoError` for an error answer, JSON or not."""
     error, details = _error_fields(response)
+    request_id = response.headers.get("x-request-id")
     hints = {
         403: " A CLIENT key cannot send this event type; send it from your backend.",
         413: " The request is too large; the SDK keeps batches under 500 KB.",
@@ -149,6 +153,8 @@ def api_error(response: Response) -> MasivoError:
         f"Masivo answered HTTP {response.status}: {error}.{hints.get(response.status, '')}",
         status=response.status,
         details=details,
+        code=error,
+        request_id=request_id,
     )
 
 

@@ -1,79 +1,36 @@
-"""``create_client`` and ``MasivoClient``: the public face. Validates input, shares the token
-of its API key, and hands events to its :class:`~masivo_web.dispatch.Dispatcher`."""
+"""``MasivoClient``: the public face. Validates input, adds who and where (identity, context),
+shares the token of its API key, and hands events to its :class:`~masivo_web.dispatch.Dispatcher`.
+``create_client`` (in :mod:`masivo_web.factory`) builds it."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
-import random as _random
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
 from . import api, auth
-from .config import EventRoute, Settings, check_settings
+from .config import Settings
+from .context import event_context, page_fields, static_context
 from .delivery import Delivery
 from .dispatch import Dispatcher
-from .durable import namespace_for, persistence_for
-from .errors import MasivoConfigError, MasivoError
+from .durable import namespace_for, page_storage, persistence_for
+from .errors import MasivoConfigError, MasivoError, MasivoValidationError
 from .events import new_event_id, prepare_event
+from .identity import Identity
 from .lifecycle import PageLifecycle
-from .runtime import Clock, SystemClock, current_page, running_loop
-from .transports import Transport, default_transport
+from .runtime import Clock, current_page, running_loop
+from .storage import MemoryStorage
+from .transports import Transport
 
 logger = logging.getLogger("masivo_web")
 
-
-def create_client(
-    api_key: str,
-    *,
-    brand_id: str | None = None,
-    auth_url: str = api.DEFAULT_AUTH_URL,
-    api_base: str = api.DEFAULT_API_BASE,
-    batch_size: int = 100,
-    idle_flush_s: float = 30.0,
-    max_wait_s: float = 60.0,
-    timeout_s: float = 10.0,
-    transport: Transport | None = None,
-    event_route: EventRoute = "analytics",
-    on_error: Callable[[MasivoError, str], None] | None = None,
-    clock: Clock | None = None,
-    random: Callable[[], float] | None = None,
-) -> MasivoClient:
-    """Create a Masivo client for a CLIENT API key. Needs no event loop: nothing is sent and no
-    timer starts until the first event.
-
-    ``brand_id`` is injected into events that have a ``platform`` but no ``brand_id``. Events are
-    sent in batches of ``batch_size`` (at most 100), after ``idle_flush_s`` without a new event,
-    ``max_wait_s`` after the oldest queued event, or on ``await flush()``.
-    ``event_route="behavior"`` sends each event alone to the single-event route.
-    ``on_error(error, event_id)`` receives each failure nobody awaited (default: a warning on the
-    ``masivo_web`` logger).
-    ``transport``, ``clock`` and ``random`` are for tests.
-
-    >>> masivo = create_client("your-client-api-key", brand_id="brand-456")
-
-    Raises :class:`MasivoConfigError` at once for a bad argument.
-    """
-    settings = check_settings(
-        api_key=api_key,
-        brand_id=brand_id,
-        auth_url=auth_url,
-        api_base=api_base,
-        batch_size=batch_size,
-        idle_flush_s=idle_flush_s,
-        max_wait_s=max_wait_s,
-        timeout_s=timeout_s,
-        event_route=event_route,
-    )
-    if transport is not None and not callable(getattr(transport, "send", None)):
-        raise MasivoConfigError("transport must have an async send(request) method.")
-    return MasivoClient(
-        settings,
-        transport=transport or default_transport(),
-        clock=clock or SystemClock(),
-        random=random or _random.random,
-        on_error=on_error,
-    )
+#: ``before_send(event) -> event | None``: change an event, or return None to drop it.
+BeforeSend = Callable[[dict[str, Any]], dict[str, Any] | None]
+#: ``on_error(error, event_id)``: a failure nobody awaited.
+OnError = Callable[[MasivoError, str], None]
 
 
 class MasivoClient:
@@ -91,33 +48,43 @@ class MasivoClient:
         transport: Transport,
         clock: Clock,
         random: Callable[[], float],
-        on_error: Callable[[MasivoError, str], None] | None = None,
+        on_error: OnError | None = None,
+        before_send: BeforeSend | None = None,
     ) -> None:
         self.settings = settings
         self._transport = transport
         self._clock = clock
+        self._before_send = before_send
+        #: Events validated while the client is disabled (``enabled=False``), oldest first.
+        self.recorded_events: list[dict[str, Any]] = []
         self._auth = auth.acquire(settings.api_key, settings.auth_url, self._authorize, clock)
-        page = current_page()  # None under CPython: no listeners, no storage
+        self._page = current_page()  # None under CPython: no listeners, no storage
         namespace = namespace_for(settings.api_key, settings.api_base)
+        storage = page_storage(self._page)
+        self._storage = storage or MemoryStorage()
+        self._opt_out_key = f"masivo_web:{namespace}:opted_out"
+        self._identity = Identity(storage, namespace)
+        self._static_context = static_context(self._page)
+        persistence = persistence_for(self._page, storage, namespace, new_event_id(), clock)
         self._dispatcher = Dispatcher(
             settings,
             transport=transport,
             clock=clock,
             random=random,
             auth=self._auth,
-            persistence=persistence_for(page, namespace, new_event_id(), clock),
+            persistence=persistence,
             on_error=on_error,
         )
         self._destroyed = False
         self._lifecycle = PageLifecycle(
             self._dispatcher.flush_for_page_hide, self._dispatcher.set_online
         )
-        if self._lifecycle.install(page):
-            assert page is not None
-            self._dispatcher.set_online(page.online())
+        if self._lifecycle.install(self._page):
+            assert self._page is not None
+            self._dispatcher.set_online(self._page.online())
             self._dispatcher.start_recovery(running_loop())  # in a page the WebLoop is there
 
-    # -- public API ------------------------------------------------------------------------
+    # -- sending ---------------------------------------------------------------------------
 
     def send_analytics_event(
         self, event: Mapping[str, Any] | None = None, /, **fields: Any
@@ -125,9 +92,10 @@ class MasivoClient:
         """Validate and queue one event; returns at once.
 
         Give the event as a dict, as keyword arguments, or both (keywords win). Required:
-        ``type``, ``customer_id`` and ``brand_id`` (None if brands do not apply). The SDK adds
-        ``event_id`` and ``issued_at``. Awaiting the returned :class:`Delivery` is optional and
-        gives a :class:`SendEventResult` once Masivo answered for the event.
+        ``type`` and the ``brand_id`` key (None if brands do not apply); ``customer_id``
+        defaults to the identified customer, else the anonymous id. The SDK adds ``event_id``,
+        ``issued_at``, ``anonymous_id`` and ``context``. Awaiting the returned
+        :class:`Delivery` is optional and gives a :class:`SendEventResult` once Masivo answered.
 
         >>> masivo.send_analytics_event(
         ...     type="ADD_TO_CART", customer_id="customer-123", brand_id="brand-456",
@@ -138,15 +106,127 @@ class MasivoClient:
         """
         self._check_alive()
         loop = running_loop()
+        merged = self._with_defaults(event, fields)
+        if self._before_send is not None:
+            changed = self._before_send(dict(merged))
+            if changed is None:
+                return self._dispatcher.not_sent(new_event_id(), "dropped by before_send")
+            if not isinstance(changed, Mapping):
+                raise MasivoValidationError("before_send must return the event (a dict) or None.")
+            merged = dict(changed)
         prepared = prepare_event(
-            event, fields, default_brand_id=self.settings.brand_id, now_epoch=self._clock.time()
+            merged, {}, default_brand_id=self.settings.brand_id, now_epoch=self._clock.time()
         )
+        if not self.settings.enabled:
+            self.recorded_events.append(json.loads(prepared.json))
+            return self._dispatcher.not_sent(prepared.event_id, "client disabled")
+        if self.opted_out:
+            return self._dispatcher.not_sent(prepared.event_id, "opted out")
+        logger.debug("masivo_web: queued %s %s", prepared.type, prepared.event_id)
         return self._dispatcher.enqueue(prepared, loop)
+
+    def page(
+        self,
+        name: str | None = None,
+        properties: Mapping[str, Any] | None = None,
+        **fields: Any,
+    ) -> Delivery:
+        """Send a page view (type ``page_event_type``, default ``PAGE_VIEW``) with ``url``,
+        ``path``, ``referrer``, ``title`` and ``search`` read from the page now. Under CPython
+        there is no page: pass at least ``url=``. Other keywords go into the event.
+
+        >>> masivo.page("Checkout", {"step": 2})
+        """
+        where = page_fields(self._page) if self._page is not None else {}
+        event: dict[str, Any] = {"type": self.settings.page_event_type, "brand_id": None, **where}
+        event.update(fields)
+        if not event.get("url"):
+            raise MasivoValidationError(
+                "page() has no page to read here (CPython): pass url=..., and path, referrer, "
+                "title and search if you have them."
+            )
+        if name is not None:
+            event["name"] = name
+        if properties is not None:
+            event["properties"] = dict(properties)
+        return self.send_analytics_event(event)
+
+    # -- identity --------------------------------------------------------------------------
+
+    @property
+    def anonymous_id(self) -> str:
+        """This visitor's anonymous id: minted once, kept in the page's storage."""
+        return self._identity.anonymous_id
+
+    @property
+    def customer_id(self) -> str | None:
+        """The customer given to :meth:`identify`, until :meth:`reset`."""
+        return self._identity.customer_id
+
+    def identify(self, customer_id: str, traits: Mapping[str, Any] | None = None) -> Delivery:
+        """Remember the customer (kept across page loads) so later events may omit
+        ``customer_id``, and send an ``identify_event_type`` event (default ``IDENTIFY``) that
+        ties this visitor's anonymous id, and so the events before it, to the customer.
+
+        >>> masivo.identify("customer-123", {"plan": "gold"})
+        """
+        if not isinstance(customer_id, str) or not customer_id:
+            raise MasivoValidationError("identify() needs the customer's id as a non-empty string.")
+        event: dict[str, Any] = {
+            "type": self.settings.identify_event_type,
+            "customer_id": customer_id,
+            "brand_id": None,
+        }
+        if traits is not None:
+            event["traits"] = dict(traits)
+        delivery = self.send_analytics_event(event)
+        self._identity.identify(customer_id)
+        return delivery
+
+    def reset(self) -> None:
+        """Logout: forget the customer and become a new anonymous visitor."""
+        self._identity.reset()
+
+    # -- consent ---------------------------------------------------------------------------
+
+    @property
+    def opted_out(self) -> bool:
+        """Whether the visitor opted out of tracking (kept across page loads)."""
+        return self._storage.get(self._opt_out_key) == "1"
+
+    def opt_out(self) -> None:
+        """Stop tracking: queued events are dropped (and their stored copies), new ones are
+        not sent. Remembered across page loads until :meth:`opt_in`."""
+        self._storage.set(self._opt_out_key, "1")
+        self._dispatcher.discard("opted out")
+
+    def opt_in(self) -> None:
+        """Resume tracking after :meth:`opt_out`."""
+        self._storage.remove(self._opt_out_key)
+
+    # -- lifecycle -------------------------------------------------------------------------
 
     async def flush(self) -> None:
         """Send every queued event now and return once each was answered (delivered or finally
         failed; events being retried are waited for, backoff included)."""
-        await self._dispatcher.flush()
+        if not self._destroyed:
+            await self._dispatcher.flush()
+
+    async def close(self, timeout_s: float = 10.0) -> bool:
+        """Flush for at most ``timeout_s`` seconds, then destroy. True when everything queued
+        was settled in time; what was not is dropped (and stays stored in a page)."""
+        if self._destroyed:
+            return True
+        loop = asyncio.get_running_loop()
+        flushing = loop.create_task(self.flush())
+        timer = loop.create_task(self._clock.sleep(timeout_s))
+        try:
+            await asyncio.wait([flushing, timer], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            timer.cancel()
+            flushing.cancel()
+            self.destroy()
+        return flushing.done() and not flushing.cancelled()
 
     async def get_token(self) -> str:
         """The current bearer token, authorizing first if needed (for sibling SDKs)."""
@@ -186,7 +266,23 @@ class MasivoClient:
         state = "destroyed" if self._destroyed else f"{len(self._dispatcher)} queued"
         return f"<MasivoClient {self.settings.api_base} {state}>"
 
-    # -- the flusher -----------------------------------------------------------------------
+    # -- internals -------------------------------------------------------------------------
+
+    def _with_defaults(self, event: Any, fields: Mapping[str, Any]) -> Any:
+        """The event with who and where filled in; anything not a dict is left for
+        validation to refuse."""
+        if event is not None and not isinstance(event, Mapping):
+            return event
+        identity = self._identity
+        merged: dict[str, Any] = {
+            "anonymous_id": identity.anonymous_id,
+            "customer_id": identity.customer_id or identity.anonymous_id,
+        }
+        if self.settings.context:
+            merged["context"] = event_context(self._page, self._static_context)
+        merged.update(event or {})
+        merged.update(fields)
+        return merged
 
     def _check_alive(self) -> None:
         if self._destroyed:

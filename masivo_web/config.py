@@ -25,6 +25,10 @@ class Settings:
     max_wait_s: float
     timeout_s: float
     event_route: EventRoute
+    context: bool = True
+    enabled: bool = True
+    page_event_type: str = "PAGE_VIEW"
+    identify_event_type: str = "IDENTIFY"
 
 
 def check_settings(
@@ -38,6 +42,10 @@ def check_settings(
     max_wait_s: object,
     timeout_s: object,
     event_route: object,
+    context: object = True,
+    enabled: object = True,
+    page_event_type: object = "PAGE_VIEW",
+    identify_event_type: object = "IDENTIFY",
 ) -> Settings:
     """Return :class:`Settings` or raise :class:`MasivoConfigError` for the first bad argument."""
     if not isinstance(api_key, str) or not api_key.strip():
@@ -67,6 +75,17 @@ def check_settings(
             f"event_route must be 'analytics' (batched, the default) or 'behavior' (one event "
             f"per request); got {short_repr(event_route)}."
         )
+    for name, flag in (("context", context), ("enabled", enabled)):
+        if not isinstance(flag, bool):
+            raise MasivoConfigError(f"{name} must be True or False; got {short_repr(flag)}.")
+    for name, event_type in (
+        ("page_event_type", page_event_type),
+        ("identify_event_type", identify_event_type),
+    ):
+        if not isinstance(event_type, str) or not event_type.strip():
+            raise MasivoConfigError(
+                f"{name} must be an event type name; got {short_repr(event_type)}."
+            )
     return Settings(
         api_key=api_key,
         brand_id=brand_id,
@@ -77,6 +96,10 @@ def check_settings(
         max_wait_s=_check_seconds("max_wait_s", max_wait_s),
         timeout_s=_check_seconds("timeout_s", timeout_s),
         event_route=event_route,
+        context=bool(context),
+        enabled=bool(enabled),
+        page_event_type=str(page_event_type),
+        identify_event_type=str(identify_event_type),
     )
 
 

@@ -153,6 +153,21 @@ class Dispatcher:
         finally:
             self._warming = None
 
+    def not_sent(self, event_id: str, reason: str) -> Delivery:
+        """A delivery settled at once for an event the app chose not to send (``before_send``
+        dropped it, the client is disabled or opted out): a result, not an error."""
+        delivery = Delivery(running_loop().create_future(), event_id, self._report)
+        delivery.resolve(SendEventResult(False, 0, {"reason": reason}))
+        return delivery
+
+    def discard(self, reason: str) -> int:
+        """Drop every queued event (opt-out): each resolves unsent with ``reason``."""
+        items = self._queue.clear()
+        for item in items:
+            self._forget(item)
+            item.delivery.resolve(SendEventResult(False, 0, {"reason": reason}))
+        return len(items)
+
     async def flush(self) -> None:
         """Send everything queued now; return once each event was answered or finally failed."""
         pending = [item.delivery for item in self._sending] + self._queue.deliveries()

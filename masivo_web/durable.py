@@ -286,11 +286,9 @@ class Persistence:
         self.liveness.release()
 
 
-def persistence_for(
-    page: Page | None, namespace: str, owner: str, clock: Clock
-) -> Persistence | None:
-    """Persistence in ``page``'s localStorage, or None under CPython (memory only) and where the
-    browser's storage is disabled (said once, in the log)."""
+def page_storage(page: Page | None) -> Storage | None:
+    """The page's localStorage (falling back to memory if it fails), or None under CPython and
+    where the browser's storage is disabled (said once, in the log)."""
     if page is None:
         return None
     if page.local_storage is None:
@@ -299,7 +297,15 @@ def persistence_for(
             "and a closed tab may lose them."
         )
         return None
-    storage = FallbackStorage(LocalStorage(page.local_storage))
+    return FallbackStorage(LocalStorage(page.local_storage))
+
+
+def persistence_for(
+    page: Page | None, storage: Storage | None, namespace: str, owner: str, clock: Clock
+) -> Persistence | None:
+    """Write-ahead persistence in ``storage`` (None: the queue lives in memory only)."""
+    if page is None or storage is None:
+        return None
     locks = getattr(page.navigator, "locks", None)
     liveness: Liveness
     if locks is not None:

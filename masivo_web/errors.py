@@ -33,8 +33,9 @@ __all__ = [
 class MasivoError(Exception):
     """The root of every masivo_web error.
 
-    ``status`` is the HTTP status when the server answered (``None`` otherwise) and ``details``
-    is the server's ``details`` text or a structured hint.
+    ``status`` is the HTTP status when the server answered (``None`` otherwise), ``details`` the
+    server's ``details`` text, ``code`` its ``error`` field and ``request_id`` its
+    ``X-Request-Id`` header.
 
     >>> try:
     ...     raise MasivoError("Masivo rejected the event", status=422, details="issued_at too old")
@@ -43,11 +44,23 @@ class MasivoError(Exception):
     (422, 'issued_at too old')
     """
 
-    def __init__(self, message: str, status: int | None = None, details: Any = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        details: Any = None,
+        *,
+        code: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.details = details
+        #: The server's ``error`` field (e.g. "Invalid event"), when it answered.
+        self.code = code
+        #: The ``X-Request-Id`` the server sent, to quote to Masivo support.
+        self.request_id = request_id
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r}, status={self.status!r})"

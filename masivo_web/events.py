@@ -164,7 +164,7 @@ def _check_optional_fields(event: dict[str, Any]) -> None:
             raise MasivoValidationError(
                 f"{short_repr(key)} must be a string; got {short_repr(event[key])}."
             )
-    for key in ("order", "metadata"):
+    for key in ("order", "metadata", "user", "traits", "properties", "context"):
         if event.get(key) is not None and not isinstance(event[key], Mapping):
             raise MasivoValidationError(
                 f"{short_repr(key)} must be a dict; got {short_repr(event[key])}."

@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from masivo_web.runtime import Page
 from masivo_web.transports import MockTransport, Request, Response
 
 START_EPOCH = 1_795_000_000.0
@@ -132,3 +133,80 @@ async def flush_while_time_passes(client: Any, clock: FakeClock, limit_s: float 
     while not flushing.done() and clock.now < deadline:
         await clock.advance(0.5)
     await flushing
+
+
+# -- a fake browser page (for the page-only code paths under CPython) --------------------------
+
+
+class FakeTarget:
+    """Stands in for ``window`` or ``document``: listeners, and the fields the SDK reads."""
+
+    def __init__(self) -> None:
+        self.listeners: dict[str, list[Callable[[Any], None]]] = {}
+        self.visibilityState = "visible"
+        self.referrer = "https://search.test/?q=coffee"
+        self.title = "Shop"
+        self.location = FakeLocation()
+        self.Intl = FakeIntl()
+
+    def addEventListener(self, name: str, listener: Callable[[Any], None]) -> None:
+        self.listeners.setdefault(name, []).append(listener)
+
+    def removeEventListener(self, name: str, listener: Callable[[Any], None]) -> None:
+        self.listeners[name].remove(listener)
+
+    def fire(self, name: str) -> None:
+        for listener in list(self.listeners.get(name, [])):
+            listener(object())
+
+
+class FakeLocation:
+    href = "https://shop.test/cart?utm_source=newsletter&utm_campaign=winter"
+    pathname = "/cart"
+    search = "?utm_source=newsletter&utm_campaign=winter"
+
+
+class FakeIntl:
+    class DateTimeFormat:
+        @staticmethod
+        def new() -> Any:
+            options = type("Options", (), {"timeZone": "Europe/Madrid"})()
+            return type("Format", (), {"resolvedOptions": lambda self: options})()
+
+
+class FakeNavigator:
+    onLine = True
+    userAgent = "FakeBrowser/1.0"
+    language = "es-ES"
+    # no `locks`: the lease fallback
+
+
+class FakeLocalStorage:
+    """The Web Storage API over a dict, shared by the "tabs" of one site."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, str] = {}
+        self.full = False
+
+    def getItem(self, key: str) -> str | None:
+        return self.data.get(key)
+
+    def setItem(self, key: str, value: str) -> None:
+        if self.full:
+            raise RuntimeError("QuotaExceededError")
+        self.data[key] = value
+
+    def removeItem(self, key: str) -> None:
+        self.data.pop(key, None)
+
+    @property
+    def length(self) -> int:
+        return len(self.data)
+
+    def key(self, index: int) -> str | None:
+        keys = list(self.data)
+        return keys[index] if index < len(keys) else None
+
+
+def fake_page(storage: FakeLocalStorage | None = None, create_proxy: Any = None) -> Page:
+    return Page(FakeTarget(), FakeTarget(), FakeNavigator(), storage, create_proxy or (lambda f: f))

@@ -36,7 +36,13 @@ API_PREFIX = "/api/storefront/v1"
 MAX_BODY_BYTES = 500 * 1024
 MAX_BATCH_EVENTS = 100
 ALLOWED_HEADERS = ["authorization", "content-type", "x-api-key", "x-masivo-sdk"]
-EXPOSED_HEADERS = ["Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"]
+EXPOSED_HEADERS = [
+    "Retry-After",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+    "X-Request-Id",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -114,10 +120,20 @@ class RequestLog:
         scope.setdefault("state", {})["masivo"] = notes
         status = 0
 
+        request_id = f"req_{secrets.token_hex(8)}"
+        notes["request_id"] = request_id
+
         async def send_and_note(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                message = {
+                    **message,
+                    "headers": [
+                        *message.get("headers", []),
+                        (b"x-request-id", request_id.encode()),
+                    ],
+                }
             await send(message)
 
         started, generation = time.time(), self.state.generation
@@ -135,6 +151,7 @@ class RequestLog:
                     "status": 0 if notes.get("dropped") else status,
                     "events": notes.get("events"),
                     "origin": headers.get(b"origin", b"").decode() or None,
+                    "request_id": request_id,
                     "at": started,
                 }
             )

@@ -39,6 +39,12 @@ class EmulatorClient:
         events: list[dict[str, Any]] = self._call("GET", f"/events{suffix}")
         return events
 
+    def customer_events(self, customer_id: str) -> list[dict[str, Any]]:
+        """A customer's events, including the anonymous ones sent before ``identify``."""
+        path = f"/customers/{urllib.parse.quote(customer_id, safe='')}/events"
+        events: list[dict[str, Any]] = self._call("GET", path)
+        return events
+
     def wait_for_events(
         self, count: int, *, type: str | None = None, timeout: float = 10.0
     ) -> list[dict[str, Any]]:

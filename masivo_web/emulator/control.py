@@ -58,6 +58,23 @@ def control_routes(state: EmulatorState) -> list[Route]:
             events = matching()
         return JSONResponse({"data": events})
 
+    async def customer_events(request: Request) -> Response:
+        # A customer's events, and the anonymous ones that preceded identify: an event that
+        # carries both the customer_id and an anonymous_id ties that anonymous id to them.
+        customer = request.path_params["customer_id"]
+        events = state.events()
+        linked = {
+            event["anonymous_id"]
+            for event in events
+            if event.get("customer_id") == customer and event.get("anonymous_id")
+        }
+        mine = [
+            event
+            for event in events
+            if event.get("customer_id") == customer or event.get("anonymous_id") in linked
+        ]
+        return JSONResponse({"data": mine})
+
     async def clear_events(request: Request) -> Response:
         state.db.execute("DELETE FROM events")
         return JSONResponse({"data": {"cleared": True}})
@@ -170,6 +187,7 @@ def control_routes(state: EmulatorState) -> list[Route]:
     return [
         Route("/events", list_events, methods=["GET"]),
         Route("/events", clear_events, methods=["DELETE"]),
+        Route("/customers/{customer_id}/events", customer_events, methods=["GET"]),
         Route("/reset", reset, methods=["POST"]),
         Route("/requests", list_requests, methods=["GET"]),
         Route("/stats", stats, methods=["GET"]),

@@ -218,3 +218,35 @@ async def test_server_side_rejections_reach_the_caller(emulator: EmulatorServer)
         await delivery
     assert caught.value.status == 422
     assert len(emulator.control.requests(route="analytics")) == 1  # not retried
+
+
+async def test_errors_carry_status_code_details_and_the_request_id(
+    emulator: EmulatorServer,
+) -> None:
+    async with connect(emulator) as masivo:
+        await masivo.get_token()
+        emulator.control.inject_fault("analytics", status=422)
+        delivery = masivo.send_analytics_event(EVENT)
+    with pytest.raises(MasivoError) as caught:
+        await delivery
+    error = caught.value
+    (request,) = emulator.control.requests(route="analytics")
+    assert (error.status, error.code) == (422, "Injected fault")
+    assert error.details == "emulator fault: HTTP 422"
+    assert error.request_id == request["request_id"]
+    assert error.request_id.startswith("req_")
+
+
+async def test_anonymous_events_before_identify_are_attributable_to_the_customer(
+    emulator: EmulatorServer,
+) -> None:
+    async with connect(emulator) as masivo:
+        masivo.send_analytics_event(type="ADD_TO_CART", brand_id=None)  # anonymous
+        masivo.identify("customer-77", {"email": "sam@example.com"})
+        masivo.send_analytics_event(type="EMPTY_CART", brand_id=None)
+    async with connect(emulator) as stranger:
+        stranger.send_analytics_event(type="ADD_TO_CART", brand_id=None)
+    events = emulator.control.customer_events("customer-77")
+    assert [event["type"] for event in events] == ["ADD_TO_CART", "IDENTIFY", "EMPTY_CART"]
+    assert events[0]["customer_id"] != "customer-77"  # it was sent before identify
+    assert len(emulator.control.received_events()) == 4

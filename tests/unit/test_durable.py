@@ -19,61 +19,10 @@ from masivo_web.events import prepare_event
 from masivo_web.queue import MAX_EVENT_AGE_S, MEMORY_QUEUE_BOUNDS, STORED_QUEUE_BOUNDS
 from masivo_web.runtime import Page
 from masivo_web.storage import FallbackStorage, MemoryStorage
-from tests.fakes import FakeClock, FakeMasivo, settle
+from tests.fakes import FakeClock, FakeLocalStorage, FakeMasivo, fake_page, settle
 
 EVENT: dict[str, Any] = {"type": "ADD_TO_CART", "customer_id": "c-1", "brand_id": None}
 KEY = "client-key-that-must-never-be-stored"
-
-
-class FakeLocalStorage:
-    """The Web Storage API over a dict, shared by the "tabs" of one site."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, str] = {}
-        self.full = False
-
-    def getItem(self, key: str) -> str | None:
-        return self.data.get(key)
-
-    def setItem(self, key: str, value: str) -> None:
-        if self.full:
-            raise RuntimeError("QuotaExceededError")
-        self.data[key] = value
-
-    def removeItem(self, key: str) -> None:
-        self.data.pop(key, None)
-
-    @property
-    def length(self) -> int:
-        return len(self.data)
-
-    def key(self, index: int) -> str | None:
-        keys = list(self.data)
-        return keys[index] if index < len(keys) else None
-
-
-class Target:
-    def __init__(self) -> None:
-        self.listeners: dict[str, list[Callable[[Any], None]]] = {}
-        self.visibilityState = "visible"
-
-    def addEventListener(self, name: str, listener: Callable[[Any], None]) -> None:
-        self.listeners.setdefault(name, []).append(listener)
-
-    def removeEventListener(self, name: str, listener: Callable[[Any], None]) -> None:
-        self.listeners[name].remove(listener)
-
-    def fire(self, name: str) -> None:
-        for listener in list(self.listeners.get(name, [])):
-            listener(None)
-
-
-class Navigator:
-    onLine = True  # and no `locks`: the lease fallback
-
-
-def fake_page(storage: FakeLocalStorage | None) -> Page:
-    return Page(Target(), Target(), Navigator(), storage, lambda function: function)
 
 
 @pytest.fixture

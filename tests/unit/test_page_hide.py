@@ -15,27 +15,9 @@ from masivo_web import create_client
 from masivo_web.keepalive import KEEPALIVE_BUDGET_BYTES, page_budget
 from masivo_web.lifecycle import PageLifecycle
 from masivo_web.runtime import Page, current_page
-from tests.fakes import FakeMasivo, settle
+from tests.fakes import FakeMasivo, FakeNavigator, FakeTarget, settle
 
 EVENT: dict[str, Any] = {"type": "ADD_TO_CART", "customer_id": "c-1", "brand_id": None}
-
-
-class FakeTarget:
-    """Stands in for ``window`` or ``document``."""
-
-    def __init__(self) -> None:
-        self.listeners: dict[str, list[Callable[[Any], None]]] = {}
-        self.visibilityState = "visible"
-
-    def addEventListener(self, name: str, listener: Callable[[Any], None]) -> None:
-        self.listeners.setdefault(name, []).append(listener)
-
-    def removeEventListener(self, name: str, listener: Callable[[Any], None]) -> None:
-        self.listeners[name].remove(listener)
-
-    def fire(self, name: str) -> None:
-        for listener in list(self.listeners.get(name, [])):
-            listener(object())
 
 
 class FakeProxy:
@@ -54,7 +36,7 @@ class FakePage:
     def __init__(self) -> None:
         self.window = FakeTarget()
         self.document = FakeTarget()
-        self.navigator = type("Navigator", (), {"onLine": True})()
+        self.navigator = FakeNavigator()
         self.proxies: list[FakeProxy] = []
 
     def create_proxy(self, function: Callable[[Any], None]) -> FakeProxy:

@@ -69,4 +69,5 @@ def test_the_package_has_no_runtime_dependencies_and_ships_py_typed() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["dependencies"] == []
     assert (ROOT / "masivo_web" / "py.typed").exists()
-    assert project["version"] == masivo_web.__version__
+    assert project["dynamic"] == ["version"]  # read from masivo_web/_version.py
+    assert masivo_web.__version__ == masivo_web._version.VERSION

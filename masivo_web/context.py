@@ -1,0 +1,77 @@
+"""The ``context`` attached to each event (unless ``create_client(context=False)``).
+
+| field | value | where |
+|---|---|---|
+| ``library`` | ``{"name": "masivo_web", "version": ...}`` | always |
+| ``user_agent`` | ``navigator.userAgent`` | page |
+| ``locale`` | ``navigator.language``; under CPython the process locale, if set | page, CPython |
+| ``timezone`` | IANA name (``Intl...resolvedOptions().timeZone``); CPython: the UTC offset | both |
+| ``page`` | ``{url, path, referrer, title, search}`` at the moment of the call | page |
+| ``campaign`` | ``utm_*`` of the URL as ``source, medium, name, term, content`` | page |
+"""
+
+from __future__ import annotations
+
+import contextlib
+import locale
+import time
+from typing import Any
+from urllib.parse import parse_qs
+
+from ._version import VERSION
+from .runtime import Page
+
+LIBRARY = {"name": "masivo_web", "version": VERSION}
+_UTM = {
+    "utm_source": "source",
+    "utm_medium": "medium",
+    "utm_campaign": "name",
+    "utm_term": "term",
+    "utm_content": "content",
+}
+
+
+def static_context(page: Page | None) -> dict[str, Any]:
+    """The parts that do not change while the page lives: read once per client."""
+    context: dict[str, Any] = {"library": LIBRARY}
+    if page is None:
+        language = locale.getlocale()[0]
+        if language:
+            context["locale"] = language.replace("_", "-")
+        context["timezone"] = time.strftime("%z")
+        return context
+    context["user_agent"] = str(page.navigator.userAgent)
+    context["locale"] = str(page.navigator.language)
+    with contextlib.suppress(Exception):  # a very old or locked-down browser has no Intl
+        context["timezone"] = str(page.window.Intl.DateTimeFormat.new().resolvedOptions().timeZone)
+    return context
+
+
+def page_fields(page: Page) -> dict[str, str]:
+    """Where the page is, read now: url, path, referrer, title, search."""
+    location = page.window.location
+    return {
+        "url": str(location.href),
+        "path": str(location.pathname),
+        "referrer": str(page.document.referrer),
+        "title": str(page.document.title),
+        "search": str(location.search),
+    }
+
+
+def campaign(search: str) -> dict[str, str]:
+    """``utm_*`` parameters of a query string, under Segment-style names."""
+    query = parse_qs(search.lstrip("?"))
+    return {name: query[key][0] for key, name in _UTM.items() if query.get(key)}
+
+
+def event_context(page: Page | None, static: dict[str, Any]) -> dict[str, Any]:
+    """The context of an event sent now."""
+    if page is None:
+        return static
+    where = page_fields(page)
+    context = {**static, "page": where}
+    utm = campaign(where["search"])
+    if utm:
+        context["campaign"] = utm
+    return context

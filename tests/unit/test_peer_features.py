@@ -1,0 +1,289 @@
+"""What the peer SDKs offer: identity, page views, context, hooks, consent, close, debug,
+several clients. Page-reading parts run on a fake page here and in Chromium in tests/browser."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import masivo_web.client
+from masivo_web import MasivoConfigError, MasivoValidationError, create_client
+from masivo_web.context import LIBRARY
+from masivo_web.runtime import Page
+from tests.fakes import FakeLocalStorage, FakeMasivo, fake_page, json_response
+
+EVENT: dict[str, Any] = {"type": "ADD_TO_CART", "brand_id": None}
+
+
+@pytest.fixture
+def page_loads(monkeypatch: pytest.MonkeyPatch) -> Callable[[], Page]:
+    """Each call is a new page load of one site (its localStorage survives)."""
+    storage = FakeLocalStorage()
+
+    def load() -> Page:
+        page = fake_page(storage)
+        monkeypatch.setattr(masivo_web.client, "current_page", lambda: page)
+        return page
+
+    return load
+
+
+def client_for(masivo: FakeMasivo, **options: Any) -> Any:
+    return create_client("k", transport=masivo.transport, clock=masivo.clock, **options)
+
+
+def sent(masivo: FakeMasivo) -> list[dict[str, Any]]:
+    return [event for batch in masivo.batches for event in batch]
+
+
+async def test_anonymous_events_then_identify_then_known_events(
+    page_loads: Callable[[], Page], masivo: FakeMasivo
+) -> None:
+    page_loads()
+    client = client_for(masivo)
+    anonymous = client.anonymous_id
+    client.send_analytics_event(EVENT)  # no customer_id: the visitor is anonymous
+    client.identify("customer-123", {"plan": "gold"})
+    client.send_analytics_event(EVENT)  # customer_id may now be left out
+    await client.flush()
+    before, identify, after = sent(masivo)
+    assert (before["customer_id"], before["anonymous_id"]) == (anonymous, anonymous)
+    assert identify["type"] == "IDENTIFY"
+    assert (identify["customer_id"], identify["anonymous_id"]) == ("customer-123", anonymous)
+    assert identify["traits"] == {"plan": "gold"}
+    assert (after["customer_id"], after["anonymous_id"]) == ("customer-123", anonymous)
+    client.destroy()
+
+
+async def test_identity_survives_a_page_load_and_reset_forgets_it(
+    page_loads: Callable[[], Page], masivo: FakeMasivo
+) -> None:
+    page_loads()
+    first = client_for(masivo)
+    first.identify("customer-9")
+    anonymous = first.anonymous_id
+    first.destroy()
+    page_loads()
+    second = client_for(masivo)
+    assert (second.anonymous_id, second.customer_id) == (anonymous, "customer-9")
+    second.reset()
+    assert second.customer_id is None
+    assert second.anonymous_id != anonymous
+    page_loads()
+    third = client_for(masivo)
+    assert third.anonymous_id == second.anonymous_id
+    for client in (second, third):
+        client.destroy()
+
+
+async def test_identify_refuses_a_missing_customer(masivo: FakeMasivo) -> None:
+    client = client_for(masivo)
+    with pytest.raises(MasivoValidationError, match="non-empty string"):
+        client.identify("")
+    assert client.customer_id is None
+    client.destroy()
+
+
+async def test_events_carry_context_read_at_call_time(
+    page_loads: Callable[[], Page], masivo: FakeMasivo
+) -> None:
+    page = page_loads()
+    client = client_for(masivo)
+    client.send_analytics_event(EVENT)
+    page.window.location.pathname = "/checkout"  # type: ignore[attr-defined]
+    client.send_analytics_event(EVENT)
+    await client.flush()
+    first, second = (event["context"] for event in sent(masivo))
+    assert first["library"] == LIBRARY
+    assert (first["user_agent"], first["locale"], first["timezone"]) == (
+        "FakeBrowser/1.0",
+        "es-ES",
+        "Europe/Madrid",
+    )
+    assert first["page"]["url"].startswith("https://shop.test/cart")
+    assert first["page"]["referrer"] == "https://search.test/?q=coffee"
+    assert first["campaign"] == {"source": "newsletter", "name": "winter"}
+    assert (first["page"]["path"], second["page"]["path"]) == ("/cart", "/checkout")
+    client.destroy()
+
+
+async def test_context_can_be_turned_off_and_is_minimal_under_cpython(
+    masivo: FakeMasivo,
+) -> None:
+    plain = client_for(masivo, context=False)
+    cpython = client_for(masivo)
+    plain.send_analytics_event(EVENT)
+    cpython.send_analytics_event(EVENT)
+    await plain.flush()
+    await cpython.flush()
+    without, with_context = sent(masivo)
+    assert "context" not in without
+    assert with_context["context"]["library"] == LIBRARY
+    assert "page" not in with_context["context"]
+    plain.destroy()
+    cpython.destroy()
+
+
+async def test_page_views_read_the_page_or_need_a_url_under_cpython(
+    page_loads: Callable[[], Page], masivo: FakeMasivo
+) -> None:
+    cpython = client_for(masivo)
+    with pytest.raises(MasivoValidationError, match="url="):
+        cpython.page("Home")
+    cpython.page("Home", {"a": 1}, url="https://shop.test/", path="/")
+    page_loads()
+    in_page = client_for(masivo, page_event_type="VIEW")
+    in_page.page("Cart")
+    await cpython.flush()
+    await in_page.flush()
+    explicit, read = sent(masivo)
+    assert (explicit["type"], explicit["name"], explicit["url"], explicit["properties"]) == (
+        "PAGE_VIEW",
+        "Home",
+        "https://shop.test/",
+        {"a": 1},
+    )
+    assert (read["type"], read["path"], read["title"]) == ("VIEW", "/cart", "Shop")
+    assert read["search"] == "?utm_source=newsletter&utm_campaign=winter"
+    cpython.destroy()
+    in_page.destroy()
+
+
+async def test_before_send_can_change_or_drop_events(masivo: FakeMasivo) -> None:
+    def scrub(event: dict[str, Any]) -> dict[str, Any] | None:
+        if event["type"] == "SECRET":
+            return None
+        return {**event, "metadata": {"scrubbed": True}}
+
+    client = client_for(masivo, before_send=scrub)
+    kept = client.send_analytics_event(EVENT)
+    dropped = client.send_analytics_event(type="SECRET", brand_id=None)
+    await client.flush()
+    assert (await kept).success
+    result = await dropped
+    assert (result.success, result.data) == (False, {"reason": "dropped by before_send"})
+    assert [event["metadata"] for event in sent(masivo)] == [{"scrubbed": True}]
+    client.destroy()
+
+
+async def test_before_send_results_are_validated(masivo: FakeMasivo) -> None:
+    client = client_for(masivo, before_send=lambda event: {**event, "type": "PURCHASE"})
+    with pytest.raises(MasivoValidationError, match="reserved"):
+        client.send_analytics_event(EVENT)
+    bad = client_for(masivo, before_send=lambda event: "nope")  # type: ignore[arg-type,return-value]
+    with pytest.raises(MasivoValidationError, match="before_send"):
+        bad.send_analytics_event(EVENT)
+    client.destroy()
+    bad.destroy()
+
+
+async def test_a_disabled_client_records_and_sends_nothing(masivo: FakeMasivo) -> None:
+    client = client_for(masivo, enabled=False)
+    delivery = client.send_analytics_event(EVENT, metadata={"n": 1})
+    await client.flush()
+    assert (await delivery).data == {"reason": "client disabled"}
+    assert [event["metadata"] for event in client.recorded_events] == [{"n": 1}]
+    assert masivo.transport.requests == []
+    with pytest.raises(MasivoValidationError):
+        client.send_analytics_event(type="PURCHASE", brand_id=None)  # still validated
+    client.destroy()
+
+
+async def test_opt_out_drops_the_queue_and_is_remembered_until_opt_in(
+    page_loads: Callable[[], Page], masivo: FakeMasivo
+) -> None:
+    page_loads()
+    client = client_for(masivo)
+    queued = client.send_analytics_event(EVENT)
+    client.opt_out()
+    assert (await queued).data == {"reason": "opted out"}
+    client.destroy()
+    page_loads()
+    later = client_for(masivo)
+    assert later.opted_out
+    assert (await later.send_analytics_event(EVENT)).data == {"reason": "opted out"}
+    later.opt_in()
+    delivery = later.send_analytics_event(EVENT)
+    await later.flush()
+    assert (await delivery).success
+    assert len(sent(masivo)) == 1
+    later.destroy()
+
+
+async def test_close_flushes_within_its_timeout(masivo: FakeMasivo) -> None:
+    client = client_for(masivo)
+    delivery = client.send_analytics_event(EVENT)
+    assert await client.close(timeout_s=5) is True
+    assert (await delivery).success
+    masivo.script("events", *[json_response(503, {"error": "down"})] * 20)
+    slow = client_for(masivo)
+    stuck = slow.send_analytics_event(EVENT)
+    closing = masivo.clock.advance(30)
+    result = slow.close(timeout_s=2)
+    _, closed = await asyncio.gather(closing, result)
+    assert closed is False
+    assert stuck.done()  # destroyed: its awaitable raises rather than hanging
+    with pytest.raises(MasivoConfigError):
+        slow.send_analytics_event(EVENT)
+
+
+async def test_debug_logs_each_step(masivo: FakeMasivo, caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("masivo_web")
+    level, handlers = logger.level, list(logger.handlers)
+    try:
+        client = client_for(masivo, debug=True)
+        with caplog.at_level(logging.DEBUG, logger="masivo_web"):
+            client.send_analytics_event(EVENT)
+            await client.flush()
+        assert "queued ADD_TO_CART" in caplog.text
+        client.destroy()
+    finally:
+        logger.setLevel(level)
+        logger.handlers[:] = handlers
+
+
+async def test_clients_with_different_keys_or_settings_stay_independent(
+    page_loads: Callable[[], Page], masivo: FakeMasivo
+) -> None:
+    page_loads()
+    shop = client_for(masivo)
+    other_brand = create_client("other", transport=masivo.transport, clock=masivo.clock)
+    shop.send_analytics_event(EVENT)
+    other_brand.send_analytics_event(EVENT)
+    shop.opt_out()  # consent is per client namespace
+    assert not other_brand.opted_out
+    assert shop.anonymous_id != other_brand.anonymous_id
+    await other_brand.flush()
+    assert len(sent(masivo)) == 1
+    same_key = client_for(masivo)
+    assert await same_key.get_token() == await shop.get_token()  # one token per key
+    for client in (shop, other_brand, same_key):
+        client.destroy()
+
+
+async def test_inline_user_traits_ride_along(masivo: FakeMasivo) -> None:
+    client = client_for(masivo)
+    client.send_analytics_event(EVENT, user={"email": "sam@example.com", "data": {"plan": "pro"}})
+    await client.flush()
+    assert sent(masivo)[0]["user"] == {"email": "sam@example.com", "data": {"plan": "pro"}}
+    client.destroy()
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("context", "yes"),
+        ("enabled", 1),
+        ("page_event_type", ""),
+        ("identify_event_type", None),
+        ("on_error", "log"),
+        ("before_send", 42),
+    ],
+)
+def test_bad_peer_options_are_config_errors(option: str, value: Any) -> None:
+    with pytest.raises(MasivoConfigError, match=option):
+        create_client("k", **{option: value})
