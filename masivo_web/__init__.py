@@ -26,6 +26,16 @@ from .factory import create_client
 
 __version__ = VERSION
 
+
+def __getattr__(name: str) -> object:
+    # SyncClient needs threads: imported only when asked for, never by the browser's import.
+    if name == "SyncClient":
+        from .sync import SyncClient
+
+        return SyncClient
+    raise AttributeError(f"module 'masivo_web' has no attribute {name!r}")
+
+
 __all__ = [
     "RESERVED_EVENT_TYPES",
     "Delivery",
@@ -38,6 +48,7 @@ __all__ = [
     "MasivoServerKeyError",
     "MasivoValidationError",
     "SendEventResult",
+    "SyncClient",
     "__version__",
     "create_client",
 ]

@@ -36,9 +36,10 @@ def log_failure(error: MasivoError, event_id: str) -> None:
 class Delivery:
     """The pending outcome of one queued event.
 
-    ``await delivery`` gives a :class:`SendEventResult` once the batch carrying the event was
-    answered, or raises the :class:`~masivo_web.MasivoError` that ended its delivery. Awaiting is
-    optional: an event nobody awaits is still delivered, and its failure goes to the client's
+    ``await delivery`` sends the event's batch at once (no waiting for the batch timers) and
+    gives a :class:`SendEventResult` once it was answered, or raises the
+    :class:`~masivo_web.MasivoError` that ended its delivery. Awaiting is optional: an event
+    nobody awaits is still delivered with its batch, and its failure goes to the client's
     ``on_error`` (by default a warning on the ``masivo_web`` logger) instead of surfacing as
     "exception was never retrieved".
 
@@ -46,21 +47,25 @@ class Delivery:
     >>> # result = await masivo.send_analytics_event(type="ADD_TO_CART", ...)
     """
 
-    __slots__ = ("_awaited", "_future", "_report", "event_id")
+    __slots__ = ("_awaited", "_expedite", "_future", "_report", "event_id")
 
     def __init__(
         self,
         future: asyncio.Future[SendEventResult],
         event_id: str,
         report: Callable[[MasivoError, str], None] | None = None,
+        expedite: Callable[[], None] | None = None,
     ) -> None:
         self._future = future
         self._awaited = False
         self._report = report or log_failure
+        self._expedite = expedite
         self.event_id = event_id
 
     def __await__(self) -> Generator[Any, None, SendEventResult]:
         self._awaited = True
+        if self._expedite is not None and not self._future.done():
+            self._expedite()  # whoever waits for the answer should not wait for a batch timer
         return self._future.__await__()
 
     def done(self) -> bool:

@@ -83,7 +83,7 @@ class Dispatcher:
 
     def enqueue(self, event: PreparedEvent, loop: asyncio.AbstractEventLoop) -> Delivery:
         """Queue ``event`` and return its delivery handle."""
-        delivery = Delivery(loop.create_future(), event.event_id, self._report)
+        delivery = Delivery(loop.create_future(), event.event_id, self._report, self._expedite)
         self._queue.append(event, delivery, self._clock.monotonic())
         if self._persistence is not None:
             self._persistence.save(event, self._clock.time())  # write-ahead: before any send
@@ -152,6 +152,12 @@ class Dispatcher:
             pass  # the flusher meets the same error and reports it with the events
         finally:
             self._warming = None
+
+    def _expedite(self) -> None:
+        """Someone awaits an event: send what is queued now instead of at the next timer."""
+        self._queue.request_flush()
+        if self._wake is not None:
+            self._wake.set()
 
     def not_sent(self, event_id: str, reason: str) -> Delivery:
         """A delivery settled at once for an event the app chose not to send (``before_send``

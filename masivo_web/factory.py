@@ -18,8 +18,8 @@ def create_client(
     api_key: str,
     *,
     brand_id: str | None = None,
-    auth_url: str = api.DEFAULT_AUTH_URL,
-    api_base: str = api.DEFAULT_API_BASE,
+    auth_url: str | None = None,
+    api_base: str | None = None,
     batch_size: int = 100,
     idle_flush_s: float = 30.0,
     max_wait_s: float = 60.0,
@@ -39,16 +39,17 @@ def create_client(
     """Create a Masivo client for a CLIENT API key. Needs no event loop: nothing is sent and no
     timer starts until the first event.
 
-    ``brand_id`` is injected into events that have a ``platform`` but no ``brand_id``. Events are
-    sent in batches of ``batch_size`` (at most 100), after ``idle_flush_s`` without a new event,
-    ``max_wait_s`` after the oldest queued event, or on ``await flush()``.
-    ``event_route="behavior"`` sends each event alone to the single-event route.
-    ``on_error(error, event_id)`` receives each failure nobody awaited (default: a warning on the
-    ``masivo_web`` logger). ``before_send(event)`` may change an event or return None to drop it.
-    ``context=False`` leaves out the library/page/locale context. ``enabled=False`` validates
-    and records events in ``client.recorded_events`` but sends nothing (tests, consent).
-    ``debug=True`` logs every step on the ``masivo_web`` logger (the console in a page).
-    ``transport``, ``clock`` and ``random`` are for tests.
+    ``auth_url`` defaults to ``https://api.masivo.ai/auth/authorize`` and ``api_base`` to
+    ``https://app.masivo.ai/api/storefront/v1``. ``brand_id`` is injected into events that have
+    a ``platform`` but no ``brand_id``. Events are sent in batches of ``batch_size`` (at most
+    100), after ``idle_flush_s`` without a new event, ``max_wait_s`` after the oldest queued
+    event, or on ``await flush()``. ``event_route="behavior"`` sends each event alone to the
+    single-event route. ``on_error(error, event_id)`` receives each failure nobody awaited
+    (default: a warning on the ``masivo_web`` logger). ``before_send(event)`` may change an
+    event or return None to drop it. ``context=False`` leaves out the library/page/locale
+    context. ``enabled=False`` validates and records events in ``client.recorded_events`` but
+    sends nothing (tests, consent). ``debug=True`` logs every step on the ``masivo_web`` logger
+    (the console in a page). ``transport``, ``clock`` and ``random`` are for tests.
 
     >>> masivo = create_client("your-client-api-key", brand_id="brand-456")
 
@@ -57,8 +58,8 @@ def create_client(
     settings = check_settings(
         api_key=api_key,
         brand_id=brand_id,
-        auth_url=auth_url,
-        api_base=api_base,
+        auth_url=api.DEFAULT_AUTH_URL if auth_url is None else auth_url,
+        api_base=api.DEFAULT_API_BASE if api_base is None else api_base,
         batch_size=batch_size,
         idle_flush_s=idle_flush_s,
         max_wait_s=max_wait_s,

@@ -142,3 +142,38 @@ def test_events_queued_before_any_flush_use_the_token_warmed_at_first_event(
     )
     own_page.goto(f"{pages_server.url}/test/elsewhere.html")
     assert len(emulator.control.wait_for_events(2)) == 2
+
+
+def test_page_views_context_and_identity_read_the_real_page(
+    own_page: Page, fresh_masivo_emulator: EmulatorServer, pages_server: StaticServer
+) -> None:
+    emulator = fresh_masivo_emulator
+    own_page.goto(f"{pages_server.url}/test/harness.html?utm_source=mail&utm_campaign=launch")
+    own_page.wait_for_function("window.__ready")
+    anonymous = run_python(
+        own_page,
+        client_code(emulator)
+        + "masivo.page('Harness', {'step': 1})\n"
+        + "masivo.send_analytics_event(type='ADD_TO_CART', brand_id=None)\n"
+        + "masivo.identify('customer-5')\n"
+        + "await masivo.flush()\n"
+        + "masivo.anonymous_id",
+    )
+    view, anonymous_event, identify = emulator.control.received_events()
+    assert (view["type"], view["name"], view["properties"]) == ("PAGE_VIEW", "Harness", {"step": 1})
+    assert view["path"] == "/test/harness.html"
+    assert view["title"] == "masivo_web browser harness"
+    assert view["search"] == "?utm_source=mail&utm_campaign=launch"
+    context = anonymous_event["context"]
+    assert "Chrome" in context["user_agent"]
+    assert context["locale"]
+    assert context["timezone"]
+    assert context["campaign"] == {"source": "mail", "name": "launch"}
+    assert context["page"]["url"] == view["url"]
+    assert anonymous_event["customer_id"] == anonymous == identify["anonymous_id"]
+    own_page.reload()  # identity lives in localStorage: the next page knows the customer
+    own_page.wait_for_function("window.__ready")
+    known = run_python(
+        own_page, client_code(emulator) + "[masivo.anonymous_id, masivo.customer_id]"
+    )
+    assert known == [anonymous, "customer-5"]

@@ -562,3 +562,16 @@ def test_a_client_works_across_successive_asyncio_run_calls(masivo: FakeMasivo) 
     assert len(masivo.authorize_requests) == 1  # the token outlives the first loop
     asyncio.run(asyncio.sleep(0))  # destroy() must not need a running loop either
     client.destroy()
+
+
+async def test_awaiting_an_event_sends_its_batch_without_waiting_for_timers(
+    masivo: FakeMasivo,
+) -> None:
+    client = client_for(masivo)
+    unawaited = client.send_analytics_event(EVENT)
+    result = await client.send_analytics_event(EVENT)  # no clock advance: no 30 s idle wait
+    assert result.success
+    assert masivo.clock.now == 0
+    assert [len(batch) for batch in masivo.batches] == [2]  # the earlier event went along
+    assert unawaited.done()
+    client.destroy()

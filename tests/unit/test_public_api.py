@@ -29,6 +29,7 @@ def test_public_names_are_pinned_and_sorted() -> None:
         "MasivoServerKeyError",
         "MasivoValidationError",
         "SendEventResult",
+        "SyncClient",
         "__version__",
         "create_client",
     ]
@@ -55,7 +56,7 @@ def test_import_is_warning_free_and_touches_no_browser_api() -> None:
     code = (
         "import sys, masivo_web; "
         "bad = [m for m in ('js', 'pyodide', 'pyodide.ffi', 'masivo_web.emulator', 'starlette', "
-        "'masivo_web.transports.fetch') if m in sys.modules]; "
+        "'masivo_web.transports.fetch', 'masivo_web.sync') if m in sys.modules]; "
         "assert not bad, bad"
     )
     result = subprocess.run(
