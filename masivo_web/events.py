@@ -32,7 +32,8 @@ CLOCK_SKEW_ALLOWANCE = timedelta(minutes=5)
 MAX_NESTING_DEPTH = 32
 
 _NUMBER = (int, float)
-_NESTED = (dict, list, tuple)
+_NESTED = (dict, list, tuple, Mapping)
+_NESTED_TYPES = frozenset({dict, list, tuple})
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +57,17 @@ def new_event_id() -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+_second_cache: tuple[int, str] = (-1, "")
+
+
 def format_timestamp(epoch_seconds: float) -> str:
     """UTC ISO-8601 with milliseconds and ``Z``, as Masivo expects: ``2026-11-23T05:01:31.123Z``."""
+    global _second_cache
     whole = int(epoch_seconds)
     millis = int((epoch_seconds - whole) * 1000)
-    return datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{millis:03d}Z"
+    if _second_cache[0] != whole:  # strftime is the costly part, and bursts share a second
+        _second_cache = (whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    return f"{_second_cache[1]}.{millis:03d}Z"
 
 
 def prepare_event(
@@ -255,6 +262,7 @@ def _check_depth(event: dict[str, Any]) -> None:
     checked first. A cycle counts as too deep.
     """
     stack: list[tuple[Any, int]] = [(event, 1)]
+    nested = _NESTED_TYPES
     while stack:
         value, depth = stack.pop()
         if depth > MAX_NESTING_DEPTH:
@@ -262,10 +270,11 @@ def _check_depth(event: dict[str, Any]) -> None:
                 f"The event nests dicts/lists deeper than {MAX_NESTING_DEPTH} levels (or contains "
                 "a cycle); flatten it before sending."
             )
-        if isinstance(value, dict):
-            stack.extend((item, depth + 1) for item in value.values() if isinstance(item, _NESTED))
-        elif isinstance(value, list | tuple):
-            stack.extend((item, depth + 1) for item in value if isinstance(item, _NESTED))
+        children = value.values() if isinstance(value, Mapping) else value
+        for child in children:
+            # The exact-type test is the fast path; isinstance catches subclasses.
+            if type(child) in nested or isinstance(child, _NESTED):
+                stack.append((child, depth + 1))
 
 
 def _serialise(event: dict[str, Any]) -> tuple[str, int]:

@@ -146,16 +146,20 @@ class EventQueue:
 
     def evict_over_bounds(self, max_events: int, max_bytes: int) -> list[QueuedEvent]:
         """Remove and return the oldest events while the queue is over either bound."""
-        evicted: list[QueuedEvent] = []
         excess_bytes = self._bytes - max_bytes
         excess_count = len(self._items) - max_events
+        if excess_count <= 0 and excess_bytes <= 0:
+            return []
+        count = 0
         for item in self._items:
             if excess_count <= 0 and excess_bytes <= 0:
                 break
-            evicted.append(item)
+            count += 1
             excess_count -= 1
             excess_bytes -= item.event.size
-        self._remove(evicted)
+        evicted = self._items[:count]  # the oldest: a prefix, removed without a rebuild
+        del self._items[:count]
+        self._bytes -= sum(item.event.size for item in evicted)
         return evicted
 
     def take_expired(self, now: float, max_age_s: float = MAX_EVENT_AGE_S) -> list[QueuedEvent]:

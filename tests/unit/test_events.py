@@ -197,3 +197,13 @@ def test_issued_at_is_accepted_for_backfill_and_normalised_to_utc(
 def test_issued_at_out_of_range_or_ambiguous_is_refused(issued_at: Any, message: str) -> None:
     with pytest.raises(MasivoValidationError, match=message):
         prepare({**VALID, "issued_at": issued_at})
+
+
+def test_nesting_inside_mapping_subclasses_is_seen() -> None:
+    from collections import OrderedDict
+
+    deep: Any = "leaf"
+    for _ in range(MAX_NESTING_DEPTH + 5):
+        deep = OrderedDict(k=deep)
+    with pytest.raises(MasivoValidationError, match="deeper"):
+        prepare({**VALID, "metadata": OrderedDict(x=deep)})
