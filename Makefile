@@ -8,7 +8,7 @@ PY       := $(VENV)/bin/python
 STAMP    := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: test demo reliability lint typecheck unit browser-assets chromium clean
+.PHONY: test demo reliability bench lint typecheck unit browser-assets chromium clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,9 +28,13 @@ test: $(STAMP) browser-assets chromium lint typecheck
 reliability: $(STAMP) browser-assets chromium
 	$(PY) -m masivo_web reliability --events 1500 --navigations 50
 
+## masivo_web's speed and size figures, rewritten into BENCHMARKS.md (not part of the suite).
+bench: $(STAMP) browser-assets chromium
+	$(PY) benchmarks/bench.py
+
 lint: $(STAMP)
-	$(VENV)/bin/ruff check masivo_web tests tools playwright.config.py
-	$(VENV)/bin/ruff format --check masivo_web tests tools playwright.config.py
+	$(VENV)/bin/ruff check masivo_web tests tools benchmarks playwright.config.py
+	$(VENV)/bin/ruff format --check masivo_web tests tools benchmarks playwright.config.py
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
