@@ -63,6 +63,8 @@ class MasivoClient:
         storage = page_storage(self._page)
         self._storage = storage or MemoryStorage()
         self._opt_out_key = f"masivo_web:{namespace}:opted_out"
+        # Read once: a storage read per event costs ~30 µs through the JS bridge.
+        self._opted_out = self._storage.get(self._opt_out_key) == "1"
         self._identity = Identity(storage, namespace)
         self._static_context = static_context(self._page)
         persistence = persistence_for(self._page, storage, namespace, new_event_id(), clock)
@@ -192,16 +194,18 @@ class MasivoClient:
     @property
     def opted_out(self) -> bool:
         """Whether the visitor opted out of tracking (kept across page loads)."""
-        return self._storage.get(self._opt_out_key) == "1"
+        return self._opted_out
 
     def opt_out(self) -> None:
         """Stop tracking: queued events are dropped (and their stored copies), new ones are
         not sent. Remembered across page loads until :meth:`opt_in`."""
+        self._opted_out = True
         self._storage.set(self._opt_out_key, "1")
         self._dispatcher.discard("opted out")
 
     def opt_in(self) -> None:
         """Resume tracking after :meth:`opt_out`."""
+        self._opted_out = False
         self._storage.remove(self._opt_out_key)
 
     # -- lifecycle -------------------------------------------------------------------------

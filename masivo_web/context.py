@@ -16,7 +16,7 @@ import contextlib
 import locale
 import time
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from ._version import VERSION
 from .runtime import Page
@@ -49,13 +49,16 @@ def static_context(page: Page | None) -> dict[str, Any]:
 
 def page_fields(page: Page) -> dict[str, str]:
     """Where the page is, read now: url, path, referrer, title, search."""
-    location = page.window.location
+    # One read of location.href, parsed here: each JS property read costs ~15 µs in Pyodide.
+    url = str(page.window.location.href)
+    parts = urlsplit(url)
+    document = page.document
     return {
-        "url": str(location.href),
-        "path": str(location.pathname),
-        "referrer": str(page.document.referrer),
-        "title": str(page.document.title),
-        "search": str(location.search),
+        "url": url,
+        "path": parts.path or "/",
+        "referrer": str(document.referrer),
+        "title": str(document.title),
+        "search": f"?{parts.query}" if parts.query else "",
     }
 
 

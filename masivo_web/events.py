@@ -34,6 +34,8 @@ MAX_NESTING_DEPTH = 32
 _NUMBER = (int, float)
 _NESTED = (dict, list, tuple, Mapping)
 _NESTED_TYPES = frozenset({dict, list, tuple})
+# Exact types that cannot nest: skipping them avoids a slow ABC isinstance check per value.
+_LEAF_TYPES = frozenset({str, int, float, bool, type(None)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,8 +274,9 @@ def _check_depth(event: dict[str, Any]) -> None:
             )
         children = value.values() if isinstance(value, Mapping) else value
         for child in children:
-            # The exact-type test is the fast path; isinstance catches subclasses.
-            if type(child) in nested or isinstance(child, _NESTED):
+            kind = type(child)
+            # Exact types first; the slow ABC check only for the rare subclass.
+            if kind in nested or (kind not in _LEAF_TYPES and isinstance(child, _NESTED)):
                 stack.append((child, depth + 1))
 
 

@@ -162,8 +162,6 @@ class FakeTarget:
 
 class FakeLocation:
     href = "https://shop.test/cart?utm_source=newsletter&utm_campaign=winter"
-    pathname = "/cart"
-    search = "?utm_source=newsletter&utm_campaign=winter"
 
 
 class FakeIntl:

@@ -94,7 +94,7 @@ async def test_events_carry_context_read_at_call_time(
     page = page_loads()
     client = client_for(masivo)
     client.send_analytics_event(EVENT)
-    page.window.location.pathname = "/checkout"  # type: ignore[attr-defined]
+    page.window.location.href = "https://shop.test/checkout"  # type: ignore[attr-defined]
     client.send_analytics_event(EVENT)
     await client.flush()
     first, second = (event["context"] for event in sent(masivo))
