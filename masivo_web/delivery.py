@@ -33,6 +33,24 @@ def log_failure(error: MasivoError, event_id: str) -> None:
     logger.warning("masivo_web: event %s was not delivered: %s", event_id, error)
 
 
+class DropSummary:
+    """Without an ``on_error`` hook, a full queue would log a warning per new event: this logs
+    one summary per ``interval_s`` instead (the count since the last line, and the reason)."""
+
+    def __init__(self, interval_s: float = 10.0) -> None:
+        self.interval_s = interval_s
+        self._unlogged = 0
+        self._last: float | None = None
+
+    def add(self, count: int, reason: str, now: float) -> None:
+        self._unlogged += count
+        if self._last is None or now - self._last >= self.interval_s:
+            logger.warning(
+                "masivo_web: dropped %d event(s) before delivery: %s", self._unlogged, reason
+            )
+            self._unlogged, self._last = 0, now
+
+
 class Delivery:
     """The pending outcome of one queued event.
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from . import api
 from .auth import AuthManager
 from .config import Settings
-from .delivery import Delivery, SendEventResult, log_failure
+from .delivery import Delivery, DropSummary, SendEventResult, log_failure
 from .durable import Persistence, StoredEvent
 from .errors import MasivoAuthError, MasivoDroppedError, MasivoError
 from .events import PreparedEvent
@@ -38,8 +38,6 @@ logger = logging.getLogger("masivo_web")
 Reporter = Callable[[MasivoError, str], None]
 #: Wait this long after ``online`` before sending.
 RESUME_DELAY_S = 1.0
-#: Without an on_error hook, dropped events are summarised in the log at most this often.
-DROP_LOG_INTERVAL_S = 10.0
 
 
 class Dispatcher:
@@ -76,8 +74,7 @@ class Dispatcher:
         self._bounds = MEMORY_QUEUE_BOUNDS if persistence is None else STORED_QUEUE_BOUNDS
         self._maintenance: asyncio.Task[None] | None = None
         self._report = on_error or log_failure
-        self._dropped_unlogged = 0
-        self._last_drop_log: float | None = None
+        self._drop_summary = DropSummary()
         self._online = True
         self._closed = False
 
@@ -141,8 +138,7 @@ class Dispatcher:
             )
 
     def _drop(self, items: list[QueuedEvent], reason: str) -> None:
-        # With an on_error hook every drop is reported to it; without one, a full queue would
-        # log a warning per new event, so the log gets one summary per DROP_LOG_INTERVAL_S.
+        # An on_error hook hears of every drop; otherwise the log gets a periodic summary.
         per_event = self._report is not log_failure
         for item in items:
             self._forget(item)
@@ -150,15 +146,7 @@ class Dispatcher:
                 MasivoDroppedError(f"Dropped before delivery: {reason}"), log=per_event
             )
         if not per_event:
-            self._dropped_unlogged += len(items)
-            now = self._clock.monotonic()
-            if self._last_drop_log is None or now - self._last_drop_log >= DROP_LOG_INTERVAL_S:
-                logger.warning(
-                    "masivo_web: dropped %d event(s) before delivery: %s",
-                    self._dropped_unlogged,
-                    reason,
-                )
-                self._dropped_unlogged, self._last_drop_log = 0, now
+            self._drop_summary.add(len(items), reason, self._clock.monotonic())
 
     def _forget(self, item: QueuedEvent) -> None:
         if self._persistence is not None:

@@ -17,23 +17,19 @@ and keeps only the events still claimed by itself.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
 
 from .events import PreparedEvent
+from .liveness import LeaseLiveness, Liveness, WebLocksLiveness
 from .runtime import Clock, Page
 from .storage import FallbackStorage, LocalStorage, Storage
 
 logger = logging.getLogger("masivo_web")
-T = TypeVar("T")
 
-#: An owner whose lease is older than this is gone (fallback without Web Locks).
-LEASE_TTL_S = 15.0
 #: How often a live owner renews its lease and looks for orphans.
 MAINTENANCE_INTERVAL_S = 5.0
 #: How long a claim waits before checking that no other tab claimed the same events (fallback).
@@ -108,134 +104,6 @@ def _parse(event_id: str, record: str) -> tuple[str, int, StoredEvent] | None:
         return owner, int(sequence), StoredEvent(event, float(queued))
     except (ValueError, KeyError, TypeError):
         return None
-
-
-class Liveness(Protocol):
-    """Which owners are alive, and mutual exclusion between tabs."""
-
-    #: True when ``exclusively`` is a real cross-tab lock.
-    exclusive: bool
-
-    def hold(self, owner: str) -> None:
-        """Declare ``owner`` alive for as long as this page lives."""
-        ...
-
-    def release(self) -> None:
-        """``owner`` is done (the client was destroyed)."""
-        ...
-
-    async def alive(self) -> set[str]: ...
-
-    async def exclusively(self, name: str, work: Callable[[], Awaitable[T]]) -> T: ...
-
-    def renew(self) -> None:
-        """Keep the declaration fresh (leases only)."""
-        ...
-
-
-class WebLocksLiveness:
-    """Liveness from ``navigator.locks``: an owner holds a lock named after it until its page
-    dies (the browser releases it then), so held locks are exactly the live owners."""
-
-    exclusive = True
-
-    def __init__(self, page: Page, namespace: str) -> None:
-        self._page = page
-        self._locks = page.navigator.locks
-        self._prefix = f"masivo_web:{namespace}:owner:"
-        self._release: Any = None
-        self._proxies: list[Any] = []  # JS keeps calling these; they must stay referenced
-
-    def hold(self, owner: str) -> None:
-        def executor(resolve: Any, reject: Any) -> None:
-            self._release = resolve
-
-        executor_proxy = self._page.create_proxy(executor)
-        granted = self._page.create_proxy(
-            lambda lock: self._page.window.Promise.new(executor_proxy)
-        )
-        self._proxies += [executor_proxy, granted]
-        self._locks.request(self._prefix + owner, granted)
-
-    def release(self) -> None:
-        if self._release is not None:
-            self._release(None)
-            self._release = None
-
-    def renew(self) -> None:
-        pass
-
-    async def alive(self) -> set[str]:
-        snapshot = await self._locks.query()
-        names = [str(lock.name) for lock in snapshot.held]
-        return {name[len(self._prefix) :] for name in names if name.startswith(self._prefix)}
-
-    async def exclusively(self, name: str, work: Callable[[], Awaitable[T]]) -> T:
-        loop = asyncio.get_running_loop()
-        outcome: asyncio.Future[T] = loop.create_future()
-
-        def granted(lock: Any) -> Any:
-            task = asyncio.ensure_future(work())
-
-            def executor(resolve: Any, reject: Any) -> None:
-                def finished(done: asyncio.Future[T]) -> None:
-                    resolve(None)  # release the lock, whatever happened
-                    if done.exception() is not None:
-                        outcome.set_exception(done.exception())  # type: ignore[arg-type]
-                    else:
-                        outcome.set_result(done.result())
-
-                task.add_done_callback(finished)
-
-            return self._page.window.Promise.new(self._page.create_proxy(executor))
-
-        proxy = self._page.create_proxy(granted)
-        self._locks.request(name, proxy)
-        try:
-            return await outcome
-        finally:
-            proxy.destroy()
-
-
-class LeaseLiveness:
-    """Liveness from leases in storage, for browsers without Web Locks: an owner renews
-    ``masivo_web:<ns>:lease:<owner>`` and is gone once it is older than :data:`LEASE_TTL_S`."""
-
-    exclusive = False
-
-    def __init__(self, storage: Storage, namespace: str, clock: Clock) -> None:
-        self._storage = storage
-        self._clock = clock
-        self._prefix = f"masivo_web:{namespace}:lease:"
-        self._owner: str | None = None
-
-    def hold(self, owner: str) -> None:
-        self._owner = owner
-        self.renew()
-
-    def renew(self) -> None:
-        if self._owner is not None:
-            self._storage.set(self._prefix + self._owner, f"{self._clock.time():.3f}")
-
-    def release(self) -> None:
-        if self._owner is not None:
-            self._storage.remove(self._prefix + self._owner)
-            self._owner = None
-
-    async def alive(self) -> set[str]:
-        now = self._clock.time()
-        owners = set()
-        for key in self._storage.keys(self._prefix):
-            try:
-                renewed = float(self._storage.get(key) or "0")
-            except ValueError:
-                continue
-            if now - renewed < LEASE_TTL_S:
-                owners.add(key[len(self._prefix) :])
-        return owners
-
-    async def exclusively(self, name: str, work: Callable[[], Awaitable[T]]) -> T:
-        return await work()  # no lock here: claims are verified instead
 
 
 class Persistence:

@@ -14,8 +14,9 @@ import pytest
 
 import masivo_web.client
 from masivo_web import MasivoDroppedError, MasivoError, create_client
-from masivo_web.durable import LEASE_TTL_S, EventStore, LeaseLiveness
+from masivo_web.durable import EventStore
 from masivo_web.events import prepare_event
+from masivo_web.liveness import LEASE_TTL_S, LeaseLiveness
 from masivo_web.queue import MAX_EVENT_AGE_S, MEMORY_QUEUE_BOUNDS, STORED_QUEUE_BOUNDS
 from masivo_web.runtime import Page
 from masivo_web.storage import FallbackStorage, MemoryStorage
