@@ -212,7 +212,8 @@ class MasivoClient:
 
     async def flush(self) -> None:
         """Send every queued event now and return once each was answered (delivered or finally
-        failed; events being retried are waited for, backoff included)."""
+        failed; events being retried are waited for, backoff included). In a page that is
+        offline it waits for the network to come back: ``close(timeout_s)`` bounds the wait."""
         if not self._destroyed:
             await self._dispatcher.flush()
 
