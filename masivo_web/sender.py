@@ -36,8 +36,9 @@ class Sender:
     ) -> list[api.Outcome]:
         """Outcomes for ``items`` (or for the request ``started`` for them at page hide).
 
-        Raises ``MasivoAuthError`` when no token can be had or a fresh one is refused, and
-        ``MasivoError``/``MasivoNetworkError`` when the request got no usable answer.
+        Raises ``MasivoAuthError`` when no token can be had (a refused key) and
+        ``MasivoError``/``MasivoNetworkError`` when the request got no usable answer; a fresh
+        token that is refused again gives "retry" outcomes (the attempt counts).
         """
         if started is None:
             token = await self._auth.get_token()
