@@ -30,8 +30,10 @@ from .storage import FallbackStorage, LocalStorage, Storage
 
 logger = logging.getLogger("masivo_web")
 
-#: How often a live owner renews its lease and looks for orphans.
+#: How often a live owner renews its lease and checks whether another owner has gone.
 MAINTENANCE_INTERVAL_S = 5.0
+#: A full look for orphans at least this often, even when no live owner was seen to go.
+RESCAN_INTERVAL_S = 60.0
 #: How long a claim waits before checking that no other tab claimed the same events (fallback).
 CLAIM_SETTLE_S = 0.2
 
@@ -138,11 +140,24 @@ class Persistence:
         return await self.liveness.exclusively(f"{self.store.prefix}adopt", adopt)
 
     async def maintain(self, adopted: Callable[[list[StoredEvent]], None]) -> None:
-        """Forever: adopt orphans (at once, then every few seconds) and renew the lease."""
+        """Forever: renew the lease, and adopt orphans at once, whenever a live owner has gone,
+        and every :data:`RESCAN_INTERVAL_S` (an owner may live and die between two looks).
+
+        Scanning reads every storage key through the JS bridge, so it is not done every few
+        seconds: orphans only appear when an owner goes away.
+        """
+        seen: set[str] | None = None
+        last_scan = self._clock.monotonic()
         while True:
             self.liveness.renew()
             try:
-                orphans = await self.adopt_orphans()
+                alive = await self.liveness.alive()
+                now = self._clock.monotonic()
+                gone = seen is None or bool(seen - alive)
+                orphans: list[StoredEvent] = []
+                if gone or now - last_scan >= RESCAN_INTERVAL_S:
+                    orphans, last_scan = await self.adopt_orphans(), now
+                seen = alive
             except Exception:  # storage or lock trouble must not stop the SDK
                 logger.exception("masivo_web: looking for unsent events of closed tabs failed")
                 orphans = []

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 #: What the browser allows per page for keepalive bodies in flight.
 BROWSER_KEEPALIVE_LIMIT = 64 * 1024
-#: What masivo_web lets itself use of it.
-KEEPALIVE_BUDGET_BYTES = 48 * 1024
+#: What masivo_web lets itself use of it: the rest is a reserve for the page's own requests.
+KEEPALIVE_BUDGET_BYTES = BROWSER_KEEPALIVE_LIMIT - 16 * 1024
 
 
 class KeepaliveBudget:

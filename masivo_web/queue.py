@@ -64,11 +64,6 @@ class EventQueue:
     def __len__(self) -> int:
         return len(self._items)
 
-    @property
-    def size_bytes(self) -> int:
-        """Bytes of the queued events' JSON."""
-        return self._bytes
-
     def append(self, event: PreparedEvent, delivery: Delivery, now: float) -> QueuedEvent:
         """Queue one validated event."""
         item = QueuedEvent(event, delivery, self._next_seq, enqueued_at=now)

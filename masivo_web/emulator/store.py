@@ -270,7 +270,3 @@ class EmulatorState:
             {**json.loads(body), "_seq": seq, "_received_at": received_at, "_route": route}
             for seq, received_at, route, body in rows
         ]
-
-    def event_count(self) -> int:
-        row = self.db.execute("SELECT COUNT(*) FROM events").fetchone()
-        return int(row[0])

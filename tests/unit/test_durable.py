@@ -135,6 +135,36 @@ async def test_two_new_tabs_never_both_send_a_closed_tabs_events(
     right.destroy()
 
 
+async def test_stored_events_are_scanned_only_when_an_owner_goes_or_once_a_minute(
+    site: Any, masivo: FakeMasivo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scans: list[str] = []
+    claim = EventStore.claim_orphans
+
+    def counted(store: EventStore, alive: set[str]) -> Any:
+        scans.append(store.owner)
+        return claim(store, alive)
+
+    monkeypatch.setattr(EventStore, "claim_orphans", counted)
+    site()
+    first = tab_client(masivo, idle_flush_s=3600, max_wait_s=3600)
+    ids = [first.send_analytics_event(EVENT).event_id for _ in range(3)]
+    site()
+    second = tab_client(masivo)
+    await masivo.clock.advance(1)  # both tabs made their first look
+    assert len(scans) == 2  # each tab looked once at start
+    await masivo.clock.advance(50)  # ten maintenance rounds, nobody left
+    assert len(scans) == 2
+    close_tab(first)
+    await masivo.clock.advance(LEASE_TTL_S + 6)  # its lease lapses: the second tab looks
+    await second.flush()
+    assert [event["event_id"] for event in masivo.batches[-1]] == ids
+    looked = len(scans)
+    await masivo.clock.advance(60)  # and still looks once a minute
+    assert len(scans) == looked + 1
+    second.destroy()
+
+
 def test_unreadable_records_are_removed_not_sent() -> None:
     storage = MemoryStorage()
     store = EventStore(storage, "ns", owner="me")
