@@ -13,7 +13,7 @@ from typing import Any
 
 from . import api, auth
 from .config import Settings
-from .context import event_context, page_fields, static_context
+from .context import EventContext, page_fields, static_context
 from .delivery import Delivery
 from .dispatch import Dispatcher
 from .durable import namespace_for, page_storage, persistence_for
@@ -66,7 +66,7 @@ class MasivoClient:
         # Read once: a storage read per event costs ~30 µs through the JS bridge.
         self._opted_out = self._storage.get(self._opt_out_key) == "1"
         self._identity = Identity(storage, namespace)
-        self._static_context = static_context(self._page)
+        self._context = EventContext(self._page, static_context(self._page))
         persistence = persistence_for(self._page, storage, namespace, new_event_id(), clock)
         self._dispatcher = Dispatcher(
             settings,
@@ -106,9 +106,27 @@ class MasivoClient:
         Raises :class:`MasivoValidationError` for bad input (nothing is queued) and
         :class:`MasivoConfigError` after ``destroy()`` or without a running event loop.
         """
-        self._check_alive()
+        if self._destroyed:
+            self._check_alive()
         loop = running_loop()
-        merged = self._with_defaults(event, fields)
+        context_json = None
+        if event is not None and not isinstance(event, Mapping):
+            merged: Any = event  # validation refuses it, with the reason
+        else:
+            identity = self._identity
+            merged = {
+                "anonymous_id": identity.anonymous_id,
+                "customer_id": identity.customer_id or identity.anonymous_id,
+            }
+            if event:
+                merged.update(event)
+            if fields:
+                merged.update(fields)
+            if self.settings.context and "context" not in merged:
+                if self._before_send is None:
+                    context_json = self._context.json()  # spliced in, already serialised
+                else:
+                    merged["context"] = self._context.fresh()  # before_send may change it
         if self._before_send is not None:
             changed = self._before_send(dict(merged))
             if changed is None:
@@ -117,14 +135,19 @@ class MasivoClient:
                 raise MasivoValidationError("before_send must return the event (a dict) or None.")
             merged = dict(changed)
         prepared = prepare_event(
-            merged, {}, default_brand_id=self.settings.brand_id, now_epoch=self._clock.time()
+            merged,
+            {},
+            default_brand_id=self.settings.brand_id,
+            now_epoch=self._clock.time(),
+            context_json=context_json,
         )
         if not self.settings.enabled:
             self.recorded_events.append(json.loads(prepared.json))
             return self._dispatcher.not_sent(prepared.event_id, "client disabled")
-        if self.opted_out:
+        if self._opted_out:
             return self._dispatcher.not_sent(prepared.event_id, "opted out")
-        logger.debug("masivo_web: queued %s %s", prepared.type, prepared.event_id)
+        if logger.isEnabledFor(logging.DEBUG):  # cached by logging: cheaper than the call
+            logger.debug("masivo_web: queued %s %s", prepared.type, prepared.event_id)
         return self._dispatcher.enqueue(prepared, loop)
 
     def page(
@@ -272,22 +295,6 @@ class MasivoClient:
         return f"<MasivoClient {self.settings.api_base} {state}>"
 
     # -- internals -------------------------------------------------------------------------
-
-    def _with_defaults(self, event: Any, fields: Mapping[str, Any]) -> Any:
-        """The event with who and where filled in; anything not a dict is left for
-        validation to refuse."""
-        if event is not None and not isinstance(event, Mapping):
-            return event
-        identity = self._identity
-        merged: dict[str, Any] = {
-            "anonymous_id": identity.anonymous_id,
-            "customer_id": identity.customer_id or identity.anonymous_id,
-        }
-        if self.settings.context:
-            merged["context"] = event_context(self._page, self._static_context)
-        merged.update(event or {})
-        merged.update(fields)
-        return merged
 
     def _check_alive(self) -> None:
         if self._destroyed:

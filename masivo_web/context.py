@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import locale
 import time
 from typing import Any
@@ -68,13 +69,55 @@ def campaign(search: str) -> dict[str, str]:
     return {name: query[key][0] for key, name in _UTM.items() if query.get(key)}
 
 
-def event_context(page: Page | None, static: dict[str, Any]) -> dict[str, Any]:
-    """The context of an event sent now."""
-    if page is None:
-        return static
-    where = page_fields(page)
-    context = {**static, "page": where}
-    utm = campaign(where["search"])
-    if utm:
-        context["campaign"] = utm
-    return context
+class EventContext:
+    """The context of events sent now, kept ready as JSON text for the tracking call.
+
+    In a page only ``location.href`` and ``document.title`` are read per call (each JS property
+    read costs microseconds through the bridge; the referrer is fixed for a document's life); the
+    context is rebuilt and re-serialised only when one of them changed. Under CPython it never
+    changes.
+    """
+
+    __slots__ = ("_document", "_json", "_key", "_location", "_page", "_referrer", "_static")
+
+    def __init__(self, page: Page | None, static: dict[str, Any]) -> None:
+        self._page = page
+        self._static = static
+        self._location: Any = page.window.location if page is not None else None
+        self._document: Any = page.document if page is not None else None
+        self._referrer = str(page.document.referrer) if page is not None else ""
+        self._key: tuple[str, str] | None = None
+        self._json = _dumps(static)
+
+    def json(self) -> str:
+        """The context now, as compact JSON text (an object)."""
+        if self._location is not None:
+            key = (str(self._location.href), str(self._document.title))
+            if key != self._key:
+                self._rebuild(key)
+        return self._json
+
+    def fresh(self) -> dict[str, Any]:
+        """The context now, as a new dict the caller may change."""
+        loaded: dict[str, Any] = json.loads(self.json())
+        return loaded
+
+    def _rebuild(self, key: tuple[str, str]) -> None:
+        url, title = key
+        parts = urlsplit(url)
+        where = {
+            "url": url,
+            "path": parts.path or "/",
+            "referrer": self._referrer,
+            "title": title,
+            "search": f"?{parts.query}" if parts.query else "",
+        }
+        context = {**self._static, "page": where}
+        utm = campaign(where["search"])
+        if utm:
+            context["campaign"] = utm
+        self._key, self._json = key, _dumps(context)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

@@ -65,16 +65,20 @@ class Delivery:
     >>> # result = await masivo.send_analytics_event(type="ADD_TO_CART", ...)
     """
 
-    __slots__ = ("_awaited", "_expedite", "_future", "_report", "event_id")
+    __slots__ = ("_awaited", "_expedite", "_future", "_loop", "_outcome", "_report", "event_id")
 
     def __init__(
         self,
-        future: asyncio.Future[SendEventResult],
+        loop: asyncio.AbstractEventLoop,
         event_id: str,
         report: Callable[[MasivoError, str], None] | None = None,
         expedite: Callable[[], None] | None = None,
     ) -> None:
-        self._future = future
+        self._loop = loop
+        # The future is made only for whoever waits: most events are never awaited, and making
+        # one costs more than the rest of queuing an event in Pyodide.
+        self._future: asyncio.Future[SendEventResult] | None = None
+        self._outcome: SendEventResult | MasivoError | None = None
         self._awaited = False
         self._report = report or log_failure
         self._expedite = expedite
@@ -82,30 +86,43 @@ class Delivery:
 
     def __await__(self) -> Generator[Any, None, SendEventResult]:
         self._awaited = True
-        if self._expedite is not None and not self._future.done():
+        if self._expedite is not None and self._outcome is None:
             self._expedite()  # whoever waits for the answer should not wait for a batch timer
-        return self._future.__await__()
+        return self.settled().__await__()
 
     def done(self) -> bool:
         """True once the event was acknowledged or finally failed."""
-        return self._future.done()
+        return self._outcome is not None
 
     def resolve(self, result: SendEventResult) -> None:
         """Mark the event delivered (SDK internal)."""
-        if not self._future.done():
-            self._future.set_result(result)
+        if self._outcome is None:
+            self._outcome = result
+            if self._future is not None:
+                self._future.set_result(result)
 
     def settled(self) -> asyncio.Future[SendEventResult]:
-        """The underlying future, for ``asyncio.wait`` (which never raises its exception)."""
+        """A future of the outcome, for ``asyncio.wait`` (which never raises its exception)."""
+        if self._future is None:
+            future: asyncio.Future[SendEventResult] = self._loop.create_future()
+            self._future = future
+            outcome = self._outcome
+            if isinstance(outcome, MasivoError):
+                future.set_exception(outcome)
+                future.exception()  # retrieved: awaiting still raises, nothing else logs it
+            elif outcome is not None:
+                future.set_result(outcome)
         return self._future
 
     def fail(self, error: MasivoError, *, log: bool = True) -> None:
         """Mark the event finally failed (SDK internal)."""
-        if self._future.done():
+        if self._outcome is not None:
             return
-        self._future.set_exception(error)
-        # Retrieving the exception stops asyncio's "never retrieved" log; awaiting still raises.
-        self._future.exception()
+        self._outcome = error
+        if self._future is not None:
+            self._future.set_exception(error)
+            # Retrieving the exception stops asyncio's "never retrieved" log; awaiting still raises.
+            self._future.exception()
         if log and not self._awaited:
             try:
                 self._report(error, self.event_id)

@@ -84,7 +84,7 @@ class Dispatcher:
 
     def enqueue(self, event: PreparedEvent, loop: asyncio.AbstractEventLoop) -> Delivery:
         """Queue ``event`` and return its delivery handle."""
-        delivery = Delivery(loop.create_future(), event.event_id, self._report, self._expedite)
+        delivery = Delivery(loop, event.event_id, self._report, self._expedite)
         self._queue.append(event, delivery, self._clock.monotonic())
         if self._persistence is not None:
             self._persistence.save(event, self._clock.time())  # write-ahead: before any send
@@ -110,7 +110,7 @@ class Dispatcher:
         loop = running_loop()
         now, now_epoch = self._clock.monotonic(), self._clock.time()
         for entry in stored:
-            delivery = Delivery(loop.create_future(), entry.event.event_id, self._report)
+            delivery = Delivery(loop, entry.event.event_id, self._report)
             age = max(0.0, now_epoch - entry.queued_epoch)
             self._queue.append(entry.event, delivery, now - age)
         logger.info("masivo_web: sending %d event(s) left unsent by an earlier page", len(stored))
@@ -169,7 +169,7 @@ class Dispatcher:
     def not_sent(self, event_id: str, reason: str) -> Delivery:
         """A delivery settled at once for an event the app chose not to send (``before_send``
         dropped it, the client is disabled or opted out): a result, not an error."""
-        delivery = Delivery(running_loop().create_future(), event_id, self._report)
+        delivery = Delivery(running_loop(), event_id, self._report)
         delivery.resolve(SendEventResult(False, 0, {"reason": reason}))
         return delivery
 
@@ -229,6 +229,8 @@ class Dispatcher:
                 continue
             batch = self._queue.take_batch(now)
             if batch:
+                if self._persistence is not None:
+                    self._persistence.write()  # write-ahead: stored before it is sent
                 self._sending.update(batch)
                 for group in self._request_groups(batch):
                     await self._deliver(group)
@@ -262,6 +264,8 @@ class Dispatcher:
         authorize round trip cannot finish in an unloading page) or no budget left, the events
         go to the normal flush, which completes if the page stays alive (a hidden tab).
         """
+        if self._persistence is not None and not self._closed:
+            self._persistence.write()  # stored first: the requests may never be answered
         if self._closed or not len(self._queue) or not self._online:
             return  # offline: nothing could get out; the events stay queued (and stored)
         loop = running_loop()

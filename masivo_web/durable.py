@@ -1,18 +1,21 @@
 """Write-ahead persistence of queued events, so a closed tab loses nothing.
 
-Each queued event is written to storage when it is queued (one small ``setItem``, never a
-rewrite of the whole queue: peers.md §7.12) and removed only once it is acknowledged, finally
-rejected, or dropped. Keys hold no secret: ``masivo_web:<namespace>:ev:<event_id>``, where the
-namespace is a hash of the API key and API base, and the value is
-``owner|queued_at|sequence|event-json``.
-API keys and tokens are never written.
+Queued events are written to storage in the same turn of the event loop as the tracking call
+(never inside it: a ``localStorage.setItem`` through the JS bridge costs more than the rest of
+the call), before anything is sent, and at once when the page is hidden; they are removed only
+once acknowledged, finally rejected, or dropped. Events queued in one turn share one storage key,
+a *segment* of up to :data:`SEGMENT_EVENTS` events: a burst costs one ``setItem``, not one per
+event, and the queue is never rewritten as a whole (peers.md §7.12). Keys hold no secret:
+``masivo_web:<namespace>:ev:<first event_id>``, where the namespace is a hash of the API key and
+API base; the value is the owner on the first line, then ``queued_at|sequence|event-json`` per
+event. API keys and tokens are never written.
 
 Every client is an *owner* that stays alive as long as its page. Events of owners that are gone
 (a closed tab, a reloaded page) are *orphans*: the next page of the site adopts them and sends
 them, under their original ``event_id`` so the server stores each once. Two tabs never adopt the
 same orphans: with the Web Locks API, owners hold a lock for their life and adoption runs under
 an exclusive lock; without it, owners renew a lease in storage and an adoption claims, waits,
-and keeps only the events still claimed by itself.
+and keeps only the segments still claimed by itself.
 """
 
 from __future__ import annotations
@@ -20,12 +23,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .events import PreparedEvent
 from .liveness import LeaseLiveness, Liveness, WebLocksLiveness
-from .runtime import Clock, Page
+from .runtime import Clock, Page, running_loop
 from .storage import FallbackStorage, LocalStorage, Storage
 
 logger = logging.getLogger("masivo_web")
@@ -51,61 +54,149 @@ class StoredEvent:
     queued_epoch: float
 
 
-class EventStore:
-    """The stored copies of queued events, one storage key each."""
+#: Most events in one storage key; about one batch, so an acknowledged batch frees whole keys.
+SEGMENT_EVENTS = 100
 
-    def __init__(self, storage: Storage, namespace: str, owner: str) -> None:
+
+class EventStore:
+    """The stored copies of queued events, in segments (one storage key per loop turn's events).
+
+    ``save`` only notes the event; :meth:`write` puts what changed into storage, and runs on the
+    next turn of the loop by itself, or earlier when called (page hide, before a send).
+    """
+
+    def __init__(
+        self,
+        storage: Storage,
+        namespace: str,
+        owner: str,
+        schedule: Callable[[Callable[[], None]], object] | None = None,
+    ) -> None:
         self.storage = storage
         self.owner = owner
         self.prefix = f"masivo_web:{namespace}:ev:"
+        self._schedule = schedule or _next_turn
         # Orders events queued within one millisecond: storage keys come back in any order.
         self._sequence = 0
+        # Saved, not written yet: event_id -> line.
+        self._pending: dict[str, str] = {}
+        # Written segments of this owner: key -> {event_id: line}, and each event's key.
+        self._segments: dict[str, dict[str, str]] = {}
+        self._segment_of: dict[str, str] = {}
+        self._dirty: dict[str, None] = {}  # keys to rewrite, oldest first
+        self._write_scheduled = False
 
     def save(self, event: PreparedEvent, queued_epoch: float) -> None:
-        """Write ``event`` (before it is sent)."""
+        """Note ``event`` for the next write (before it is sent)."""
         self._sequence += 1
-        self.storage.set(self.prefix + event.event_id, self._record(event, queued_epoch))
-
-    def _record(
-        self, event: PreparedEvent, queued_epoch: float, sequence: int | None = None
-    ) -> str:
-        number = self._sequence if sequence is None else sequence
-        return f"{self.owner}|{queued_epoch:.3f}|{number}|{event.json}"
+        self._pending[event.event_id] = f"{queued_epoch:.3f}|{self._sequence}|{event.json}"
+        self._write_soon()
 
     def forget(self, event_id: str) -> None:
-        """Remove ``event_id`` (acknowledged, rejected or dropped)."""
-        self.storage.remove(self.prefix + event_id)
+        """Remove ``event_id`` (acknowledged, rejected or dropped) at the next write."""
+        if self._pending.pop(event_id, None) is not None:
+            return
+        key = self._segment_of.pop(event_id, None)
+        if key is not None:
+            self._segments[key].pop(event_id, None)
+            self._dirty[key] = None
+            self._write_soon()
 
-    def owner_of(self, event_id: str) -> str | None:
-        record = self.storage.get(self.prefix + event_id)
-        return None if record is None else record.split("|", 1)[0]
+    def write(self) -> None:
+        """Put every saved event into storage and take the forgotten ones out, now."""
+        self._write_scheduled = False
+        pending, self._pending = self._pending, {}
+        ids = list(pending)
+        for start in range(0, len(ids), SEGMENT_EVENTS):
+            chunk = ids[start : start + SEGMENT_EVENTS]
+            key = self.prefix + chunk[0]
+            self._segments[key] = {event_id: pending[event_id] for event_id in chunk}
+            for event_id in chunk:
+                self._segment_of[event_id] = key
+            self._dirty[key] = None
+        dirty, self._dirty = self._dirty, {}
+        for key in dirty:
+            lines = self._segments.get(key)
+            if lines:
+                self.storage.set(key, _segment_record(self.owner, lines.values()))
+            else:
+                self._segments.pop(key, None)
+                self.storage.remove(key)
+
+    def _write_soon(self) -> None:
+        if not self._write_scheduled:
+            self._write_scheduled = True
+            self._schedule(self._write_if_due)
+
+    def _write_if_due(self) -> None:
+        if self._write_scheduled:  # not written meanwhile
+            self.write()
 
     def claim_orphans(self, alive: set[str]) -> list[StoredEvent]:
         """Take over the events of owners not in ``alive``; unreadable records are removed."""
+        self.write()
         claimed: list[tuple[float, str, int, StoredEvent]] = []
         for key in self.storage.keys(self.prefix):
+            if key in self._segments:
+                continue  # our own
             record = self.storage.get(key)
-            parsed = _parse(key[len(self.prefix) :], record) if record is not None else None
+            parsed = _parse_segment(record) if record is not None else None
             if parsed is None:
                 self.storage.remove(key)
                 continue
-            owner, sequence, stored = parsed
+            owner, events = parsed
             if owner in alive:
                 continue
-            self.storage.set(key, self._record(stored.event, stored.queued_epoch, sequence))
-            claimed.append((stored.queued_epoch, owner, sequence, stored))
+            lines = {stored.event.event_id: line for line, _, stored in events}
+            self.storage.set(key, _segment_record(self.owner, lines.values()))
+            self._segments[key] = lines
+            for event_id in lines:
+                self._segment_of[event_id] = key
+            claimed += [(stored.queued_epoch, owner, seq, stored) for _, seq, stored in events]
         claimed.sort(key=lambda entry: entry[:3])  # the order they were queued in
         return [entry[3] for entry in claimed]
 
+    def keep_claims(self, claimed: list[StoredEvent]) -> list[StoredEvent]:
+        """Of ``claimed``, those whose segment still names this owner (another tab may have
+        claimed the same segment since: the last writer wins); the others are let go."""
+        owners: dict[str, str | None] = {}
+        kept = []
+        for stored in claimed:
+            key = self._segment_of.get(stored.event.event_id)
+            if key is not None and key not in owners:
+                record = self.storage.get(key)
+                owners[key] = None if record is None else record.split("\n", 1)[0]
+            if key is not None and owners[key] == self.owner:
+                kept.append(stored)
+            elif key is not None:
+                self._segment_of.pop(stored.event.event_id, None)
+                self._segments.pop(key, None)
+        return kept
 
-def _parse(event_id: str, record: str) -> tuple[str, int, StoredEvent] | None:
+
+def _next_turn(callback: Callable[[], None]) -> object:
+    return running_loop().call_soon(callback)
+
+
+def _segment_record(owner: str, lines: Iterable[str]) -> str:
+    return owner + "\n" + "\n".join(lines)
+
+
+def _parse_segment(record: str) -> tuple[str, list[tuple[str, int, StoredEvent]]] | None:
+    """The owner and the events of a stored segment; None when it is unreadable or empty."""
+    owner, _, body = record.partition("\n")
+    events = []
     try:
-        owner, queued, sequence, text = record.split("|", 3)
-        body = json.loads(text)
-        event = PreparedEvent(event_id, str(body["type"]), text, len(text.encode("utf-8")))
-        return owner, int(sequence), StoredEvent(event, float(queued))
+        for line in body.split("\n"):  # JSON text never holds a raw newline
+            queued, sequence, text = line.split("|", 2)
+            fields = json.loads(text)
+            event = PreparedEvent(
+                str(fields["event_id"]), str(fields["type"]), text, len(text.encode("utf-8"))
+            )
+            events.append((line, int(sequence), StoredEvent(event, float(queued))))
     except (ValueError, KeyError, TypeError):
         return None
+    return (owner, events) if owner and events else None
 
 
 class Persistence:
@@ -120,6 +211,10 @@ class Persistence:
     def save(self, event: PreparedEvent, queued_epoch: float) -> None:
         self.store.save(event, queued_epoch)
 
+    def write(self) -> None:
+        """Store what was saved since the last write, now (before a send, at page hide)."""
+        self.store.write()
+
     def forget(self, event_id: str) -> None:
         self.store.forget(event_id)
 
@@ -133,8 +228,7 @@ class Persistence:
                 # Another tab may have claimed the same records meanwhile: the last writer wins,
                 # and each side keeps only what still names it.
                 await self._clock.sleep(CLAIM_SETTLE_S)
-                owner = self.store.owner
-                claimed = [c for c in claimed if self.store.owner_of(c.event.event_id) == owner]
+                claimed = self.store.keep_claims(claimed)
             return claimed
 
         return await self.liveness.exclusively(f"{self.store.prefix}adopt", adopt)
@@ -166,6 +260,7 @@ class Persistence:
             await self._clock.sleep(MAINTENANCE_INTERVAL_S)
 
     def close(self) -> None:
+        self.store.write()
         self.liveness.release()
 
 

@@ -49,27 +49,38 @@ class PreparedEvent:
     size: int
 
 
+#: Random bytes drawn ahead (crypto-grade: ``os.urandom``), 16 per id: in Pyodide each
+#: ``os.urandom`` call is a trip to ``crypto.getRandomValues`` that costs more than the rest of
+#: building the id.
+_ID_POOL_BYTES = 16 * 256
+_id_pool = b""
+_id_offset = _ID_POOL_BYTES
+
+
 def new_event_id() -> str:
     """A random UUID4 string; built from ``os.urandom`` because ``import uuid`` costs ~20 ms cold
     in Pyodide and this runs on every tracking call."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
-    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    global _id_pool, _id_offset
+    if _id_offset >= _ID_POOL_BYTES:
+        _id_pool, _id_offset = os.urandom(_ID_POOL_BYTES), 0
+    h = _id_pool[_id_offset : _id_offset + 16].hex()
+    _id_offset += 16
+    # Version 4 in the 13th digit, the RFC 4122 variant (8, 9, a or b) in the 17th.
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 _second_cache: tuple[int, str] = (-1, "")
+_MILLIS = tuple(f".{millis:03d}Z" for millis in range(1000))
 
 
 def format_timestamp(epoch_seconds: float) -> str:
     """UTC ISO-8601 with milliseconds and ``Z``, as Masivo expects: ``2026-11-23T05:01:31.123Z``."""
     global _second_cache
     whole = int(epoch_seconds)
-    millis = int((epoch_seconds - whole) * 1000)
     if _second_cache[0] != whole:  # strftime is the costly part, and bursts share a second
         _second_cache = (whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
-    return f"{_second_cache[1]}.{millis:03d}Z"
+    return _second_cache[1] + _MILLIS[int((epoch_seconds - whole) * 1000)]
 
 
 def prepare_event(
@@ -78,12 +89,15 @@ def prepare_event(
     *,
     default_brand_id: str | None,
     now_epoch: float,
+    context_json: str | None = None,
 ) -> PreparedEvent:
     """Merge, check and serialise one event, or raise :class:`MasivoValidationError`.
 
     ``fields`` (keyword arguments) override keys of ``event``. Adds ``event_id`` and ``issued_at``
     when missing, and ``brand_id`` from the client default when the event has a ``platform`` but
-    no ``brand_id`` (the @masivo/core rule).
+    no ``brand_id`` (the @masivo/core rule). ``context_json``, the SDK's own context already as
+    JSON text, is added as ``context`` unless the event has one: it is neither re-checked nor
+    re-serialised on every call.
     """
     if event is not None and not isinstance(event, Mapping):
         raise MasivoValidationError(
@@ -91,16 +105,25 @@ def prepare_event(
             "send_analytics_event({'type': 'ADD_TO_CART', 'customer_id': ..., 'brand_id': None})"
         )
     merged: dict[str, Any] = dict(event) if event else {}
-    merged.update(fields)
-    for key in merged:
-        if not isinstance(key, str):
+    if fields:
+        merged.update(fields)
+    event_type = merged.get("type")
+    if type(event_type) is not str or event_type not in _known_good_types:  # once per type
+        _check_type(event_type)
+        if len(_known_good_types) < 1000:
+            _known_good_types.add(event_type)
+    customer_id = merged.get("customer_id")
+    if type(customer_id) is not str or not customer_id:
+        _check_customer_id(customer_id)
+    if "brand_id" not in merged or (
+        merged["brand_id"] is not None and type(merged["brand_id"]) is not str
+    ):
+        _apply_brand(merged, default_brand_id)
+    for key, value in merged.items():
+        if type(key) is not str and not isinstance(key, str):
             raise MasivoValidationError(f"Event keys must be strings; got {short_repr(key)}.")
-
-    event_type = _check_type(merged.get("type"))
-    merged["type"] = event_type
-    _check_customer_id(merged.get("customer_id"))
-    _apply_brand(merged, default_brand_id)
-    _check_optional_fields(merged)
+        if value is not None and key in _CHECKED_FIELDS:
+            _check_field(key, value)
 
     event_id = merged.get("event_id")
     if event_id is None:
@@ -111,14 +134,17 @@ def prepare_event(
             f"{short_repr(event_id)}. "
             "Leave it out and the SDK makes one."
         )
-    now = datetime.fromtimestamp(now_epoch, UTC)
     if merged.get("issued_at") is None:
         merged["issued_at"] = format_timestamp(now_epoch)
     else:
+        now = datetime.fromtimestamp(now_epoch, UTC)
         merged["issued_at"] = _normalise_issued_at(merged["issued_at"], now)
 
-    text, size = _serialise(merged)
-    return PreparedEvent(event_id=event_id, type=event_type, json=text, size=size)
+    if context_json is not None and "context" not in merged:
+        text, size = _serialise(merged, f',"context":{context_json}}}')
+    else:
+        text, size = _serialise(merged)
+    return PreparedEvent(event_id=event_id, type=str(event_type), json=text, size=size)
 
 
 def _check_type(value: object) -> str:
@@ -167,37 +193,54 @@ def _apply_brand(event: dict[str, Any], default_brand_id: str | None) -> None:
         )
 
 
-def _check_optional_fields(event: dict[str, Any]) -> None:
-    for key in ("platform", "referral_code"):
-        if event.get(key) is not None and not isinstance(event[key], str):
+_STRING_FIELDS = frozenset({"platform", "referral_code"})
+_DICT_FIELDS = frozenset({"order", "metadata", "user", "traits", "properties", "context"})
+#: Optional fields with a documented shape; other extra keys may hold any JSON value.
+_CHECKED_FIELDS = _STRING_FIELDS | _DICT_FIELDS | {"tags", "product"}
+_known_good_types: set[object] = set()
+
+
+def _check_field(key: str, value: object) -> None:
+    """Check one optional field that is not None."""
+    if key in _STRING_FIELDS:
+        if type(value) is not str and not isinstance(value, str):
             raise MasivoValidationError(
-                f"{short_repr(key)} must be a string; got {short_repr(event[key])}."
+                f"{short_repr(key)} must be a string; got {short_repr(value)}."
             )
-    for key in ("order", "metadata", "user", "traits", "properties", "context"):
-        if event.get(key) is not None and not isinstance(event[key], Mapping):
+    elif key in _DICT_FIELDS:
+        if type(value) is not dict and not isinstance(value, Mapping):
             raise MasivoValidationError(
-                f"{short_repr(key)} must be a dict; got {short_repr(event[key])}."
+                f"{short_repr(key)} must be a dict; got {short_repr(value)}."
             )
-    _check_tags("tags", event.get("tags"))
-    product = event.get("product")
-    if product is None:
-        return
-    if not isinstance(product, Mapping):
+    elif key == "tags":
+        _check_tags("tags", value)
+    else:
+        _check_product(value)
+
+
+def _check_product(product: object) -> None:
+    if type(product) is not dict and not isinstance(product, Mapping):
         raise MasivoValidationError(f"'product' must be a dict; got {short_repr(product)}.")
-    if product.get("sku") is not None and not isinstance(product["sku"], str):
-        raise MasivoValidationError(
-            f"'product.sku' must be a string; got {short_repr(product['sku'])}."
-        )
+    sku = product.get("sku")
+    if sku is not None and type(sku) is not str and not isinstance(sku, str):
+        raise MasivoValidationError(f"'product.sku' must be a string; got {short_repr(sku)}.")
     for key in ("amount", "value", "discounted_value"):
         number = product.get(key)
-        if number is not None and (isinstance(number, bool) or not isinstance(number, _NUMBER)):
+        kind = type(number)
+        if (
+            kind is not float
+            and kind is not int
+            and number is not None
+            and (kind is bool or not isinstance(number, _NUMBER))
+        ):
             raise MasivoValidationError(
                 f"'product.{key}' must be a number; got {short_repr(number)}."
             )
     _check_tags("product.tags", product.get("tags"))
-    if product.get("metadata") is not None and not isinstance(product["metadata"], Mapping):
+    metadata = product.get("metadata")
+    if metadata is not None and type(metadata) is not dict and not isinstance(metadata, Mapping):
         raise MasivoValidationError(
-            f"'product.metadata' must be a dict; got {short_repr(product['metadata'])}."
+            f"'product.metadata' must be a dict; got {short_repr(metadata)}."
         )
 
 
@@ -272,7 +315,13 @@ def _check_depth(event: dict[str, Any]) -> None:
                 f"The event nests dicts/lists deeper than {MAX_NESTING_DEPTH} levels (or contains "
                 "a cycle); flatten it before sending."
             )
-        children = value.values() if isinstance(value, Mapping) else value
+        kind = type(value)
+        if kind is dict:
+            children = value.values()
+        elif kind is list or kind is tuple or not isinstance(value, Mapping):
+            children = value
+        else:
+            children = value.values()
         for child in children:
             kind = type(child)
             # Exact types first; the slow ABC check only for the rare subclass.
@@ -280,11 +329,38 @@ def _check_depth(event: dict[str, Any]) -> None:
                 stack.append((child, depth + 1))
 
 
-def _serialise(event: dict[str, Any]) -> tuple[str, int]:
+def _not_json(value: object) -> object:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+#: One encoder for every event: ``json.dumps`` builds a new encoder per call, which costs more
+#: than encoding a small event. Cycles need no tracking here: ``_check_depth`` refuses them first.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+_c_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
+_c_encode = (
+    _c_make_encoder(
+        None, _not_json, json.encoder.encode_basestring, None, ":", ",", False, False, False
+    )
+    if _c_make_encoder is not None
+    else None
+)
+
+
+def _encode(event: dict[str, Any]) -> str:
+    if _c_encode is None:
+        return _ENCODER.encode(event)
+    return "".join(_c_encode(event, 0))
+
+
+def _serialise(event: dict[str, Any], tail: str = "") -> tuple[str, int]:
+    """The event as JSON text and its size in UTF-8 bytes; ``tail`` (already JSON, starting
+    with a comma and ending with the closing brace) replaces the object's closing brace."""
     _check_depth(event)
     try:
-        text = json.dumps(event, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-        size = len(text.encode("utf-8"))
+        text = _encode(event)
+        if tail:
+            text = text[:-1] + tail
+        size = len(text) if text.isascii() else len(text.encode("utf-8"))
     except (TypeError, ValueError, RecursionError) as exc:
         # TypeError: bytes, sets, objects; ValueError: NaN/inf, a cycle, or a lone surrogate
         # that UTF-8 cannot carry; RecursionError: nesting deeper than the interpreter allows.

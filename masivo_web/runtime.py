@@ -55,11 +55,11 @@ def running_loop() -> asyncio.AbstractEventLoop:
     In the browser Pyodide's WebLoop is always there, even in code a JS event handler calls
     synchronously; under CPython a loop must be running.
     """
+    if IS_BROWSER:  # the WebLoop; get_running_loop() raises (slowly) in a JS handler's call
+        return asyncio.get_event_loop()
     try:
         return asyncio.get_running_loop()
     except RuntimeError:
-        if IS_BROWSER:
-            return asyncio.get_event_loop()
         raise MasivoConfigError(
             "send_analytics_event() needs a running asyncio event loop, and none is running. "
             "From synchronous CPython code, wrap the work in a coroutine: "

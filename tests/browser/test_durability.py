@@ -20,6 +20,13 @@ def open_tab(context: BrowserContext, pages_server: StaticServer) -> Page:
     return page
 
 
+KEYS_STORED = "Object.keys(localStorage).filter(k => k.includes(':ev:')).length"
+STORED_EVENTS = (
+    "Object.keys(localStorage).filter(k => k.includes(':ev:'))"
+    ".reduce((n, k) => n + localStorage.getItem(k).split('\\n').length - 1, 0)"
+)
+
+
 def queue_events(page: Page, emulator: EmulatorServer, count: int) -> list[str]:
     run_python(page, client_code(emulator, idle_flush_s=3600.0, max_wait_s=3600.0))
     ids: list[str] = run_python(
@@ -38,8 +45,9 @@ def test_a_tab_closed_offline_delivers_its_events_when_the_site_is_opened_again(
     ids = run_python(
         own_page, f"[masivo.send_analytics_event(**{EVENT}).event_id for _ in range(4)]"
     )
-    stored = own_page.evaluate("Object.keys(localStorage).filter(k => k.includes(':ev:')).length")
-    assert stored == 4  # written before any send
+    # Written on the loop's next turn, before any send: one segment key, one line per event.
+    own_page.wait_for_function(f"{STORED_EVENTS} === 4")
+    assert own_page.evaluate(KEYS_STORED) == 1
     own_page.close()  # offline: the page-hide flush cannot send; the events stay stored
     assert emulator.control.received_events() == []
     context.set_offline(False)
@@ -48,9 +56,7 @@ def test_a_tab_closed_offline_delivers_its_events_when_the_site_is_opened_again(
     run_python(reopened, client_code(emulator))  # creating the client adopts the orphans
     events = emulator.control.wait_for_events(4)
     assert sorted(event["event_id"] for event in events) == sorted(ids)
-    reopened.wait_for_function(
-        "Object.keys(localStorage).filter(k => k.includes(':ev:')).length === 0"
-    )
+    reopened.wait_for_function(f"{KEYS_STORED} === 0")
 
 
 def test_a_lost_unload_request_is_sent_again_by_the_next_page_and_stored_once(
@@ -68,9 +74,7 @@ def test_a_lost_unload_request_is_sent_again_by_the_next_page_and_stored_once(
 
     reopened = open_tab(context, pages_server)
     run_python(reopened, client_code(emulator))
-    reopened.wait_for_function(
-        "Object.keys(localStorage).filter(k => k.includes(':ev:')).length === 0"
-    )
+    reopened.wait_for_function(f"{KEYS_STORED} === 0")
     assert len(emulator.control.received_events()) == 3  # stored once
     posts = [(r["route"], r["status"]) for r in emulator.control.requests() if r["route"]]
     # The new page authorized and sent the adopted events again; the server recognised them.

@@ -14,7 +14,7 @@ import pytest
 
 import masivo_web.client
 from masivo_web import MasivoDroppedError, MasivoError, create_client
-from masivo_web.durable import EventStore
+from masivo_web.durable import SEGMENT_EVENTS, EventStore
 from masivo_web.events import prepare_event
 from masivo_web.liveness import LEASE_TTL_S, LeaseLiveness
 from masivo_web.queue import MAX_EVENT_AGE_S, MEMORY_QUEUE_BOUNDS, STORED_QUEUE_BOUNDS
@@ -53,8 +53,17 @@ def close_tab(client: Any) -> None:
             task.cancel()
 
 
-def stored(site: Any) -> dict[str, str]:
+def segments(site: Any) -> dict[str, str]:
     return {k: v for k, v in site.storage.data.items() if ":ev:" in k}
+
+
+def stored(site: Any) -> dict[str, str]:
+    """The stored events, by event_id (a segment key holds several)."""
+    events = {}
+    for record in segments(site).values():
+        for line in record.split("\n")[1:]:
+            events[json.loads(line.split("|", 2)[2])["event_id"]] = line
+    return events
 
 
 async def test_events_are_stored_before_sending_and_removed_once_acknowledged(
@@ -63,10 +72,56 @@ async def test_events_are_stored_before_sending_and_removed_once_acknowledged(
     site()
     client = tab_client(masivo)
     delivery = client.send_analytics_event(EVENT)
-    (record,) = stored(site).values()
-    assert json.loads(record.split("|", 3)[3])["event_id"] == delivery.event_id
+    assert stored(site) == {}  # never inside the tracking call: on the loop's next turn
+    await asyncio.sleep(0)
+    assert list(stored(site)) == [delivery.event_id]
+    assert masivo.event_requests == []
     await client.flush()
     assert stored(site) == {}
+    client.destroy()
+
+
+async def test_a_burst_is_stored_in_a_few_keys_and_an_acknowledged_batch_frees_them(
+    site: Any, masivo: FakeMasivo
+) -> None:
+    site()
+    writes: list[str] = []
+    original = site.storage.setItem
+
+    def counted(key: str, value: str) -> None:
+        writes.append(key)
+        original(key, value)
+
+    site.storage.setItem = counted
+    client = tab_client(masivo, idle_flush_s=3600, max_wait_s=3600)
+    writes.clear()  # the client's own start-up writes (identity, lease)
+    ids = [client.send_analytics_event(EVENT).event_id for _ in range(SEGMENT_EVENTS * 2 + 50)]
+    await asyncio.sleep(0)
+    assert len(segments(site)) == len([w for w in writes if ":ev:" in w]) == 3
+    assert list(stored(site)) == ids
+    more = client.send_analytics_event(EVENT).event_id  # a later turn: a segment of its own
+    await asyncio.sleep(0)
+    assert len(segments(site)) == 4
+    await settle()  # the first two full batches were sent at once
+    assert [len(batch) for batch in masivo.batches] == [100, 100]
+    assert list(stored(site)) == [*ids[200:], more]  # two keys removed, none rewritten
+    assert len(segments(site)) == 2
+    await client.flush()
+    assert segments(site) == {}
+    client.destroy()
+
+
+async def test_hiding_the_page_stores_its_events_at_once_even_offline(
+    site: Any, masivo: FakeMasivo
+) -> None:
+    page = site()
+    client = tab_client(masivo)
+    page.navigator.onLine = False
+    page.window.fire("offline")
+    ids = [client.send_analytics_event(EVENT).event_id for _ in range(3)]
+    page.document.visibilityState = "hidden"
+    page.document.fire("visibilitychange")  # the page may be gone before the next turn
+    assert list(stored(site)) == ids
     client.destroy()
 
 
@@ -169,7 +224,8 @@ def test_unreadable_records_are_removed_not_sent() -> None:
     storage = MemoryStorage()
     store = EventStore(storage, "ns", owner="me")
     storage.set(store.prefix + "broken", "garbage")
-    storage.set(store.prefix + "half", "other|1.0|1|{not json")
+    storage.set(store.prefix + "half", "other\n1.0|1|{not json")
+    storage.set(store.prefix + "empty", "other\n")
     assert store.claim_orphans(alive={"me"}) == []
     assert storage.keys(store.prefix) == []
 
@@ -204,7 +260,8 @@ async def test_the_queue_is_bounded_and_the_oldest_are_dropped_and_reported(
     assert len(client._dispatcher) == STORED_QUEUE_BOUNDS[0]
     assert [event_id for _, event_id in reported] == [d.event_id for d in deliveries[:5]]
     assert all(isinstance(error, MasivoDroppedError) for error, _ in reported)
-    assert len(stored(site)) == STORED_QUEUE_BOUNDS[0]
+    await asyncio.sleep(0)
+    assert list(stored(site)) == [d.event_id for d in deliveries[5:]]
     client.destroy()
 
 
@@ -335,7 +392,28 @@ def test_records_round_trip_the_exact_event_json() -> None:
     event = prepare_event(
         EVENT, {"metadata": {"emoji": "☕|x"}}, default_brand_id=None, now_epoch=1e9
     )
-    EventStore(storage, "ns", owner="gone").save(event, 123.5)
+    gone = EventStore(storage, "ns", owner="gone", schedule=lambda write: None)
+    gone.save(event, 123.5)
+    assert storage.keys(gone.prefix) == []  # saved, not yet written
+    gone.write()
     (claimed,) = EventStore(storage, "ns", owner="me").claim_orphans(alive={"me"})
     assert claimed.event == event
     assert claimed.queued_epoch == 123.5
+
+
+def test_a_segment_claimed_by_two_tabs_stays_with_the_last_writer() -> None:
+    storage = MemoryStorage()
+    gone = EventStore(storage, "ns", owner="gone", schedule=lambda write: None)
+    for _ in range(3):
+        gone.save(prepare_event(EVENT, {}, default_brand_id=None, now_epoch=1e9), 1.0)
+    gone.write()
+    left = EventStore(storage, "ns", owner="left", schedule=lambda write: None)
+    right = EventStore(storage, "ns", owner="right", schedule=lambda write: None)
+    left_claim = left.claim_orphans(alive={"left"})
+    right_claim = right.claim_orphans(alive={"right"})  # "left" looked dead to it as well
+    assert len(left_claim) == len(right_claim) == 3
+    assert left.keep_claims(left_claim) == []
+    assert right.keep_claims(right_claim) == right_claim
+    left.forget(left_claim[0].event.event_id)  # let go: the loser never touches the segment
+    left.write()
+    assert len(storage.items[next(iter(storage.items))].split("\n")) == 4
