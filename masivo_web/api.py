@@ -7,9 +7,9 @@ the contract (headers, body shapes, per-item results, error bodies) lives in one
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
+from ._record import Record
 from .errors import MasivoAuthError, MasivoError, MasivoServerKeyError
 from .retry import is_retryable_status, parse_retry_after
 from .transports.base import Request, Response
@@ -83,16 +83,25 @@ def _post(url: str, token: str, body: bytes, timeout_s: float, keepalive: bool) 
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What happened to one event of a request."""
+class Outcome(Record):
+    """What happened to one event of a request: ``data`` is the server's per-event answer
+    (delivered), ``error`` the error to report (rejected, retry)."""
 
-    kind: Literal["delivered", "rejected", "retry"]
-    status: int
-    #: The server's per-event answer (delivered), or the error to report (rejected, retry).
-    data: Any = None
-    error: MasivoError | None = None
-    retry_after_s: float | None = None
+    __slots__ = ("data", "error", "kind", "retry_after_s", "status")
+
+    def __init__(
+        self,
+        kind: Literal["delivered", "rejected", "retry"],
+        status: int,
+        data: Any = None,
+        error: MasivoError | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        self.kind = kind
+        self.status = status
+        self.data = data
+        self.error = error
+        self.retry_after_s = retry_after_s
 
 
 def read_events_response(

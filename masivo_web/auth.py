@@ -12,8 +12,8 @@ import base64
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
+from ._record import Record
 from .errors import MasivoAuthError, MasivoError
 from .runtime import Clock
 
@@ -49,14 +49,17 @@ def read_token_expiry(token: str) -> float | None:
     return float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
 
 
-@dataclass(frozen=True, slots=True)
-class TokenState:
-    """A token and the monotonic times that govern it."""
+class TokenState(Record):
+    """A token and the monotonic times that govern it; ``expires_at`` is the monotonic time of
+    ``exp``, None when the token does not say."""
 
-    token: str
-    obtained_at: float
-    #: Monotonic time of ``exp``; None when the token does not say.
-    expires_at: float | None
+    __slots__ = ("expires_at", "obtained_at", "token")
+    _hidden = frozenset({"token"})  # a token never reaches a log
+
+    def __init__(self, token: str, obtained_at: float, expires_at: float | None) -> None:
+        self.token = token
+        self.obtained_at = obtained_at
+        self.expires_at = expires_at
 
     @classmethod
     def issued(cls, token: str, *, now: float, now_epoch: float) -> TokenState:

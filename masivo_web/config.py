@@ -3,32 +3,63 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Literal
-from urllib.parse import urlsplit
 
+from ._record import Record
 from .errors import MasivoConfigError, short_repr
 
 EventRoute = Literal["analytics", "behavior"]
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
+class Settings(Record):
     """Validated client settings. The API key is kept out of ``repr`` so it never reaches a log."""
 
-    api_key: str = field(repr=False)
-    brand_id: str | None
-    auth_url: str
-    api_base: str
-    batch_size: int
-    idle_flush_s: float
-    max_wait_s: float
-    timeout_s: float
-    event_route: EventRoute
-    context: bool = True
-    enabled: bool = True
-    page_event_type: str = "PAGE_VIEW"
-    identify_event_type: str = "IDENTIFY"
+    __slots__ = (
+        "api_base",
+        "api_key",
+        "auth_url",
+        "batch_size",
+        "brand_id",
+        "context",
+        "enabled",
+        "event_route",
+        "identify_event_type",
+        "idle_flush_s",
+        "max_wait_s",
+        "page_event_type",
+        "timeout_s",
+    )
+    _hidden = frozenset({"api_key"})
+
+    def __init__(
+        self,
+        api_key: str,
+        brand_id: str | None,
+        auth_url: str,
+        api_base: str,
+        batch_size: int,
+        idle_flush_s: float,
+        max_wait_s: float,
+        timeout_s: float,
+        event_route: EventRoute,
+        context: bool = True,
+        enabled: bool = True,
+        page_event_type: str = "PAGE_VIEW",
+        identify_event_type: str = "IDENTIFY",
+    ) -> None:
+        self.api_key = api_key
+        self.brand_id = brand_id
+        self.auth_url = auth_url
+        self.api_base = api_base
+        self.batch_size = batch_size
+        self.idle_flush_s = idle_flush_s
+        self.max_wait_s = max_wait_s
+        self.timeout_s = timeout_s
+        self.event_route = event_route
+        self.context = context
+        self.enabled = enabled
+        self.page_event_type = page_event_type
+        self.identify_event_type = identify_event_type
 
 
 def check_settings(
@@ -106,8 +137,10 @@ def check_settings(
 def _check_url(name: str, value: object) -> str:
     if not isinstance(value, str):
         raise MasivoConfigError(f"{name} must be a URL string; got {short_repr(value)}.")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    # Checked by hand: urllib.parse costs more to import in Pyodide than the rest of the SDK.
+    scheme, sep, rest = value.partition("://")
+    host = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    if scheme.lower() not in ("http", "https") or not sep or not host or " " in value:
         raise MasivoConfigError(
             f"{name} must be an absolute http(s) URL such as 'https://app.masivo.ai/...'; "
             f"got {short_repr(value)}."

@@ -17,10 +17,9 @@ import json
 import locale
 import time
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from ._version import VERSION
-from .runtime import Page
+from .runtime import Page, running_loop
 
 LIBRARY = {"name": "masivo_web", "version": VERSION}
 _UTM = {
@@ -43,28 +42,47 @@ def static_context(page: Page | None) -> dict[str, Any]:
         return context
     context["user_agent"] = str(page.navigator.userAgent)
     context["locale"] = str(page.navigator.language)
+    return context  # the timezone comes later: see EventContext
+
+
+def page_timezone(page: Page) -> str | None:
+    """The IANA timezone of the browser, or None. The first ``Intl`` call of a page loads its
+    locale data (~30 ms), so it is not made while ``create_client`` runs."""
     with contextlib.suppress(Exception):  # a very old or locked-down browser has no Intl
-        context["timezone"] = str(page.window.Intl.DateTimeFormat.new().resolvedOptions().timeZone)
-    return context
+        return str(page.window.Intl.DateTimeFormat.new().resolvedOptions().timeZone)
+    return None
 
 
 def page_fields(page: Page) -> dict[str, str]:
     """Where the page is, read now: url, path, referrer, title, search."""
     # One read of location.href, parsed here: each JS property read costs ~15 µs in Pyodide.
     url = str(page.window.location.href)
-    parts = urlsplit(url)
+    path, query = split_url(url)
     document = page.document
     return {
         "url": url,
-        "path": parts.path or "/",
+        "path": path,
         "referrer": str(document.referrer),
         "title": str(document.title),
-        "search": f"?{parts.query}" if parts.query else "",
+        "search": f"?{query}" if query else "",
     }
+
+
+def split_url(url: str) -> tuple[str, str]:
+    """The path and the query string of an absolute URL (by hand: ``urllib.parse`` costs more to
+    import in Pyodide than the whole SDK)."""
+    base, _, query = url.split("#", 1)[0].partition("?")
+    after_scheme = base.partition("://")[2]
+    slash = after_scheme.find("/")
+    return (after_scheme[slash:] if slash >= 0 else "") or "/", query
 
 
 def campaign(search: str) -> dict[str, str]:
     """``utm_*`` parameters of a query string, under Segment-style names."""
+    if "utm_" not in search:
+        return {}
+    from urllib.parse import parse_qs  # only on a campaign landing URL
+
     query = parse_qs(search.lstrip("?"))
     return {name: query[key][0] for key, name in _UTM.items() if query.get(key)}
 
@@ -78,11 +96,25 @@ class EventContext:
     changes.
     """
 
-    __slots__ = ("_document", "_json", "_key", "_location", "_page", "_referrer", "_static")
+    __slots__ = (
+        "_document",
+        "_json",
+        "_key",
+        "_location",
+        "_needs_timezone",
+        "_page",
+        "_referrer",
+        "_static",
+    )
 
     def __init__(self, page: Page | None, static: dict[str, Any]) -> None:
         self._page = page
         self._static = static
+        # In a page the timezone is read on the loop's next turn, or by the first event if
+        # that comes first (see page_timezone).
+        self._needs_timezone = page is not None
+        if page is not None:
+            running_loop().call_soon(self._add_timezone)
         self._location: Any = page.window.location if page is not None else None
         self._document: Any = page.document if page is not None else None
         self._referrer = str(page.document.referrer) if page is not None else ""
@@ -91,6 +123,8 @@ class EventContext:
 
     def json(self) -> str:
         """The context now, as compact JSON text (an object)."""
+        if self._needs_timezone:
+            self._add_timezone()
         if self._location is not None:
             key = (str(self._location.href), str(self._document.title))
             if key != self._key:
@@ -102,15 +136,23 @@ class EventContext:
         loaded: dict[str, Any] = json.loads(self.json())
         return loaded
 
+    def _add_timezone(self) -> None:
+        if self._needs_timezone and self._page is not None:
+            self._needs_timezone = False
+            timezone = page_timezone(self._page)
+            if timezone is not None:
+                self._static["timezone"] = timezone
+                self._key = None  # rebuilt with it at the next read
+
     def _rebuild(self, key: tuple[str, str]) -> None:
         url, title = key
-        parts = urlsplit(url)
+        path, query = split_url(url)
         where = {
             "url": url,
-            "path": parts.path or "/",
+            "path": path,
             "referrer": self._referrer,
             "title": title,
-            "search": f"?{parts.query}" if parts.query else "",
+            "search": f"?{query}" if query else "",
         }
         context = {**self._static, "page": where}
         utm = campaign(where["search"])

@@ -5,16 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
 from typing import Any
 
+from ._record import Record
 from .errors import MasivoError
 
 logger = logging.getLogger("masivo_web")
 
 
-@dataclass(frozen=True, slots=True)
-class SendEventResult:
+class SendEventResult(Record):
     """How Masivo answered for one event.
 
     ``success`` is True when the event was stored (``status`` 201) or was already stored under the
@@ -23,9 +22,12 @@ class SendEventResult:
     :class:`~masivo_web.MasivoError` subclass, by ``await``.
     """
 
-    success: bool
-    status: int
-    data: Any
+    __slots__ = ("data", "status", "success")
+
+    def __init__(self, success: bool, status: int, data: Any) -> None:
+        self.success = success
+        self.status = status
+        self.data = data
 
 
 def log_failure(error: MasivoError, event_id: str) -> None:

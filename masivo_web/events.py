@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ._record import Record
 from .errors import MasivoValidationError, short_repr
 
 #: Types only a SERVER key may emit; the browser SDK refuses them before they are queued.
@@ -38,15 +38,17 @@ _NESTED_TYPES = frozenset({dict, list, tuple})
 _LEAF_TYPES = frozenset({str, int, float, bool, type(None)})
 
 
-@dataclass(frozen=True, slots=True)
-class PreparedEvent:
-    """An event that passed validation: its id, type and the JSON text that will be sent."""
+class PreparedEvent(Record):
+    """An event that passed validation: its id, type and the JSON text that will be sent, and
+    ``size``, the bytes it takes in a request body (UTF-8)."""
 
-    event_id: str
-    type: str
-    json: str
-    #: Bytes this event takes in a request body (UTF-8).
-    size: int
+    __slots__ = ("event_id", "json", "size", "type")
+
+    def __init__(self, event_id: str, type: str, json: str, size: int) -> None:
+        self.event_id = event_id
+        self.type = type
+        self.json = json
+        self.size = size
 
 
 #: Random bytes drawn ahead (crypto-grade: ``os.urandom``), 16 per id: in Pyodide each
@@ -71,7 +73,6 @@ def new_event_id() -> str:
 
 _VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 _second_cache: tuple[int, str] = (-1, "")
-_MILLIS = tuple(f".{millis:03d}Z" for millis in range(1000))
 
 
 def format_timestamp(epoch_seconds: float) -> str:
@@ -80,7 +81,7 @@ def format_timestamp(epoch_seconds: float) -> str:
     whole = int(epoch_seconds)
     if _second_cache[0] != whole:  # strftime is the costly part, and bursts share a second
         _second_cache = (whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
-    return _second_cache[1] + _MILLIS[int((epoch_seconds - whole) * 1000)]
+    return f"{_second_cache[1]}.{int((epoch_seconds - whole) * 1000):03d}Z"
 
 
 def prepare_event(

@@ -7,8 +7,6 @@ to the front (order is kept) and wait for their own backoff instead of the batch
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .delivery import Delivery
 from .events import PreparedEvent
 
@@ -25,18 +23,22 @@ MAX_EVENT_AGE_S = 24 * 3600.0
 _ENVELOPE_BYTES = len('{"events":[]}')
 
 
-@dataclass(slots=True, eq=False)
 class QueuedEvent:
-    """One event waiting in the queue, with its delivery state."""
+    """One event waiting in the queue, with its delivery state (compared by identity)."""
 
-    event: PreparedEvent
-    delivery: Delivery
-    seq: int
-    enqueued_at: float
-    #: Sends already tried and failed in a retryable way.
-    attempts: int = 0
-    #: Monotonic time before which this event must not be sent again (backoff).
-    ready_at: float = 0.0
+    __slots__ = ("attempts", "delivery", "enqueued_at", "event", "ready_at", "seq")
+
+    def __init__(
+        self, event: PreparedEvent, delivery: Delivery, seq: int, enqueued_at: float
+    ) -> None:
+        self.event = event
+        self.delivery = delivery
+        self.seq = seq
+        self.enqueued_at = enqueued_at
+        #: Sends already tried and failed in a retryable way.
+        self.attempts = 0
+        #: Monotonic time before which this event must not be sent again (backoff).
+        self.ready_at = 0.0
 
 
 class EventQueue:
@@ -66,7 +68,7 @@ class EventQueue:
 
     def append(self, event: PreparedEvent, delivery: Delivery, now: float) -> QueuedEvent:
         """Queue one validated event."""
-        item = QueuedEvent(event, delivery, self._next_seq, enqueued_at=now)
+        item = QueuedEvent(event, delivery, self._next_seq, now)
         self._next_seq += 1
         self._items.append(item)
         self._bytes += event.size

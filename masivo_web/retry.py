@@ -9,7 +9,6 @@ itself capped so a hostile header cannot park events for days (Segment caps at 3
 from __future__ import annotations
 
 from collections.abc import Callable
-from email.utils import parsedate_to_datetime
 
 #: Total tries per event (the first send included) before it is reported as failed. Segment 10.
 MAX_ATTEMPTS = 10
@@ -62,6 +61,8 @@ def parse_retry_after(value: str | None, *, now_epoch: float) -> float | None:
         pass
     else:
         return max(0.0, seconds) if seconds == seconds else None  # NaN is unreadable
+    from email.utils import parsedate_to_datetime  # rare (an HTTP date): not at import
+
     try:
         moment = parsedate_to_datetime(text)
     except (TypeError, ValueError):

@@ -11,9 +11,9 @@ import asyncio
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ._record import Record
 from .errors import MasivoConfigError
 
 #: True inside Pyodide / PyScript (Emscripten). The only runtime check in the package.
@@ -68,8 +68,7 @@ def running_loop() -> asyncio.AbstractEventLoop:
         ) from None
 
 
-@dataclass(frozen=True)
-class Page:
+class Page(Record):
     """The browser page as the SDK uses it: the only door to ``js`` besides the fetch transport.
 
     Built by :func:`current_page` inside Pyodide on a window's main thread; tests build one from
@@ -77,11 +76,21 @@ class Page:
     iframe throws on access).
     """
 
-    window: Any
-    document: Any
-    navigator: Any
-    local_storage: Any
-    create_proxy: Callable[[Callable[..., Any]], Any]
+    __slots__ = ("create_proxy", "document", "local_storage", "navigator", "window")
+
+    def __init__(
+        self,
+        window: Any,
+        document: Any,
+        navigator: Any,
+        local_storage: Any,
+        create_proxy: Callable[[Callable[..., Any]], Any],
+    ) -> None:
+        self.window = window
+        self.document = document
+        self.navigator = navigator
+        self.local_storage = local_storage
+        self.create_proxy = create_proxy
 
     def online(self) -> bool:
         """``navigator.onLine`` (True when unknown)."""

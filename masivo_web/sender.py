@@ -5,7 +5,6 @@ budget. The dispatcher decides *when* to send; this decides *how*."""
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from dataclasses import replace
 
 from . import api
 from .auth import AuthManager
@@ -104,5 +103,5 @@ class Sender:
             )
         size = len(request.body or b"")
         if keepalive and page_budget.reserve(size):
-            return replace(request, keepalive=True), size
+            return request.replace(keepalive=True), size
         return request, 0

@@ -9,7 +9,8 @@ Into ``static/vendor/`` (git-ignored):
   ``pyodide-lock.json`` is rewritten with the real sha256 of the wheels we ship. Integrity checks
   stay on everywhere (this is the only fix that also serves PyScript ``packages``).
 - ``pyscript/``: ``@pyscript/core`` dist files (no source maps).
-- ``wheels/``: the masivo_web wheel, rebuilt from the working tree on every run.
+- ``wheels/``: the masivo_web wheel for pages (``tools/browser_wheel.py``), rebuilt from the
+  working tree on every run; the full wheel goes to ``dist/``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import browser_wheel  # tools/, beside this file
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE_MODULES = ROOT / "node_modules"
@@ -45,6 +48,8 @@ PYODIDE_TEST_WHEELS = (
     "sortedcontainers==2.4.0",
 )
 PYODIDE_TEST_WHEEL_DIR = ROOT / ".cache" / "pyodide-wheels"
+#: The full wheel, as published on PyPI (the page gets the browser build of it).
+DIST = ROOT / "dist"
 
 
 def run(*command: str) -> None:
@@ -144,10 +149,12 @@ def pyscript() -> None:
 
 
 def masivo_wheel() -> Path:
+    """The full wheel (as on PyPI) in dist/, and the page's wheel built from it in vendor."""
     target = VENDOR / "wheels"
     target.mkdir(parents=True, exist_ok=True)
-    for old in target.glob("masivo_web-*.whl"):
+    for old in [*target.glob("masivo_web-*.whl"), *DIST.glob("masivo_web-*.whl")]:
         old.unlink()
+    DIST.mkdir(exist_ok=True)
     run(
         sys.executable,
         "-m",
@@ -157,10 +164,11 @@ def masivo_wheel() -> Path:
         "--no-deps",
         "--no-build-isolation",
         "--wheel-dir",
-        str(target),
+        str(DIST),
         str(ROOT),
     )
-    (wheel,) = target.glob("masivo_web-*.whl")
+    (full,) = DIST.glob("masivo_web-*.whl")
+    wheel = browser_wheel.build(full, target)
     # Pages read the current wheel's name from here instead of hard-coding the version.
     (target / "latest.json").write_text(json.dumps({"wheel": wheel.name}))
     return wheel

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .base import Request, Response, StartingTransport, Transport
-from .mock import MockTransport
+
+if TYPE_CHECKING:
+    from .mock import MockTransport
 
 __all__ = [
     "MockTransport",
@@ -13,6 +17,15 @@ __all__ = [
     "Transport",
     "default_transport",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The mock is for tests: not imported (with inspect) by the page's ``import masivo_web``.
+    if name == "MockTransport":
+        from .mock import MockTransport
+
+        return MockTransport
+    raise AttributeError(f"module 'masivo_web.transports' has no attribute {name!r}")
 
 
 def default_transport() -> Transport:

@@ -10,30 +10,46 @@ from __future__ import annotations
 
 import json
 from collections.abc import Coroutine, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    """An HTTP request as the SDK means it."""
-
-    method: str
-    url: str
-    headers: Mapping[str, str] = field(default_factory=dict)
-    body: bytes | None = None
-    timeout_s: float = 10.0
-    #: Ask the browser to finish the request after the page is gone (fetch ``keepalive``).
-    keepalive: bool = False
+from .._record import Record
 
 
-@dataclass(frozen=True, slots=True)
-class Response:
+class Request(Record):
+    """An HTTP request as the SDK means it. ``keepalive`` asks the browser to finish the request
+    after the page is gone (fetch ``keepalive``)."""
+
+    __slots__ = ("body", "headers", "keepalive", "method", "timeout_s", "url")
+    _hidden = frozenset({"headers"})  # the Authorization header never reaches a log
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        timeout_s: float = 10.0,
+        keepalive: bool = False,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.headers: Mapping[str, str] = {} if headers is None else headers
+        self.body = body
+        self.timeout_s = timeout_s
+        self.keepalive = keepalive
+
+
+class Response(Record):
     """An HTTP answer. Header names are lower-case."""
 
-    status: int
-    headers: Mapping[str, str] = field(default_factory=dict)
-    body: bytes = b""
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(
+        self, status: int, headers: Mapping[str, str] | None = None, body: bytes = b""
+    ) -> None:
+        self.status = status
+        self.headers: Mapping[str, str] = {} if headers is None else headers
+        self.body = body
 
     def json(self) -> Any:
         """The body parsed as JSON, or None when it is empty or not JSON (the real service

@@ -287,3 +287,23 @@ async def test_inline_user_traits_ride_along(masivo: FakeMasivo) -> None:
 def test_bad_peer_options_are_config_errors(option: str, value: Any) -> None:
     with pytest.raises(MasivoConfigError, match=option):
         create_client("k", **{option: value})
+
+
+@pytest.mark.parametrize(
+    ("url", "path", "query"),
+    [
+        ("https://shop.test/cart?x=1&utm_source=mail#top", "/cart", "x=1&utm_source=mail"),
+        ("https://shop.test", "/", ""),
+        ("https://shop.test?q=1", "/", "q=1"),
+        ("http://localhost:8000/a/b/#frag?no", "/a/b/", ""),
+        ("https://user@shop.test:8443/p;params?", "/p;params", ""),
+    ],
+)
+def test_page_urls_are_split_like_urllib(url: str, path: str, query: str) -> None:
+    from urllib.parse import urlsplit
+
+    from masivo_web.context import split_url
+
+    assert split_url(url) == (path, query)
+    parts = urlsplit(url)
+    assert (parts.path or "/", parts.query) == (path, query)

@@ -1,0 +1,159 @@
+"""The wheel a web page downloads: the same package, without its server-side parts, compacted.
+
+    python tools/browser_wheel.py dist/masivo_web-0.1.0-py3-none-any.whl static/vendor/wheels
+
+A page pays for every byte of the wheel and for compiling every line it imports (Pyodide ships
+no ``.pyc``), so the browser wheel, like the minified bundles of the JavaScript SDKs, leaves out:
+
+- modules a page cannot use: the emulator, the demo and reliability drivers, the pytest plugin,
+  ``SyncClient`` (threads) and the CPython socket transport (``EXCLUDED``);
+- docstrings, comments and the annotations of function signatures (``ast`` round trip; class
+  annotations stay, dataclasses need them);
+- the long description in METADATA (the README) and the pytest entry point.
+
+Its name, version and tag are those of the full wheel (``py3-none-any``), which PyPI carries.
+The browser tests install this wheel, so what pages run is what the suite checks.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import hashlib
+import sys
+import zipfile
+from pathlib import Path
+
+#: Paths (inside the wheel) a page never imports.
+EXCLUDED = (
+    "masivo_web/emulator/",
+    "masivo_web/demo.py",
+    "masivo_web/__main__.py",
+    "masivo_web/pytest_plugin.py",
+    "masivo_web/sync.py",
+    "masivo_web/transports/stdlib.py",
+)
+
+
+class _Compact(ast.NodeTransformer):
+    """Drop docstrings and the annotations of function signatures."""
+
+    def _strip_docstring(self, node: ast.AST) -> None:
+        body = getattr(node, "body", None)
+        if (
+            body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            body.pop(0)
+            if not body:
+                body.append(ast.Pass())
+
+    def visit_Module(self, node: ast.Module) -> ast.AST:
+        self._strip_docstring(node)
+        self.generic_visit(node)
+        return node
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
+        self._strip_docstring(node)
+        # Class-level annotations stay (dataclasses read them); methods are visited.
+        node.body = [
+            child if isinstance(child, ast.AnnAssign) else self.visit(child) for child in node.body
+        ]
+        return node
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST | None:
+        # Outside class bodies an annotation only informs the type checker.
+        if node.value is None:
+            return None if isinstance(node.target, ast.Name) and node.simple else node
+        return ast.Assign(targets=[node.target], value=node.value)
+
+    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
+        self._strip_docstring(node)
+        node.returns = None
+        arguments = node.args
+        for arg in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]:
+            arg.annotation = None
+        for rest in (arguments.vararg, arguments.kwarg):
+            if rest is not None:
+                rest.annotation = None
+        self.generic_visit(node)
+        return node
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        return self._function(node)
+
+    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> ast.AST:
+        return self._function(node)
+
+
+def compact_source(source: str) -> str:
+    """``source`` without docstrings, comments and signature annotations, indented by one space
+    per level; same behaviour (checked: the result parses to the same tree)."""
+    tree = _Compact().visit(ast.parse(source))
+    for node in ast.walk(tree):  # a block left with nothing in it (only annotations) gets a pass
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and not body:
+            body.append(ast.Pass())
+    text = ast.unparse(ast.fix_missing_locations(tree))
+    # ast.unparse writes every string on one line, so each line starts with indentation only.
+    lines = []
+    for line in text.splitlines():
+        stripped = line.lstrip(" ")
+        lines.append(" " * ((len(line) - len(stripped)) // 4) + stripped)
+    compact = "\n".join(lines) + "\n"
+    if ast.dump(ast.parse(compact)) != ast.dump(ast.parse(text)):
+        raise RuntimeError("compacting changed the program")  # never ship a changed program
+    return compact
+
+
+def _short_metadata(metadata: str) -> str:
+    """Name, version, summary and the rest of the core fields; not the README, the classifiers
+    or the extras (server-side tools a page cannot install)."""
+    headers = metadata.split("\n\n", 1)[0]
+    dropped = ("Description-", "Classifier:", "Provides-Extra:", "Requires-Dist:")
+    kept = [line for line in headers.splitlines() if not line.startswith(dropped)]
+    return "\n".join(kept) + "\n"
+
+
+def _record_line(name: str, data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{name},sha256={digest},{len(data)}"
+
+
+def build(full_wheel: Path, target_dir: Path) -> Path:
+    """Write the browser wheel for ``full_wheel`` into ``target_dir`` and return its path."""
+    target = target_dir / full_wheel.name
+    files: dict[str, bytes] = {}
+    record_name = ""
+    with zipfile.ZipFile(full_wheel) as source:
+        for info in source.infolist():
+            name = info.filename
+            if name.endswith("/") or name.startswith(EXCLUDED):
+                continue
+            data = source.read(name)
+            if name.endswith(".dist-info/RECORD"):
+                record_name = name
+                continue
+            if name.endswith(".dist-info/entry_points.txt"):
+                continue  # the pytest plugin is not in this wheel
+            if name.endswith(".dist-info/METADATA"):
+                data = _short_metadata(data.decode()).encode()
+            elif name.endswith(".py"):
+                data = compact_source(data.decode()).encode()
+            files[name] = data
+    record = [_record_line(name, data) for name, data in files.items()]
+    record.append(f"{record_name},,")
+    files[record_name] = ("\n".join(record) + "\n").encode()
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as wheel:
+        for name, data in files.items():
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            wheel.writestr(info, data, compresslevel=9)
+    return target
+
+
+if __name__ == "__main__":
+    print(build(Path(sys.argv[1]), Path(sys.argv[2])))
