@@ -76,6 +76,19 @@ def single_request(
     return _post(api_base + SINGLE_PATH, token, event_json.encode("utf-8"), timeout_s, keepalive)
 
 
+#: zlib's level 6: most of level 9's saving on JSON for a fraction of its time.
+GZIP_LEVEL = 6
+
+
+def gzipped(request: Request) -> Request:
+    """``request`` with its body gzipped and ``Content-Encoding: gzip``."""
+    import zlib  # only for clients that ask for compression
+
+    packer = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)  # 31: the gzip container
+    body = packer.compress(request.body or b"") + packer.flush()
+    return request.replace(body=body, headers={**request.headers, "content-encoding": "gzip"})
+
+
 def _post(url: str, token: str, body: bytes, timeout_s: float, keepalive: bool) -> Request:
     headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
     return Request(

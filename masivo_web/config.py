@@ -9,6 +9,8 @@ from ._record import Record
 from .errors import MasivoConfigError, short_repr
 
 EventRoute = Literal["analytics", "behavior"]
+#: How request bodies are encoded: None (plain JSON) or "gzip" (``Content-Encoding: gzip``).
+Compression = Literal["gzip"] | None
 
 
 class Settings(Record):
@@ -20,6 +22,7 @@ class Settings(Record):
         "auth_url",
         "batch_size",
         "brand_id",
+        "compression",
         "context",
         "enabled",
         "event_route",
@@ -46,6 +49,7 @@ class Settings(Record):
         enabled: bool = True,
         page_event_type: str = "PAGE_VIEW",
         identify_event_type: str = "IDENTIFY",
+        compression: Compression = None,
     ) -> None:
         self.api_key = api_key
         self.brand_id = brand_id
@@ -60,6 +64,7 @@ class Settings(Record):
         self.enabled = enabled
         self.page_event_type = page_event_type
         self.identify_event_type = identify_event_type
+        self.compression = compression
 
 
 def check_settings(
@@ -77,6 +82,7 @@ def check_settings(
     enabled: object = True,
     page_event_type: object = "PAGE_VIEW",
     identify_event_type: object = "IDENTIFY",
+    compression: object = None,
 ) -> Settings:
     """Return :class:`Settings` or raise :class:`MasivoConfigError` for the first bad argument."""
     if not isinstance(api_key, str) or not api_key.strip():
@@ -117,6 +123,11 @@ def check_settings(
             raise MasivoConfigError(
                 f"{name} must be an event type name; got {short_repr(event_type)}."
             )
+    if compression not in (None, "gzip"):
+        raise MasivoConfigError(
+            "compression must be None (plain JSON, the default) or 'gzip' (only where the "
+            f"server accepts Content-Encoding: gzip); got {short_repr(compression)}."
+        )
     return Settings(
         api_key=api_key,
         brand_id=brand_id,
@@ -131,6 +142,7 @@ def check_settings(
         enabled=bool(enabled),
         page_event_type=str(page_event_type),
         identify_event_type=str(identify_event_type),
+        compression="gzip" if compression == "gzip" else None,
     )
 
 

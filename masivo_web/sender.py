@@ -101,6 +101,8 @@ class Sender:
             request = api.batch_request(
                 settings.api_base, token, events, settings.timeout_s, keepalive=False
             )
+        if settings.compression == "gzip" and request.body:
+            request = api.gzipped(request)
         size = len(request.body or b"")
         if keepalive and page_budget.reserve(size):
             return request.replace(keepalive=True), size

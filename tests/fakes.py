@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gzip
 import heapq
 import itertools
 import json
@@ -110,7 +111,10 @@ class FakeMasivo:
             )
             self.tokens_issued.append(token)
             return json_response(200, {"data": token})
-        body = json.loads(request.body or b"{}")
+        raw = request.body or b"{}"
+        if request.headers.get("content-encoding") == "gzip":
+            raw = gzip.decompress(raw)
+        body = json.loads(raw)
         if request.url.endswith("/behavior/events"):
             self.batches.append([body])
             return json_response(201, {"data": {"id": body["event_id"], "status": "PENDING"}})

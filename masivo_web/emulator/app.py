@@ -14,6 +14,7 @@ import logging
 import secrets
 import time
 import uuid
+import zlib
 from typing import Any
 
 import jwt
@@ -35,7 +36,13 @@ logger = logging.getLogger("masivo_web.emulator")
 API_PREFIX = "/api/storefront/v1"
 MAX_BODY_BYTES = 500 * 1024
 MAX_BATCH_EVENTS = 100
-ALLOWED_HEADERS = ["authorization", "content-type", "x-api-key", "x-masivo-sdk"]
+ALLOWED_HEADERS = [
+    "authorization",
+    "content-encoding",
+    "content-type",
+    "x-api-key",
+    "x-masivo-sdk",
+]
 EXPOSED_HEADERS = [
     "Retry-After",
     "X-RateLimit-Limit",
@@ -79,6 +86,21 @@ def create_app(state: EmulatorState) -> ASGIApp:
         exception_handlers={HTTPException: _http_error, Exception: _internal_error},
     )
     return RequestLog(starlette, state)
+
+
+def gunzip(body: bytes, limit: int) -> bytes:
+    """The gzip ``body`` decompressed; OverflowError past ``limit`` bytes (a zip bomb stops
+    there), ValueError when it is not one complete gzip stream."""
+    unpacker = zlib.decompressobj(31)
+    try:
+        data = unpacker.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise ValueError(f"not gzip ({exc})") from None
+    if len(data) > limit or unpacker.unconsumed_tail:
+        raise OverflowError(limit)
+    if not unpacker.eof or unpacker.unused_data:
+        raise ValueError("the gzip stream is truncated or followed by other data")
+    return data
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -151,6 +173,18 @@ class EventApi:
         if len(raw) > MAX_BODY_BYTES:
             return error(
                 413, "Payload too large", f"{len(raw)} bytes; the limit is 500 KB.", limits
+            )
+        encoding = request.headers.get("content-encoding", "identity").strip().lower()
+        if encoding == "gzip":
+            try:
+                raw = gunzip(raw, MAX_BODY_BYTES)
+            except OverflowError:
+                return error(413, "Payload too large", "Over 500 KB once decompressed.", limits)
+            except ValueError as exc:
+                return error(400, "Malformed body", f"Content-Encoding is gzip: {exc}", limits)
+        elif encoding != "identity":
+            return error(
+                415, "Unsupported Content-Encoding", f"{encoding!r}: send gzip or none.", limits
             )
         try:
             body = _json(raw)

@@ -57,9 +57,18 @@ class RequestLog:
                 }
             await send(message)
 
+        body_bytes = 0
+
+        async def receive_and_count() -> Message:
+            nonlocal body_bytes
+            message = await receive()
+            if message["type"] == "http.request":
+                body_bytes += len(message.get("body", b""))
+            return message
+
         started, generation = time.time(), self.state.generation
         try:
-            await self.app(scope, receive, send_and_note)
+            await self.app(scope, receive_and_count, send_and_note)
         finally:
             if generation != self.state.generation:
                 return  # noqa: B012  # the emulator was reset meanwhile: not this test's request
@@ -72,7 +81,20 @@ class RequestLog:
                     "status": 0 if notes.get("dropped") else status,
                     "events": notes.get("events"),
                     "origin": headers.get(b"origin", b"").decode() or None,
+                    # What came over the wire: the body as sent (compressed or not) and the
+                    # request line and headers as HTTP/1.1 text.
+                    "body_bytes": body_bytes,
+                    "header_bytes": _head_bytes(scope),
+                    "encoding": headers.get(b"content-encoding", b"").decode() or None,
                     "request_id": request_id,
                     "at": started,
                 }
             )
+
+
+def _head_bytes(scope: Scope) -> int:
+    """Bytes of the request line and headers as HTTP/1.1 text."""
+    target = scope.get("raw_path") or scope["path"].encode()
+    query = scope.get("query_string") or b""
+    line = len(scope["method"]) + 1 + len(target) + (len(query) + 1 if query else 0) + 11
+    return line + sum(len(name) + len(value) + 4 for name, value in scope.get("headers") or []) + 2

@@ -250,3 +250,20 @@ async def test_anonymous_events_before_identify_are_attributable_to_the_customer
     assert [event["type"] for event in events] == ["ADD_TO_CART", "IDENTIFY", "EMPTY_CART"]
     assert events[0]["customer_id"] != "customer-77"  # it was sent before identify
     assert len(emulator.control.received_events()) == 4
+
+
+async def test_gzip_compression_is_stored_the_same_for_a_fraction_of_the_bytes(
+    emulator: EmulatorServer,
+) -> None:
+    sent: dict[str | None, list[dict[str, Any]]] = {}
+    for compression in (None, "gzip"):
+        async with connect(emulator, compression=compression) as masivo:
+            for n in range(100):
+                masivo.send_analytics_event(
+                    EVENT, product={"sku": f"SKU-{n}", "amount": 1, "value": 9.5}
+                )
+        sent[compression] = emulator.control.received_events()[-100:]
+    assert [e["product"] for e in sent["gzip"]] == [e["product"] for e in sent[None]]
+    plain, packed = [r for r in emulator.control.requests() if r["route"] == "analytics"]
+    assert (plain["encoding"], packed["encoding"]) == (None, "gzip")
+    assert packed["body_bytes"] < plain["body_bytes"] / 5

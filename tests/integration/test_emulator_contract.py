@@ -212,8 +212,16 @@ def test_cors_preflight_allows_the_sdk_headers(call: Call) -> None:
     assert headers["access-control-allow-origin"] == "*"
     allowed = headers["access-control-allow-headers"].lower()
     assert all(
-        name in allowed for name in ("authorization", "content-type", "x-api-key", "x-masivo-sdk")
+        name in allowed
+        for name in (
+            "authorization",
+            "content-encoding",
+            "content-type",
+            "x-api-key",
+            "x-masivo-sdk",
+        )
     )
+    assert int(headers["access-control-max-age"]) >= 600  # one preflight per page, not per batch
 
 
 def test_cross_origin_answers_expose_the_rate_limit_headers(call: Call) -> None:
@@ -292,3 +300,47 @@ def test_wait_for_events_returns_as_soon_as_they_arrive(
 def test_unknown_routes_answer_json(call: Call) -> None:
     status, _, body = call("GET", "/nowhere")
     assert (status, body["error"]) == (404, "Request failed")
+
+
+def test_gzip_bodies_are_accepted_and_the_log_counts_wire_bytes(
+    call: Call, emulator: EmulatorServer
+) -> None:
+    import gzip
+
+    token = token_for(call)
+    plain = json.dumps({"events": [event(metadata={"note": "x" * 2000})]}).encode()
+    packed = gzip.compress(plain)
+    headers = {
+        "authorization": f"Bearer {token}",
+        "content-type": "application/json",
+        "content-encoding": "gzip",
+    }
+    status, _, body = call("POST", "/analytics/events", packed, headers)
+    assert status == 200
+    assert body["data"][0]["status"] == 201
+    assert emulator.control.received_events()[0]["metadata"]["note"] == "x" * 2000
+    entry = emulator.control.requests()[-1]
+    assert entry["body_bytes"] == len(packed) < len(plain) / 10
+    assert entry["encoding"] == "gzip"
+    assert entry["header_bytes"] > len(f"Bearer {token}")
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body", "status", "title"),
+    [
+        ("gzip", b"not gzip at all", 400, "Malformed body"),
+        ("gzip", __import__("gzip").compress(b'{"events": []}')[:-4], 400, "Malformed body"),
+        ("gzip", __import__("gzip").compress(b" " * 600_000), 413, "Payload too large"),
+        ("br", b"{}", 415, "Unsupported Content-Encoding"),
+    ],
+)
+def test_bad_encodings_are_refused_with_the_reason(
+    call: Call, encoding: str, body: bytes, status: int, title: str
+) -> None:
+    headers = {
+        "authorization": f"Bearer {token_for(call)}",
+        "content-type": "application/json",
+        "content-encoding": encoding,
+    }
+    answer_status, _, answer = call("POST", "/analytics/events", body, headers)
+    assert (answer_status, answer["error"]) == (status, title)

@@ -90,6 +90,10 @@ def test_sending_without_a_running_loop_says_how_to_send_from_sync_code(masivo: 
         ({"timeout_s": "10"}, "timeout_s"),
         ({"event_route": "bulk"}, "event_route"),
         ({"transport": object()}, "transport"),
+        ({"compression": "br"}, "compression"),
+        ({"compression": True}, "compression"),
+        ({"auth_url": "https://"}, "auth_url"),
+        ({"api_base": "https://app .masivo.ai/api"}, "api_base"),
     ],
 )
 def test_bad_settings_raise_config_errors_at_once(options: dict[str, Any], message: str) -> None:
@@ -575,3 +579,27 @@ async def test_awaiting_an_event_sends_its_batch_without_waiting_for_timers(
     assert [len(batch) for batch in masivo.batches] == [2]  # the earlier event went along
     assert unawaited.done()
     client.destroy()
+
+
+async def test_gzip_compression_sends_the_same_batch_in_fewer_bytes(masivo: FakeMasivo) -> None:
+    import gzip
+
+    plain = client_for(masivo)
+    packed = client_for(masivo, compression="gzip")
+    for client in (plain, packed):
+        for number in range(50):
+            client.send_analytics_event(EVENT, metadata={"n": number, "note": "same " * 20})
+        await client.flush()
+    plain_request, packed_request = masivo.event_requests
+    assert "content-encoding" not in plain_request.headers
+    assert packed_request.headers["content-encoding"] == "gzip"
+    assert packed_request.headers["authorization"].startswith("Bearer ")
+    assert plain_request.body is not None
+    assert packed_request.body is not None
+    unpacked = json.loads(gzip.decompress(packed_request.body))
+    assert [e["metadata"] for e in unpacked["events"]] == [
+        e["metadata"] for e in json.loads(plain_request.body)["events"]
+    ]
+    assert len(packed_request.body) < len(plain_request.body) / 5
+    plain.destroy()
+    packed.destroy()
