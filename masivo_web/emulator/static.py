@@ -11,6 +11,7 @@ import sys
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
@@ -24,9 +25,14 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         ".whl": "application/zip",
     }
 
+    #: Sent with every answer (e.g. the COOP/COEP pair that makes a page cross-origin isolated).
+    extra_headers: Mapping[str, str] = {}  # noqa: RUF012  # set per server by a subclass
+
     def end_headers(self) -> None:
         # Rebuilt wheels keep their name; never let a page run yesterday's code.
         self.send_header("Cache-Control", "no-cache")
+        for name, value in self.extra_headers.items():
+            self.send_header(name, value)
         super().end_headers()
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -43,12 +49,20 @@ class _Server(ThreadingHTTPServer):
 
 
 class StaticServer:
-    """Serves ``directory`` on ``host`` (a free port unless ``port`` is given) from a thread."""
+    """Serves ``directory`` on ``host`` (a free port unless ``port`` is given) from a thread,
+    adding ``headers`` to every answer."""
 
-    def __init__(self, directory: Path, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         if not directory.is_dir():
             raise FileNotFoundError(f"{directory} does not exist")
-        handler = functools.partial(_QuietHandler, directory=str(directory))
+        handler_class = type("_Handler", (_QuietHandler,), {"extra_headers": dict(headers or {})})
+        handler = functools.partial(handler_class, directory=str(directory))
         self._server = _Server((host, port), handler)
         self.host, self.port = host, self._server.server_address[1]
         self._thread = threading.Thread(

@@ -29,7 +29,9 @@ def fetch_init(request: Request, *, signal: Any) -> Any:
         "signal": signal,
     }
     if request.body is not None:
-        init["body"] = request.body.decode("utf-8")
+        # JSON goes as text; an encoded (gzip) body as bytes, which become a Uint8Array.
+        encoded = "content-encoding" in request.headers
+        init["body"] = request.body if encoded else request.body.decode("utf-8")
     if request.keepalive:
         init["keepalive"] = True
     return to_js(init, dict_converter=js.Object.fromEntries)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from playwright.sync_api import Page
 
 import masivo_web
@@ -49,6 +51,28 @@ def test_events_arrive_cross_origin_with_the_right_fields(
         ("POST", "analytics")
     ]
     assert any(entry["method"] == "OPTIONS" for entry in log)  # CORS preflights happened
+
+
+def test_gzip_bodies_go_out_as_bytes_and_are_stored(
+    shared_page: Page, fresh_masivo_emulator: EmulatorServer
+) -> None:
+    emulator = fresh_masivo_emulator
+    run_python(
+        shared_page,
+        client_code(emulator, "packed", compression="gzip")
+        + "for n in range(30):\n"
+        "    packed.send_analytics_event(type='ADD_TO_CART', brand_id=None, "
+        "metadata={'n': n, 'note': 'é' * 40})\n"
+        "await packed.flush()\n"
+        "packed.destroy()\n",
+    )
+    stored = emulator.control.received_events()
+    assert sorted(event["metadata"]["n"] for event in stored) == list(range(30))
+    assert stored[0]["metadata"]["note"] == "é" * 40
+    (post,) = [entry for entry in emulator.control.requests() if entry["method"] == "POST"]
+    assert post["encoding"] == "gzip"
+    plain = len(json.dumps({"events": stored}, separators=(",", ":")).encode())
+    assert post["body_bytes"] < plain / 4
 
 
 def test_a_queued_batch_arrives_when_the_tab_is_hidden_and_again_after_showing(
