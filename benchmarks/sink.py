@@ -71,8 +71,10 @@ class Sink:
                 self.wfile.write(body)
 
             def _log(self, body: bytes) -> None:
-                head = len(self.requestline) + 2 + sum(
-                    len(k) + len(v) + 4 for k, v in self.headers.items()
+                head = (
+                    len(self.requestline)
+                    + 2
+                    + sum(len(k) + len(v) + 4 for k, v in self.headers.items())
                 )
                 encoding = self.headers.get("Content-Encoding")
                 if body and sink.keep_bodies:
@@ -88,20 +90,20 @@ class Sink:
                 with sink._lock:
                     sink.requests.append(entry)
 
-            def do_OPTIONS(self) -> None:  # noqa: N802
+            def do_OPTIONS(self) -> None:
                 self._log(b"")
                 self.send_response(204)
                 self._cors()
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 self._log(body)
                 flags = "/flags" in self.path or "/decide" in self.path
                 self._answer(b'{"featureFlags": {}}' if flags else b'{"status": 1}')
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 self._log(b"")
                 self._answer(b"{}")
 

@@ -38,6 +38,10 @@ logger = logging.getLogger("masivo_web")
 Reporter = Callable[[MasivoError, str], None]
 #: Wait this long after ``online`` before sending.
 RESUME_DELAY_S = 1.0
+#: Batch requests on the wire at once. One at a time cannot keep up with a burst (a request's
+#: round trip idles the page), and the stored queue's bound would drop the oldest events; a
+#: browser opens 6 connections per host, and the page-hide flush may need some.
+MAX_IN_FLIGHT = 4
 
 
 class Dispatcher:
@@ -66,6 +70,8 @@ class Dispatcher:
             max_wait_s=settings.max_wait_s,
         )
         self._flusher: asyncio.Task[None] | None = None
+        # The flusher's batch requests still on the wire (at most MAX_IN_FLIGHT).
+        self._in_flight: set[asyncio.Task[None]] = set()
         self._wake: asyncio.Event | None = None
         # Events whose request is on the wire (the flusher's batch and page-hide batches).
         self._sending: set[QueuedEvent] = set()
@@ -195,7 +201,7 @@ class Dispatcher:
         if self._closed:
             return 0
         self._closed = True
-        for task in (self._flusher, self._warming, self._maintenance):
+        for task in (self._flusher, self._warming, self._maintenance, *self._in_flight):
             if task is not None and not task.done():
                 task.cancel()
         dropped = [*self._sending, *self._queue.clear()]
@@ -227,16 +233,29 @@ class Dispatcher:
             if not self._online:
                 await self._sleep(wake, None)  # set_online(True) wakes it
                 continue
+            if len(self._in_flight) >= MAX_IN_FLIGHT:
+                await self._sleep(wake, None)  # a request that ends wakes it
+                continue
             batch = self._queue.take_batch(now)
             if batch:
                 if self._persistence is not None:
                     self._persistence.write()  # write-ahead: stored before it is sent
                 self._sending.update(batch)
-                for group in self._request_groups(batch):
-                    await self._deliver(group)
+                request = asyncio.get_running_loop().create_task(self._deliver_batch(batch))
+                self._in_flight.add(request)
+                request.add_done_callback(self._request_ended)
                 continue
             due = self._queue.next_due(now)
             await self._sleep(wake, None if due is None else due - now)
+
+    async def _deliver_batch(self, batch: list[QueuedEvent]) -> None:
+        for group in self._request_groups(batch):  # the single-event route: one by one
+            await self._deliver(group)
+
+    def _request_ended(self, request: asyncio.Task[None]) -> None:
+        self._in_flight.discard(request)
+        if self._wake is not None:
+            self._wake.set()  # room for the next batch, or retries to schedule
 
     async def _sleep(self, wake: asyncio.Event, seconds: float | None) -> None:
         """Wait until ``wake`` is set or ``seconds`` passed (forever when None)."""
@@ -333,4 +352,9 @@ class Dispatcher:
         if retry:
             attempt = max(item.attempts for item in retry) + 1
             delay = backoff_delay(attempt, retry_after_s=retry_after, random=self._random)
-            self._queue.put_back(retry, self._clock.monotonic() + delay)
+            ready_at = self._clock.monotonic() + delay
+            if retry_after is not None:
+                # The server said when to come back (429, 503): nothing else goes before then,
+                # whichever request of those in flight heard it.
+                self._queue.hold_until(ready_at)
+            self._queue.put_back(retry, ready_at)

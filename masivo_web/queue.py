@@ -62,6 +62,8 @@ class EventQueue:
         self._last_enqueued_at: float | None = None
         # Events with seq <= this were queued before a manual flush() and are due at once.
         self._flush_through_seq = -1
+        # Nothing is due before this monotonic time (see hold_until).
+        self._held_until = 0.0
 
     def __len__(self) -> int:
         return len(self._items)
@@ -80,9 +82,9 @@ class EventQueue:
         self._flush_through_seq = self._next_seq - 1
 
     def hold_until(self, ready_at: float) -> None:
-        """No event is sent before ``ready_at`` (e.g. just after the network came back)."""
-        for item in self._items:
-            item.ready_at = max(item.ready_at, ready_at)
+        """No event, queued now or later, is sent before ``ready_at`` (just after the network
+        came back; a server's Retry-After)."""
+        self._held_until = max(self._held_until, ready_at)
 
     def deliveries(self) -> list[Delivery]:
         """The deliveries of every queued event, oldest first."""
@@ -96,6 +98,8 @@ class EventQueue:
         """The monotonic time at which a batch is due, or None when the queue is empty."""
         if not self._items:
             return None
+        if now < self._held_until:
+            return self._held_until
         if self.is_full(now):
             return now
         oldest_fresh = min(
@@ -114,7 +118,7 @@ class EventQueue:
         """Remove and return the next batch if one is due: ready events, oldest first, at most
         ``batch_size`` of them and ``max_batch_bytes`` of body. Empty when nothing is due."""
         due = self.next_due(now)
-        if due is None or due > now:
+        if due is None or due > now or now < self._held_until:
             return []
         return self._take(
             [item for item in self._items if item.ready_at <= now], self.max_batch_bytes

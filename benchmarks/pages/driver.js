@@ -19,26 +19,6 @@ function afterMicrotasks() {
 
 const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
 
-// The longest gap between two turns of a MessageChannel ping-pong: the longest main-thread
-// task (with its microtasks) that ran meanwhile.
-function heartbeat() {
-  const channel = new MessageChannel();
-  let last = now();
-  let longest = 0;
-  let running = true;
-  channel.port1.onmessage = () => {
-    const t = now();
-    longest = Math.max(longest, t - last);
-    last = t;
-    if (running) channel.port2.postMessage(0);
-  };
-  channel.port2.postMessage(0);
-  return () => {
-    running = false;
-    return longest;
-  };
-}
-
 function eventRequests() {
   return performance
     .getEntriesByType("resource")
@@ -72,38 +52,35 @@ window.bench = {
     return { calledAt: started, ackAt: entry.responseEnd };
   },
 
-  // 100 events, then the longest main-thread task until their request was answered.
-  async flushBlock(events = 100) {
+  // 100 events, then wait until their request was answered. The window from the last call's
+  // microtasks to the answer is marked (User Timing) for bench.py, which reads the longest
+  // main-thread task inside it from a Chromium trace.
+  async flushBlock(events = 100, label = "flush") {
     const before = eventRequests().length;
     for (let i = 0; i < events; i++) sdk.track(i);
     await afterMicrotasks();
-    const stop = heartbeat();
+    performance.mark(`${label}:start`);
     await answered(before);
     await nextTask();
-    return stop();
+    performance.mark(`${label}:end`);
   },
 
-  // `blocks` blocks of `size` calls, each timed up to the end of its microtasks; then the same
-  // for an empty handler (the baseline). Per-call figures in µs.
-  async calls(blocks = 100, size = 100) {
-    const timeBlock = async (fn) => {
-      const t0 = now();
-      for (let i = 0; i < size; i++) fn(i);
-      const t1 = await afterMicrotasks();
-      return ((t1 - t0) * 1000) / size;
-    };
+  // `blocks` blocks of `size` calls, each block one task (as one click handler would be),
+  // marked `<label>:<n>`; then as many blocks of an empty handler, marked `<label>:empty:<n>`.
+  // bench.py reads each block's task duration (its calls and the microtasks they started)
+  // from a Chromium trace.
+  async calls(blocks = 100, size = 100, label = "calls") {
+    const runBlock = (fn, mark) =>
+      new Promise((resolve) =>
+        setTimeout(() => {
+          performance.mark(mark);
+          for (let i = 0; i < size; i++) fn(i);
+          resolve();
+        }, 0),
+      );
     const empty = () => {};
-    const baseline = [];
-    for (let b = 0; b < 20; b++) {
-      baseline.push(await timeBlock(empty));
-      await nextTask();
-    }
-    const perCall = [];
-    for (let b = 0; b < blocks; b++) {
-      perCall.push(await timeBlock(sdk.track));
-      await nextTask(); // a page's handlers run in separate tasks: let the SDK's timers run
-    }
-    return { perCall, baseline };
+    for (let b = 0; b < blocks; b++) await runBlock(sdk.track, `${label}:${b}`);
+    for (let b = 0; b < 20; b++) await runBlock(empty, `${label}:empty:${b}`);
   },
 
   // Wait for the events still queued to be sent (the SDK's own timers or flush).

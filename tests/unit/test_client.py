@@ -24,7 +24,7 @@ from masivo_web import (
 )
 from masivo_web.retry import MAX_ATTEMPTS
 from masivo_web.runtime import IS_BROWSER
-from masivo_web.transports import Request, Response
+from masivo_web.transports import MockTransport, Request, Response
 from tests.fakes import FakeClock, FakeMasivo, flush_while_time_passes, json_response, settle
 
 AUTH_URL = "https://auth.test/auth/authorize"
@@ -396,6 +396,56 @@ async def test_retry_after_is_honoured(masivo: FakeMasivo) -> None:
     assert len(masivo.event_requests) == 1
     await masivo.clock.advance(0.1)
     assert len(masivo.event_requests) == 2
+    client.destroy()
+
+
+async def test_a_burst_goes_out_in_concurrent_batches_and_a_429_holds_them_all(
+    masivo: FakeMasivo,
+) -> None:
+    from masivo_web.dispatch import MAX_IN_FLIGHT
+
+    gate = asyncio.Event()
+    in_flight = most = posts = 0
+
+    async def slow(request: Request) -> Response:
+        nonlocal in_flight, most, posts
+        if request.url == AUTH_URL:
+            return await masivo.handle(request)
+        posts += 1
+        in_flight += 1
+        most = max(most, in_flight)
+        await gate.wait()
+        in_flight -= 1
+        return await masivo.handle(request)
+
+    client = create_client(
+        "client-key",
+        auth_url=AUTH_URL,
+        api_base=API_BASE,
+        transport=MockTransport(slow),
+        clock=masivo.clock,
+        random=lambda: 0.0,
+    )
+    await client.get_token()
+    deliveries = [client.send_analytics_event(EVENT) for _ in range(100 * (MAX_IN_FLIGHT + 2))]
+    await settle()
+    assert most == MAX_IN_FLIGHT  # not one request at a time, and not all of them at once
+    gate.set()
+    await client.flush()
+    assert all(d.done() for d in deliveries)
+    assert len(masivo.batches) == MAX_IN_FLIGHT + 2
+
+    masivo.script("events", json_response(429, {"error": "Slow down"}, {"retry-after": "20"}))
+    first = client.send_analytics_event(EVENT)
+    flushing = asyncio.get_running_loop().create_task(client.flush())
+    await settle()
+    client.send_analytics_event(EVENT)  # queued after the 429: waits for Retry-After as well
+    asyncio.get_running_loop().create_task(client.flush())
+    await masivo.clock.advance(19.9)
+    assert posts == MAX_IN_FLIGHT + 2 + 1  # the 429 only: the later event did not go either
+    await masivo.clock.advance(0.2)
+    await flushing
+    assert (await first).success
     client.destroy()
 
 
