@@ -271,6 +271,7 @@ class MasivoClient:
             return
         self._destroyed = True
         self._lifecycle.remove()
+        self._context.close()
         dropped = self._dispatcher.close()
         if dropped:
             logger.warning("masivo_web: destroy() dropped %d unsent event(s)", dropped)

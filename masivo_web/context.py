@@ -16,6 +16,7 @@ import contextlib
 import json
 import locale
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ._version import VERSION
@@ -90,10 +91,13 @@ def campaign(search: str) -> dict[str, str]:
 class EventContext:
     """The context of events sent now, kept ready as JSON text for the tracking call.
 
-    In a page only ``location.href`` and ``document.title`` are read per call (each JS property
-    read costs microseconds through the bridge; the referrer is fixed for a document's life); the
-    context is rebuilt and re-serialised only when one of them changed. Under CPython it never
-    changes.
+    The page is not read per event where the browser can say when it changes: the Navigation
+    API's ``currententrychange`` (links, ``pushState``, ``replaceState``, back and forward) and
+    a ``MutationObserver`` on ``<head>`` (the title) mark the context stale, and the next event
+    reads ``location.href`` and ``document.title`` again. (A title set in the same task as the
+    event is seen by the next one: observers report after the task.) Without those APIs both are
+    read per event, which costs microseconds each through the JS bridge. The referrer is fixed
+    for a document's life. Under CPython the context never changes.
     """
 
     __slots__ = (
@@ -104,7 +108,9 @@ class EventContext:
         "_needs_timezone",
         "_page",
         "_referrer",
+        "_stale",
         "_static",
+        "_unwatch",
     )
 
     def __init__(self, page: Page | None, static: dict[str, Any]) -> None:
@@ -113,19 +119,24 @@ class EventContext:
         # In a page the timezone is read on the loop's next turn, or by the first event if
         # that comes first (see page_timezone).
         self._needs_timezone = page is not None
-        if page is not None:
-            running_loop().call_soon(self._add_timezone)
         self._location: Any = page.window.location if page is not None else None
         self._document: Any = page.document if page is not None else None
         self._referrer = str(page.document.referrer) if page is not None else ""
         self._key: tuple[str, str] | None = None
         self._json = _dumps(static)
+        self._stale = True
+        #: Stops watching the page; None while the page is read per event.
+        self._unwatch: Callable[[], None] | None = None
+        if page is not None:
+            running_loop().call_soon(self._add_timezone)
+            self._unwatch = _watch(page, self._mark_stale)
 
     def json(self) -> str:
         """The context now, as compact JSON text (an object)."""
         if self._needs_timezone:
             self._add_timezone()
-        if self._location is not None:
+        if self._location is not None and (self._stale or self._unwatch is None):
+            self._stale = False
             key = (str(self._location.href), str(self._document.title))
             if key != self._key:
                 self._rebuild(key)
@@ -136,13 +147,22 @@ class EventContext:
         loaded: dict[str, Any] = json.loads(self.json())
         return loaded
 
+    def close(self) -> None:
+        """Stop watching the page (the client is destroyed)."""
+        if self._unwatch is not None:
+            self._unwatch()
+            self._unwatch = None
+
+    def _mark_stale(self, *_: Any) -> None:
+        self._stale = True
+
     def _add_timezone(self) -> None:
         if self._needs_timezone and self._page is not None:
             self._needs_timezone = False
             timezone = page_timezone(self._page)
             if timezone is not None:
                 self._static["timezone"] = timezone
-                self._key = None  # rebuilt with it at the next read
+                self._key, self._stale = None, True  # rebuilt with it at the next read
 
     def _rebuild(self, key: tuple[str, str]) -> None:
         url, title = key
@@ -159,6 +179,40 @@ class EventContext:
         if utm:
             context["campaign"] = utm
         self._key, self._json = key, _dumps(context)
+
+
+def _watch(page: Page, changed: Callable[..., None]) -> Callable[[], None] | None:
+    """Call ``changed`` when the page's URL or title changes; returns how to stop, or None
+    where the browser cannot tell (no Navigation API, no MutationObserver)."""
+    window = page.window
+    navigation = getattr(window, "navigation", None)
+    observer_class = getattr(window, "MutationObserver", None)
+    head = getattr(page.document, "head", None)
+    if navigation is None or observer_class is None or head is None:
+        return None
+    handler = page.create_proxy(changed)
+    observer = None
+    try:
+        options = window.Object.new()
+        options.subtree = options.childList = options.characterData = True
+        observer = observer_class.new(handler)
+        observer.observe(head, options)
+        navigation.addEventListener("currententrychange", handler)
+    except Exception:  # an unusual browser: read per event instead
+        with contextlib.suppress(Exception):
+            if observer is not None:
+                observer.disconnect()
+            getattr(handler, "destroy", lambda: None)()
+        return None
+
+    def unwatch() -> None:
+        navigation.removeEventListener("currententrychange", handler)
+        observer.disconnect()
+        destroy = getattr(handler, "destroy", None)
+        if destroy is not None:
+            destroy()
+
+    return unwatch
 
 
 def _dumps(value: Any) -> str:

@@ -90,20 +90,25 @@ class Dispatcher:
 
     def enqueue(self, event: PreparedEvent, loop: asyncio.AbstractEventLoop) -> Delivery:
         """Queue ``event`` and return its delivery handle."""
+        # The tracking call's share: kept to what must happen now (this runs once per event).
         delivery = Delivery(loop, event.event_id, self._report, self._expedite)
-        self._queue.append(event, delivery, self._clock.monotonic())
+        queue = self._queue
+        queue.append(event, delivery, self._clock.monotonic())
         if self._persistence is not None:
-            self._persistence.save(event, self._clock.time())  # write-ahead: before any send
-        self._evict_over_bounds()
+            self._persistence.save(event, self._clock.time())  # written before any send
+        size = len(queue)
+        max_events, max_bytes = self._bounds
+        if size > max_events or queue.size_bytes > max_bytes:
+            self._evict_over_bounds()
         wake = self.ensure_flusher(loop)
         # The flusher only needs waking when the deadline moves earlier: the queue was empty
         # (it sleeps with no deadline) or the count trigger fired. Later deadlines it finds itself.
-        if len(self._queue) == 1 or len(self._queue) >= self._settings.batch_size:
+        if size == 1 or size >= self._settings.batch_size:
             wake.set()
-        if self._auth.cached_token is None and self._warming is None:
-            # Authorize now rather than at the first batch: a page-hide flush can only use a
-            # token that is already cached (peers.md 5.13: bounces lose early events).
-            self._warming = loop.create_task(self._warm_token())
+            if self._warming is None and self._auth.cached_token is None:
+                # Authorize now rather than at the first batch: a page-hide flush can only use
+                # a token that is already cached (peers.md 5.13: bounces lose early events).
+                self._warming = loop.create_task(self._warm_token())
         return delivery
 
     def start_recovery(self, loop: asyncio.AbstractEventLoop) -> None:

@@ -84,8 +84,8 @@ class EventStore:
         self._schedule = schedule or _next_turn
         # Orders events queued within one millisecond: storage keys come back in any order.
         self._sequence = 0
-        # Saved, not written yet: event_id -> line.
-        self._pending: dict[str, str] = {}
+        # Saved, not written yet: event_id -> (event, queued_epoch, sequence).
+        self._pending: dict[str, tuple[PreparedEvent, float, int]] = {}
         # Written segments of this owner: key -> {event_id: line}, and each event's key.
         self._segments: dict[str, dict[str, str]] = {}
         self._segment_of: dict[str, str] = {}
@@ -95,8 +95,9 @@ class EventStore:
     def save(self, event: PreparedEvent, queued_epoch: float) -> None:
         """Note ``event`` for the next write (before it is sent)."""
         self._sequence += 1
-        self._pending[event.event_id] = f"{queued_epoch:.3f}|{self._sequence}|{event.json}"
-        self._write_soon()
+        self._pending[event.event_id] = (event, queued_epoch, self._sequence)
+        if not self._write_scheduled:
+            self._write_soon()
 
     def forget(self, event_id: str) -> None:
         """Remove ``event_id`` (acknowledged, rejected or dropped) at the next write."""
@@ -116,7 +117,7 @@ class EventStore:
         for start in range(0, len(ids), SEGMENT_EVENTS):
             chunk = ids[start : start + SEGMENT_EVENTS]
             key = self.prefix + chunk[0]
-            self._segments[key] = {event_id: pending[event_id] for event_id in chunk}
+            self._segments[key] = {event_id: _line(*pending[event_id]) for event_id in chunk}
             for event_id in chunk:
                 self._segment_of[event_id] = key
             self._dirty[key] = None
@@ -180,6 +181,10 @@ class EventStore:
         return kept
 
 
+def _line(event: PreparedEvent, queued_epoch: float, sequence: int) -> str:
+    return f"{queued_epoch:.3f}|{sequence}|{event.json}"
+
+
 def _next_turn(callback: Callable[[], None]) -> object:
     return running_loop().call_soon(callback)
 
@@ -210,12 +215,11 @@ class Persistence:
 
     def __init__(self, store: EventStore, liveness: Liveness, clock: Clock) -> None:
         self.store = store
+        #: ``save(event, queued_epoch)``: the store's own, without a call in between (per event).
+        self.save: Callable[[PreparedEvent, float], None] = store.save
         self.liveness = liveness
         self._clock = clock
         liveness.hold(store.owner)
-
-    def save(self, event: PreparedEvent, queued_epoch: float) -> None:
-        self.store.save(event, queued_epoch)
 
     def write(self) -> None:
         """Store what was saved since the last write, now (before a send, at page hide)."""

@@ -57,7 +57,8 @@ class EventQueue:
         self.max_wait_s = max_wait_s
         self.max_batch_bytes = max_batch_bytes
         self._items: list[QueuedEvent] = []
-        self._bytes = 0
+        #: UTF-8 bytes of the queued events' JSON.
+        self.size_bytes = 0
         self._next_seq = 0
         self._last_enqueued_at: float | None = None
         # Events with seq <= this were queued before a manual flush() and are due at once.
@@ -73,7 +74,7 @@ class EventQueue:
         item = QueuedEvent(event, delivery, self._next_seq, now)
         self._next_seq += 1
         self._items.append(item)
-        self._bytes += event.size
+        self.size_bytes += event.size
         self._last_enqueued_at = now
         return item
 
@@ -147,7 +148,7 @@ class EventQueue:
 
     def evict_over_bounds(self, max_events: int, max_bytes: int) -> list[QueuedEvent]:
         """Remove and return the oldest events while the queue is over either bound."""
-        excess_bytes = self._bytes - max_bytes
+        excess_bytes = self.size_bytes - max_bytes
         excess_count = len(self._items) - max_events
         if excess_count <= 0 and excess_bytes <= 0:
             return []
@@ -160,7 +161,7 @@ class EventQueue:
             excess_bytes -= item.event.size
         evicted = self._items[:count]  # the oldest: a prefix, removed without a rebuild
         del self._items[:count]
-        self._bytes -= sum(item.event.size for item in evicted)
+        self.size_bytes -= sum(item.event.size for item in evicted)
         return evicted
 
     def take_expired(self, now: float, max_age_s: float = MAX_EVENT_AGE_S) -> list[QueuedEvent]:
@@ -173,7 +174,7 @@ class EventQueue:
         if items:
             gone = {id(item) for item in items}
             self._items = [item for item in self._items if id(item) not in gone]
-            self._bytes -= sum(item.event.size for item in items)
+            self.size_bytes -= sum(item.event.size for item in items)
 
     def put_back(self, items: list[QueuedEvent], ready_at: float) -> None:
         """Return failed events to the queue, in order, to be retried from ``ready_at``."""
@@ -181,12 +182,12 @@ class EventQueue:
             item.attempts += 1
             item.ready_at = ready_at
         self._items = sorted(self._items + items, key=lambda item: item.seq)
-        self._bytes += sum(item.event.size for item in items)
+        self.size_bytes += sum(item.event.size for item in items)
 
     def clear(self) -> list[QueuedEvent]:
         """Remove and return every queued event."""
         items, self._items = self._items, []
-        self._bytes = 0
+        self.size_bytes = 0
         return items
 
     def _urgent(self, item: QueuedEvent) -> bool:

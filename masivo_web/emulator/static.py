@@ -9,9 +9,9 @@ from __future__ import annotations
 import functools
 import sys
 import threading
+from collections.abc import Mapping
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
@@ -26,7 +26,7 @@ class _QuietHandler(SimpleHTTPRequestHandler):
     }
 
     #: Sent with every answer (e.g. the COOP/COEP pair that makes a page cross-origin isolated).
-    extra_headers: Mapping[str, str] = {}  # noqa: RUF012  # set per server by a subclass
+    extra_headers: Mapping[str, str] = {}  # set per server by a subclass
 
     def end_headers(self) -> None:
         # Rebuilt wheels keep their name; never let a page run yesterday's code.

@@ -53,14 +53,40 @@ def test_events_arrive_cross_origin_with_the_right_fields(
     assert any(entry["method"] == "OPTIONS" for entry in log)  # CORS preflights happened
 
 
+def test_the_context_follows_push_state_and_title_changes(
+    shared_page: Page, fresh_masivo_emulator: EmulatorServer
+) -> None:
+    emulator = fresh_masivo_emulator
+    run_python(
+        shared_page,
+        client_code(emulator, "where") + "import asyncio, js\n"
+        "original = (js.location.pathname, js.document.title)\n"
+        "where.send_analytics_event(type='VIEW', brand_id=None, metadata={'n': 0})\n"
+        "js.history.pushState(None, '', '/spa/step-2?utm_source=ad')\n"
+        "where.send_analytics_event(type='VIEW', brand_id=None, metadata={'n': 1})\n"
+        "js.document.title = 'Step 2'\n"
+        "await asyncio.sleep(0.05)\n"
+        "where.send_analytics_event(type='VIEW', brand_id=None, metadata={'n': 2})\n"
+        "await where.flush()\n"
+        "where.destroy()\n"
+        "js.history.replaceState(None, '', original[0])\n"
+        "js.document.title = original[1]\n",
+    )
+    events = sorted(emulator.control.received_events(), key=lambda e: e["metadata"]["n"])
+    pages = [event["context"]["page"] for event in events]
+    assert [page["path"] for page in pages] == ["/test/harness.html", "/spa/step-2", "/spa/step-2"]
+    assert events[1]["context"]["campaign"] == {"source": "ad"}
+    assert pages[1]["title"] == pages[0]["title"] != "Step 2"
+    assert pages[2]["title"] == "Step 2"
+
+
 def test_gzip_bodies_go_out_as_bytes_and_are_stored(
     shared_page: Page, fresh_masivo_emulator: EmulatorServer
 ) -> None:
     emulator = fresh_masivo_emulator
     run_python(
         shared_page,
-        client_code(emulator, "packed", compression="gzip")
-        + "for n in range(30):\n"
+        client_code(emulator, "packed", compression="gzip") + "for n in range(30):\n"
         "    packed.send_analytics_event(type='ADD_TO_CART', brand_id=None, "
         "metadata={'n': n, 'note': 'é' * 40})\n"
         "await packed.flush()\n"

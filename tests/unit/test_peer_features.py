@@ -307,3 +307,55 @@ def test_page_urls_are_split_like_urllib(url: str, path: str, query: str) -> Non
     assert split_url(url) == (path, query)
     parts = urlsplit(url)
     assert (parts.path or "/", parts.query) == (path, query)
+
+
+class FakeMutationObserver:
+    def __init__(self, handler: Callable[..., None]) -> None:
+        self.handler = handler
+        self.observing: tuple[Any, Any] | None = None
+
+    @classmethod
+    def new(cls, handler: Callable[..., None]) -> FakeMutationObserver:
+        cls.made = cls(handler)
+        return cls.made
+
+    def observe(self, target: Any, options: Any) -> None:
+        self.observing = (target, options)
+
+    def disconnect(self) -> None:
+        self.observing = None
+
+
+async def test_where_the_page_says_when_it_changes_it_is_not_read_per_event(
+    page_loads: Callable[[], Page], masivo: FakeMasivo
+) -> None:
+    from tests.fakes import FakeTarget
+
+    page = page_loads()
+    window: Any = page.window
+    window.navigation = FakeTarget()
+    window.MutationObserver = FakeMutationObserver
+    window.Object = type("Object", (), {"new": staticmethod(lambda: type("O", (), {})())})
+    document: Any = page.document
+    document.head = object()
+    client = client_for(masivo)
+    observer = FakeMutationObserver.made
+    assert observer.observing is not None
+    assert observer.observing[0] is document.head
+    assert observer.observing[1].subtree and observer.observing[1].characterData
+
+    client.send_analytics_event(EVENT)
+    window.location.href = "https://shop.test/checkout"
+    client.send_analytics_event(EVENT)  # nothing said it changed: not read again
+    window.navigation.fire("currententrychange")  # pushState, a link, back or forward
+    client.send_analytics_event(EVENT)
+    document.title = "Checkout"
+    observer.handler([], observer)  # the title element changed
+    client.send_analytics_event(EVENT)
+    await client.flush()
+    pages = [event["context"]["page"] for event in sent(masivo)]
+    assert [p["path"] for p in pages] == ["/cart", "/cart", "/checkout", "/checkout"]
+    assert [p["title"] for p in pages] == ["Shop", "Shop", "Shop", "Checkout"]
+    client.destroy()
+    assert window.navigation.listeners["currententrychange"] == []
+    assert observer.observing is None
