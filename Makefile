@@ -51,4 +51,5 @@ chromium:
 	@test -x $(CHROMIUM) || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 clean:
-	rm -rf $(VENV) dist build .mypy_cache .ruff_cache .pytest_cache node_modules static/vendor
+	rm -rf $(VENV) dist build .mypy_cache .ruff_cache .pytest_cache node_modules static/vendor \
+	  benchmarks/peers/node_modules

@@ -265,6 +265,32 @@ def _report(top):
 """
 
 
+FLUSH_PARTS = """
+import functools, statistics, time
+_parts = {}
+def _timed(name, owner, attribute):
+    real = getattr(owner, attribute)
+    @functools.wraps(real)
+    def timed(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return real(*args, **kwargs)
+        finally:
+            _parts.setdefault(name, []).append((time.perf_counter() - started) * 1000)
+    setattr(owner, attribute, timed)
+_d = masivo._dispatcher
+_timed("write the batch's events to localStorage", _d._persistence.store, "write")
+_timed("build the request (join, encode, gzip)", _d._sender, "request")
+_timed("start it: fetch() called synchronously", _d._transport, "start")
+_timed("settle 100 events after the answer", _d, "_settle")
+def _parts_report():
+    return "\\n".join(
+        f"| {name} | {statistics.median(times):.2f} | {max(times):.2f} |"
+        for name, times in _parts.items()
+    )
+"""
+
+
 def profiles(browser: Any, site: StaticServer, emulator: EmulatorServer) -> dict[str, str]:
     """cProfile of 1,000 tracking calls and of one 100-event flush inside the page, and of the
     cold import (in a second page: the import is only cold once)."""
@@ -300,6 +326,10 @@ def profiles(browser: Any, site: StaticServer, emulator: EmulatorServer) -> dict
             return pyodide.runPython("_report(14)");
         }"""
     )
+    page.evaluate("(code) => pyodide.runPython(code)", FLUSH_PARTS)
+    for number in range(5):
+        page.evaluate("(label) => bench.flushBlock(100, label)", f"parts{number}")
+    found["flush_parts"] = page.evaluate("() => pyodide.runPython('_parts_report()')")
     context.close()
     context = browser.new_context()
     page = context.new_page()
@@ -397,6 +427,7 @@ def write_report(
     found_versions: dict[str, str],
     runs: int,
     blocks: int,
+    crashes: list[str],
 ) -> None:
     peers = [name for name in results if not name.startswith("masivo_web")]
     lines = [
@@ -443,6 +474,9 @@ def write_report(
         "and the wheel installed, before `import masivo_web`.",
         "- Requests and bytes: every request the server received during the page's life "
         "(authorize, preflights, events), per 1,000 events received.",
+        "- Pages whose renderer crashed and were measured again: "
+        + ("; ".join(crashes) if crashes else "none")
+        + ".",
         "",
     ]
     for key, title, unit, fmt, target in MEASURES:
@@ -493,6 +527,13 @@ def write_report(
         "```",
         profile_text["flush"],
         "```",
+        "",
+        "Pieces of the flush, ms per call (Python's `time.perf_counter` around them, 5 "
+        "flushes; the write runs once per task that saved or settled events):",
+        "",
+        "| piece | median | max |",
+        "|---|---|---|",
+        profile_text["flush_parts"],
         "",
         "Cold `import masivo_web`:",
         "",
@@ -579,6 +620,7 @@ def main() -> int:
     settings = playwright_settings()
     chosen = [variant for variant in VARIANTS if args.only in variant.name]
     results: dict[str, list[dict[str, Any]]] = {variant.name: [] for variant in chosen}
+    crashes: list[str] = []
     with (
         EmulatorServer() as emulator,
         Sink() as sink,
@@ -588,9 +630,18 @@ def main() -> int:
             browser = playwright.chromium.launch(**settings.launch_options())
             for run in range(args.runs):
                 for variant in chosen:  # interleaved: a slow moment of the machine hits all
-                    figures = measure_page(
-                        browser, variant, site, emulator, sink, args.blocks, settings
-                    )
+                    try:
+                        figures = measure_page(
+                            browser, variant, site, emulator, sink, args.blocks, settings
+                        )
+                    except Exception as exc:  # Chromium here sometimes loses a renderer
+                        if "crashed" not in str(exc):
+                            raise
+                        print(f"run {run + 1} {variant.name}: the page crashed; once more")
+                        crashes.append(f"{variant.name}, run {run + 1}")
+                        figures = measure_page(
+                            browser, variant, site, emulator, sink, args.blocks, settings
+                        )
                     results[variant.name].append(figures)
                     say(f"run {run + 1} {variant.name}", figures)
             if args.only:
@@ -608,7 +659,7 @@ def main() -> int:
         f"CPython: {statistics.median(cpython['enqueue']):,.0f} events/s enqueued, "
         f"{statistics.median(cpython['ingest']):,.0f} events/s stored by the emulator"
     )
-    write_report(results, cpython, profile_text, versions(), args.runs, args.blocks)
+    write_report(results, cpython, profile_text, versions(), args.runs, args.blocks, crashes)
     print("wrote BENCHMARKS.md and benchmarks/chart.png")
     return 0
 

@@ -307,7 +307,17 @@ def _check_depth(event: dict[str, Any]) -> None:
     and kills the whole interpreter (a fatal error, not a ``RecursionError``), so the depth is
     checked first. A cycle counts as too deep.
     """
-    stack: list[tuple[Any, int]] = [(event, 1)]
+    # Most events are plain values and dicts of plain values: settled without the walk.
+    stack: list[tuple[Any, int]] = []
+    leaves = _LEAF_TYPES
+    for value in event.values():
+        kind = type(value)
+        if kind in leaves:
+            continue
+        if kind is dict and all(type(child) in leaves for child in value.values()):
+            continue
+        if kind in _NESTED_TYPES or isinstance(value, _NESTED):
+            stack.append((value, 2))  # other values are for the encoder to refuse
     nested = _NESTED_TYPES
     while stack:
         value, depth = stack.pop()

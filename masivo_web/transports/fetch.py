@@ -29,9 +29,9 @@ def fetch_init(request: Request, *, signal: Any) -> Any:
         "signal": signal,
     }
     if request.body is not None:
-        # JSON goes as text; an encoded (gzip) body as bytes, which become a Uint8Array.
-        encoded = "content-encoding" in request.headers
-        init["body"] = request.body if encoded else request.body.decode("utf-8")
+        # Bytes (they become a Uint8Array): a 100-event batch as a str would be decoded into a
+        # JS string and encoded back to UTF-8 by fetch, on the main thread.
+        init["body"] = request.body
     if request.keepalive:
         init["keepalive"] = True
     return to_js(init, dict_converter=js.Object.fromEntries)
