@@ -25,6 +25,7 @@ import logging
 from collections.abc import Callable, Iterable
 
 from ._record import Record
+from .errors import MasivoConfigError
 from .events import PreparedEvent
 from .liveness import LeaseLiveness, Liveness, WebLocksLiveness
 from .runtime import Clock, Page, running_loop
@@ -186,7 +187,11 @@ def _line(event: PreparedEvent, queued_epoch: float, sequence: int) -> str:
 
 
 def _next_turn(callback: Callable[[], None]) -> object:
-    return running_loop().call_soon(callback)
+    try:
+        return running_loop().call_soon(callback)
+    except MasivoConfigError:  # no loop (a client destroyed after its loop ended): write now
+        callback()
+        return None
 
 
 def _segment_record(owner: str, lines: Iterable[str]) -> str:

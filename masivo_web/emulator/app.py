@@ -206,7 +206,12 @@ class EventApi:
                 422, "Invalid body", 'Send {"events": [...]} with 1 to 100 events.', limits
             )
         notes["events"] = len(events)
-        results = []
+        results: list[dict[str, Any]] = []
+        with self.state.transaction():
+            self._store_each(events, kind, results)
+        return JSONResponse({"data": results}, headers=limits)
+
+    def _store_each(self, events: list[Any], kind: str, results: list[dict[str, Any]]) -> None:
         for index, event in enumerate(events):
             problem = check_event(event, key_kind=kind)
             if problem is not None:
@@ -220,7 +225,6 @@ class EventApi:
             results.append(
                 {"index": index, "status": 201 if stored else 200, "id": event["event_id"]}
             )
-        return JSONResponse({"data": results}, headers=limits)
 
     def _store_single(
         self, event: Any, kind: str, notes: dict[str, Any], limits: dict[str, str]

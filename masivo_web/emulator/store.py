@@ -7,6 +7,7 @@ connection is enough; ``check_same_thread=False`` only lets the thread that buil
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import random
@@ -14,6 +15,7 @@ import secrets
 import sqlite3
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -221,6 +223,17 @@ class EmulatorState:
         return True, headers
 
     # -- events ----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One SQLite transaction around several writes (a batch): one commit, not one each."""
+        self.db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
 
     def store_event(self, event: dict[str, Any], *, route: str, key_kind: str) -> bool:
         """Store one valid event; False when its ``event_id`` was already stored."""
