@@ -23,7 +23,6 @@ from .keepalive import page_budget
 from .queue import (
     MAX_EVENT_AGE_S,
     MEMORY_QUEUE_BOUNDS,
-    STORED_QUEUE_BOUNDS,
     EventQueue,
     QueuedEvent,
 )
@@ -77,7 +76,9 @@ class Dispatcher:
         self._sending: set[QueuedEvent] = set()
         self._warming: asyncio.Task[None] | None = None
         self._persistence = persistence
-        self._bounds = MEMORY_QUEUE_BOUNDS if persistence is None else STORED_QUEUE_BOUNDS
+        # A page's stored copies have their own, smaller bound (see EventStore): a burst the
+        # server cannot take at once waits in memory rather than being dropped.
+        self._bounds = MEMORY_QUEUE_BOUNDS
         self._maintenance: asyncio.Task[None] | None = None
         self._report = on_error or log_failure
         self._drop_summary = DropSummary()

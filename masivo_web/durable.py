@@ -28,6 +28,7 @@ from ._record import Record
 from .errors import MasivoConfigError
 from .events import PreparedEvent
 from .liveness import LeaseLiveness, Liveness, WebLocksLiveness
+from .queue import STORED_QUEUE_BOUNDS
 from .runtime import Clock, Page, running_loop
 from .storage import FallbackStorage, LocalStorage, Storage
 
@@ -69,7 +70,9 @@ class EventStore:
     """The stored copies of queued events, in segments (one storage key per loop turn's events).
 
     ``save`` only notes the event; :meth:`write` puts what changed into storage, and runs on the
-    next turn of the loop by itself, or earlier when called (page hide, before a send).
+    next turn of the loop by itself, or earlier when called (page hide, before a send). At most
+    ``max_events`` events (``max_bytes`` of them) are stored at once; the others wait, in order,
+    for acknowledgements to make room.
     """
 
     def __init__(
@@ -78,14 +81,19 @@ class EventStore:
         namespace: str,
         owner: str,
         schedule: Callable[[Callable[[], None]], object] | None = None,
+        bounds: tuple[int, int] = STORED_QUEUE_BOUNDS,
     ) -> None:
         self.storage = storage
+        self.max_events, self.max_bytes = bounds
+        #: Events (and their JSON bytes) of this owner in storage now.
+        self.stored_events = 0
+        self.stored_bytes = 0
         self.owner = owner
         self.prefix = f"masivo_web:{namespace}:ev:"
         self._schedule = schedule or _next_turn
         # Orders events queued within one millisecond: storage keys come back in any order.
         self._sequence = 0
-        # Saved, not written yet: event_id -> (event, queued_epoch, sequence).
+        # Saved, not written yet (or waiting for room): event_id -> (event, epoch, sequence).
         self._pending: dict[str, tuple[PreparedEvent, float, int]] = {}
         # Written segments of this owner: key -> {event_id: line}, and each event's key.
         self._segments: dict[str, dict[str, str]] = {}
@@ -106,22 +114,32 @@ class EventStore:
             return
         key = self._segment_of.pop(event_id, None)
         if key is not None:
-            self._segments[key].pop(event_id, None)
+            line = self._segments[key].pop(event_id, None)
+            if line is not None:
+                self.stored_events -= 1
+                self.stored_bytes -= len(line)
             self._dirty[key] = None
             self._write_soon()
 
     def write(self) -> None:
         """Put every saved event into storage and take the forgotten ones out, now."""
         self._write_scheduled = False
-        pending, self._pending = self._pending, {}
-        ids = list(pending)
-        for start in range(0, len(ids), SEGMENT_EVENTS):
-            chunk = ids[start : start + SEGMENT_EVENTS]
-            key = self.prefix + chunk[0]
-            self._segments[key] = {event_id: _line(*pending[event_id]) for event_id in chunk}
-            for event_id in chunk:
-                self._segment_of[event_id] = key
-            self._dirty[key] = None
+        pending = self._pending
+        chunk: dict[str, str] = {}
+        while pending and self.stored_events < self.max_events:
+            event_id = next(iter(pending))
+            line = _line(*pending[event_id])
+            if self.stored_bytes + len(line) > self.max_bytes and self.stored_events:
+                break  # no room: it waits in memory for the next write
+            del pending[event_id]
+            chunk[event_id] = line
+            self.stored_events += 1
+            self.stored_bytes += len(line)
+            if len(chunk) == SEGMENT_EVENTS:
+                self._new_segment(chunk)
+                chunk = {}
+        if chunk:
+            self._new_segment(chunk)
         dirty, self._dirty = self._dirty, {}
         for key in dirty:
             lines = self._segments.get(key)
@@ -130,6 +148,13 @@ class EventStore:
             else:
                 self._segments.pop(key, None)
                 self.storage.remove(key)
+
+    def _new_segment(self, lines: dict[str, str]) -> None:
+        key = self.prefix + next(iter(lines))
+        self._segments[key] = lines
+        for event_id in lines:
+            self._segment_of[event_id] = key
+        self._dirty[key] = None
 
     def _write_soon(self) -> None:
         if not self._write_scheduled:
@@ -158,6 +183,8 @@ class EventStore:
             lines = {stored.event.event_id: line for line, _, stored in events}
             self.storage.set(key, _segment_record(self.owner, lines.values()))
             self._segments[key] = lines
+            self.stored_events += len(lines)
+            self.stored_bytes += sum(len(line) for line in lines.values())
             for event_id in lines:
                 self._segment_of[event_id] = key
             claimed += [(stored.queued_epoch, owner, seq, stored) for _, seq, stored in events]
@@ -178,7 +205,10 @@ class EventStore:
                 kept.append(stored)
             elif key is not None:
                 self._segment_of.pop(stored.event.event_id, None)
-                self._segments.pop(key, None)
+                lost = self._segments.pop(key, None)
+                if lost is not None:  # the other tab's now: not counted as ours
+                    self.stored_events -= len(lost)
+                    self.stored_bytes -= sum(len(line) for line in lost.values())
         return kept
 
 

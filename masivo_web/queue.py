@@ -12,10 +12,11 @@ from .events import PreparedEvent
 
 #: Masivo's body limit on the batch route (masivo-api.md): 500 KB.
 MAX_BATCH_BYTES = 500 * 1024
-#: Bounds of a queue mirrored in browser storage; past them the oldest events are dropped.
-#: Amplitude keeps 1000; an uncapped queue is how peers filled localStorage (peers.md §5.9).
+#: At most this many queued events (and bytes of them) have a copy in browser storage; events
+#: past it wait in memory and are stored as acknowledgements make room. Amplitude keeps 1000;
+#: an uncapped stored queue is how peers filled localStorage (peers.md §5.9).
 STORED_QUEUE_BOUNDS = (1000, 1_000_000)
-#: Bounds of a queue kept in memory only (CPython, or no storage): the Python peers' 10 000.
+#: Bounds of the queue itself (the Python peers' 10 000); past them the oldest are dropped.
 MEMORY_QUEUE_BOUNDS = (10_000, 10_000_000)
 #: Longest an event is kept and retried (Segment: 12 h); Masivo takes issued_at up to 72 h old.
 MAX_EVENT_AGE_S = 24 * 3600.0

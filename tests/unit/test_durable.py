@@ -256,13 +256,58 @@ async def test_the_queue_is_bounded_and_the_oldest_are_dropped_and_reported(
         on_error=lambda error, event_id: reported.append((error, event_id)),
     )
     client._dispatcher.set_online(False)  # nothing leaves: the queue only grows
-    deliveries = [client.send_analytics_event(EVENT) for _ in range(STORED_QUEUE_BOUNDS[0] + 5)]
-    assert len(client._dispatcher) == STORED_QUEUE_BOUNDS[0]
+    deliveries = [client.send_analytics_event(EVENT) for _ in range(MEMORY_QUEUE_BOUNDS[0] + 5)]
+    assert len(client._dispatcher) == MEMORY_QUEUE_BOUNDS[0]
     assert [event_id for _, event_id in reported] == [d.event_id for d in deliveries[:5]]
     assert all(isinstance(error, MasivoDroppedError) for error, _ in reported)
     await asyncio.sleep(0)
-    assert list(stored(site)) == [d.event_id for d in deliveries[5:]]
+    # Storage holds the oldest kept events up to its own bound; the rest wait in memory.
+    kept = [d.event_id for d in deliveries[5:]]
+    assert list(stored(site)) == kept[: STORED_QUEUE_BOUNDS[0]]
     client.destroy()
+
+
+async def test_a_burst_past_the_stored_bound_waits_in_memory_and_is_stored_as_room_frees(
+    site: Any, masivo: FakeMasivo
+) -> None:
+    page = site()
+    client = tab_client(masivo, idle_flush_s=3600, max_wait_s=3600)
+    await client.get_token()
+    page.navigator.onLine = False
+    page.window.fire("offline")
+    burst = STORED_QUEUE_BOUNDS[0] + 250
+    deliveries = [client.send_analytics_event(EVENT) for _ in range(burst)]
+    await asyncio.sleep(0)
+    assert len(stored(site)) == STORED_QUEUE_BOUNDS[0]  # localStorage stays within its bound
+    assert all(not d.done() for d in deliveries)  # and nothing was dropped
+    page.navigator.onLine = True
+    page.window.fire("online")
+    await masivo.clock.advance(2)
+    await client.flush()
+    assert all(d.done() and not d.settled().exception() for d in deliveries)
+    sent = [event["event_id"] for batch in masivo.batches for event in batch]
+    assert sorted(sent) == sorted(d.event_id for d in deliveries)
+    assert stored(site) == {}
+    client.destroy()
+
+
+def test_the_stored_bound_counts_bytes_too() -> None:
+    storage = MemoryStorage()
+    store = EventStore(storage, "ns", owner="me", schedule=lambda write: None, bounds=(100, 3000))
+    events = [
+        prepare_event(
+            EVENT, {"metadata": {"n": n, "pad": "x" * 900}}, default_brand_id=None, now_epoch=1e9
+        )
+        for n in range(5)
+    ]
+    for event in events:
+        store.save(event, 1.0)
+    store.write()
+    assert store.stored_events == 2  # a third would pass 3,000 bytes
+    store.forget(events[0].event_id)
+    store.write()  # room again: the next in line is stored
+    assert store.stored_events == 2
+    assert events[2].event_id in storage.items[next(reversed(storage.items))]
 
 
 async def test_a_memory_only_queue_holds_ten_times_more(masivo: FakeMasivo) -> None:
