@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable
+from itertools import islice
 
 from ._record import Record
 from .errors import MasivoConfigError
@@ -126,13 +127,14 @@ class EventStore:
         self._write_scheduled = False
         pending = self._pending
         chunk: dict[str, str] = {}
-        while pending and self.stored_events < self.max_events:
-            event_id = next(iter(pending))
-            line = _line(*pending[event_id])
-            if self.stored_bytes + len(line) > self.max_bytes and self.stored_events:
-                break  # no room: it waits in memory for the next write
-            del pending[event_id]
+        taken = 0
+        for event_id, entry in pending.items():
+            line = _line(*entry)
+            full = self.stored_bytes + len(line) > self.max_bytes and self.stored_events > 0
+            if full or self.stored_events >= self.max_events:
+                break  # no room: the rest wait in memory, in order, for a later write
             chunk[event_id] = line
+            taken += 1
             self.stored_events += 1
             self.stored_bytes += len(line)
             if len(chunk) == SEGMENT_EVENTS:
@@ -140,6 +142,10 @@ class EventStore:
                 chunk = {}
         if chunk:
             self._new_segment(chunk)
+        if taken:  # rebuilt, not emptied one by one from the front (quadratic for a dict)
+            self._pending = (
+                dict(islice(pending.items(), taken, None)) if taken < len(pending) else {}
+            )
         dirty, self._dirty = self._dirty, {}
         for key in dirty:
             lines = self._segments.get(key)

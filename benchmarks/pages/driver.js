@@ -92,6 +92,15 @@ window.bench = {
     }
   },
 
+  runtimeFiles() {
+    if (!sdk.runtime) return [];
+    return performance
+      .getEntriesByType("resource")
+      .map((entry) => new URL(entry.name))
+      .filter((url) => url.origin === location.origin && sdk.runtime.test(url.pathname))
+      .map((url) => url.pathname);
+  },
+
   sdkFiles() {
     return performance
       .getEntriesByType("resource")

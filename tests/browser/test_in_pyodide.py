@@ -190,8 +190,15 @@ def test_events_queued_before_any_flush_use_the_token_warmed_at_first_event(
     own_page.wait_for_function(
         "() => runPython('masivo._auth.cached_token is not None')", timeout=10_000
     )
+    console: list[str] = []
+    own_page.on("console", lambda message: console.append(message.text))
     own_page.goto(f"{pages_server.url}/test/elsewhere.html")
-    assert len(emulator.control.wait_for_events(2)) == 2
+    try:
+        arrived = emulator.control.wait_for_events(2)
+    except TimeoutError as exc:  # say what the server saw and what the page logged
+        seen = [(r["method"], r["route"], r["status"]) for r in emulator.control.requests()]
+        raise AssertionError(f"{exc}; requests {seen}; console {console[-5:]}") from None
+    assert len(arrived) == 2
 
 
 def test_page_views_context_and_identity_read_the_real_page(
