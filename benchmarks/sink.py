@@ -44,9 +44,6 @@ class Sink:
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
-        #: For debugging a peer's format: (path, headers, body) of each request, when set.
-        self.keep_bodies = False
-        self.bodies: list[tuple[str, dict[str, str], bytes]] = []
         self._lock = threading.Lock()
         sink = self
 
@@ -77,8 +74,6 @@ class Sink:
                     + sum(len(k) + len(v) + 4 for k, v in self.headers.items())
                 )
                 encoding = self.headers.get("Content-Encoding")
-                if body and sink.keep_bodies:
-                    sink.bodies.append((self.path, dict(self.headers), body))
                 entry = {
                     "method": self.command,
                     "path": self.path,
