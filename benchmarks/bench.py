@@ -143,8 +143,8 @@ def measure_page(
     blocks_us = marked_tasks(browser.stop_tracing(), "calls:")
     expected = 1 + FLUSHES * 100 + blocks * 100
     log = wait_for_events(variant, emulator, sink, expected)
-    files = page.evaluate("bench.sdkFiles()")
-    runtime = page.evaluate("bench.runtimeFiles()")
+    files = page.evaluate("bench.fetched('files')")
+    runtime = page.evaluate("bench.fetched('runtime')")
     context.close()
     if outside:
         raise RuntimeError(f"{variant.name} made requests beyond loopback: {outside[:3]}")

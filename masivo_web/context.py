@@ -57,16 +57,14 @@ def page_timezone(page: Page) -> str | None:
 def page_fields(page: Page) -> dict[str, str]:
     """Where the page is, read now: url, path, referrer, title, search."""
     # One read of location.href, parsed here: each JS property read costs ~15 µs in Pyodide.
-    url = str(page.window.location.href)
-    path, query = split_url(url)
     document = page.document
-    return {
-        "url": url,
-        "path": path,
-        "referrer": str(document.referrer),
-        "title": str(document.title),
-        "search": f"?{query}" if query else "",
-    }
+    return _where(str(page.window.location.href), str(document.referrer), str(document.title))
+
+
+def _where(url: str, referrer: str, title: str) -> dict[str, str]:
+    path, query = split_url(url)
+    search = f"?{query}" if query else ""
+    return {"url": url, "path": path, "referrer": referrer, "title": title, "search": search}
 
 
 def split_url(url: str) -> tuple[str, str]:
@@ -166,14 +164,7 @@ class EventContext:
 
     def _rebuild(self, key: tuple[str, str]) -> None:
         url, title = key
-        path, query = split_url(url)
-        where = {
-            "url": url,
-            "path": path,
-            "referrer": self._referrer,
-            "title": title,
-            "search": f"?{query}" if query else "",
-        }
+        where = _where(url, self._referrer, title)
         context = {**self._static, "page": where}
         utm = campaign(where["search"])
         if utm:

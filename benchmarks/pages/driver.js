@@ -83,20 +83,14 @@ window.bench = {
     for (let b = 0; b < 20; b++) await runBlock(empty, `${label}:empty:${b}`);
   },
 
-  runtimeFiles() {
-    if (!sdk.runtime) return [];
+  // Same-origin files the page fetched for the SDK (`sdk.files`) or its runtime (`sdk.runtime`).
+  fetched(kind) {
+    const pattern = sdk[kind];
+    if (!pattern) return [];
     return performance
       .getEntriesByType("resource")
       .map((entry) => new URL(entry.name))
-      .filter((url) => url.origin === location.origin && sdk.runtime.test(url.pathname))
-      .map((url) => url.pathname);
-  },
-
-  sdkFiles() {
-    return performance
-      .getEntriesByType("resource")
-      .map((entry) => new URL(entry.name))
-      .filter((url) => url.origin === location.origin && sdk.files.test(url.pathname))
+      .filter((url) => url.origin === location.origin && pattern.test(url.pathname))
       .map((url) => url.pathname);
   },
 };
