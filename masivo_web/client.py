@@ -79,7 +79,9 @@ class MasivoClient:
         )
         self._destroyed = False
         self._lifecycle = PageLifecycle(
-            self._dispatcher.flush_for_page_hide, self._dispatcher.set_online
+            self._dispatcher.flush_for_page_hide,
+            self._dispatcher.set_online,
+            self._dispatcher.page_shown,
         )
         if self._lifecycle.install(self._page):
             assert self._page is not None

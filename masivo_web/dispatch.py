@@ -28,8 +28,8 @@ from .queue import (
 )
 from .retry import MAX_ATTEMPTS, backoff_delay
 from .runtime import Clock, running_loop
-from .sender import Sender, Started
-from .transports import StartingTransport, Transport
+from .sender import Claim, Sender
+from .transports import Transport
 
 logger = logging.getLogger("masivo_web")
 
@@ -83,6 +83,7 @@ class Dispatcher:
         self._report = on_error or log_failure
         self._drop_summary = DropSummary()
         self._online = True
+        self._page_hidden = False  # a hidden page sends each event at once
         self._closed = False
 
     def __len__(self) -> int:
@@ -102,9 +103,14 @@ class Dispatcher:
         if size > max_events or queue.size_bytes > max_bytes:
             self._evict_over_bounds()
         wake = self.ensure_flusher(loop)
+        if self._page_hidden:
+            # A hidden page may be frozen or discarded with no further event (peers.md §3):
+            # what it queues goes out at once rather than at the idle timer.
+            queue.request_flush()
+            wake.set()
         # The flusher only needs waking when the deadline moves earlier: the queue was empty
         # (it sleeps with no deadline) or the count trigger fired. Later deadlines it finds itself.
-        if size == 1 or size >= self._settings.batch_size:
+        elif size == 1 or size >= self._settings.batch_size:
             wake.set()
             if self._warming is None and self._auth.cached_token is None:
                 # Authorize now rather than at the first batch: a page-hide flush can only use
@@ -210,6 +216,7 @@ class Dispatcher:
         for task in (self._flusher, self._warming, self._maintenance, *self._in_flight):
             if task is not None and not task.done():
                 task.cancel()
+        self._sender.forget_waiting()
         dropped = [*self._sending, *self._queue.clear()]
         self._sending.clear()
         error = MasivoError(
@@ -247,16 +254,19 @@ class Dispatcher:
                 if self._persistence is not None:
                     self._persistence.write()  # write-ahead: stored before it is sent
                 self._sending.update(batch)
-                request = asyncio.get_running_loop().create_task(self._deliver_batch(batch))
+                # Claimed now, in the turn that took them: a page hide before the task runs
+                # starts their requests itself.
+                claims = [self._sender.claim(group) for group in self._request_groups(batch)]
+                request = asyncio.get_running_loop().create_task(self._deliver_batch(claims))
                 self._in_flight.add(request)
                 request.add_done_callback(self._request_ended)
                 continue
             due = self._queue.next_due(now)
             await self._sleep(wake, None if due is None else due - now)
 
-    async def _deliver_batch(self, batch: list[QueuedEvent]) -> None:
-        for group in self._request_groups(batch):  # the single-event route: one by one
-            await self._deliver(group)
+    async def _deliver_batch(self, claims: list[Claim]) -> None:
+        for claim in claims:  # the single-event route: one by one
+            await self._deliver(claim)
 
     def _request_ended(self, request: asyncio.Task[None]) -> None:
         self._in_flight.discard(request)
@@ -289,35 +299,38 @@ class Dispatcher:
         authorize round trip cannot finish in an unloading page) or no budget left, the events
         go to the normal flush, which completes if the page stays alive (a hidden tab).
         """
+        self._page_hidden = True
         if self._persistence is not None and not self._closed:
             self._persistence.write()  # stored first: the requests may never be answered
-        if self._closed or not len(self._queue) or not self._online:
+        if self._closed or not self._online:
             return  # offline: nothing could get out; the events stay queued (and stored)
-        loop = running_loop()
-        self._queue.request_flush()
         token = self._auth.cached_token
-        if token is not None and isinstance(self._transport, StartingTransport):
+        if token is not None and self._sender.can_start:
+            # First the batches already taken whose task has not put them on the wire yet
+            # (each loop turn is its own browser task: the page can go in between).
+            self._sender.start_waiting(token)
+            loop = running_loop()
             while batch := self._queue.take_for_unload(page_budget.available()):
                 self._sending.update(batch)
                 for group in self._request_groups(batch):
-                    request, reserved = self._sender.request(group, token, keepalive=True)
-                    answer = self._transport.start(request)
-                    loop.create_task(self._deliver(group, started=(token, answer, reserved)))
+                    loop.create_task(self._deliver(self._sender.start_now(group, token)))
         if len(self._queue):
-            self.ensure_flusher(loop).set()
+            self._queue.request_flush()
+            self.ensure_flusher(running_loop()).set()
+
+    def page_shown(self) -> None:
+        """The page is visible again: events wait for the usual triggers again."""
+        self._page_hidden = False
 
     def _request_groups(self, batch: list[QueuedEvent]) -> list[list[QueuedEvent]]:
         """One group per request: the whole batch, or one event each on the single route."""
         return [[item] for item in batch] if self._settings.event_route == "behavior" else [batch]
 
-    async def _deliver(
-        self,
-        items: list[QueuedEvent],
-        started: Started | None = None,
-    ) -> None:
-        """Send ``items`` (or await the request ``started`` for them) and settle each event."""
+    async def _deliver(self, claim: Claim) -> None:
+        """Send the events of ``claim`` (or await its started request) and settle each one."""
+        items = claim.items
         try:
-            outcomes = await self._sender.send(items, started)
+            outcomes = await self._sender.send(claim)
         except MasivoAuthError as exc:  # no retry can fix it: report, never loop
             outcomes = [api.Outcome("rejected", exc.status or 401, error=exc)] * len(items)
         except MasivoError as exc:  # network failure, or an authorize 5xx: retry later

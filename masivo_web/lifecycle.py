@@ -3,10 +3,12 @@ and follow connectivity (``online``/``offline``).
 
 Registered only on a real page (:func:`masivo_web.runtime.current_page`: a Pyodide/PyScript
 main thread); under CPython, in a worker, or server-side rendering there is no page and
-:meth:`PageLifecycle.install` does nothing and returns False. The hide handler runs once per
-hide (leaving a page fires ``pagehide`` and then ``visibilitychange``) and is re-armed when the
-page is visible again or restored from the back/forward cache. ``unload``/``beforeunload`` are
-never used: they break the bfcache (peers.md §5.14).
+:meth:`PageLifecycle.install` does nothing and returns False. The hide handler runs at every
+``pagehide`` and every ``visibilitychange`` to hidden (leaving a page fires both; the second
+call finds nothing left to start): events queued while the page was already hidden still go
+out when it is closed. The show handler runs when a hidden page is visible again or restored
+from the back/forward cache. ``unload``/``beforeunload`` are never used: they break the bfcache
+(peers.md §5.14).
 """
 
 from __future__ import annotations
@@ -21,14 +23,17 @@ logger = logging.getLogger("masivo_web")
 
 
 class PageLifecycle:
-    """Calls ``on_hide()`` synchronously, once per hide of the page."""
+    """Calls ``on_hide()`` synchronously whenever the page is hidden or left, and
+    ``on_show()`` when a hidden page is shown again."""
 
     def __init__(
         self,
         on_hide: Callable[[], None],
         on_connectivity: Callable[[bool], None] = lambda online: None,
+        on_show: Callable[[], None] = lambda: None,
     ) -> None:
         self._on_hide = on_hide
+        self._on_show = on_show
         self._on_connectivity = on_connectivity
         self._hidden = False
         self._page: Page | None = None
@@ -55,6 +60,8 @@ class PageLifecycle:
         ]
         for target, name, listener in self._listeners:
             target.addEventListener(name, listener)
+        if str(page.document.visibilityState) == "hidden":
+            self._hide()  # created in a background tab, or prerendered
         return True
 
     def remove(self) -> None:
@@ -70,7 +77,7 @@ class PageLifecycle:
         self._hide()
 
     def _page_shown(self, event: Any = None) -> None:
-        self._hidden = False
+        self._show()
 
     def _connectivity_changed(self, event: Any = None) -> None:
         assert self._page is not None
@@ -81,13 +88,22 @@ class PageLifecycle:
         if str(self._page.document.visibilityState) == "hidden":
             self._hide()
         else:
-            self._hidden = False
+            self._show()
 
     def _hide(self) -> None:
-        if self._hidden:
-            return
+        # Every signal flushes: a page already hidden may have queued events since, and
+        # ``pagehide`` is the last chance to start their requests.
         self._hidden = True
         try:
             self._on_hide()
         except Exception:  # a listener must never throw into the page
             logger.exception("masivo_web: flushing on page hide failed")
+
+    def _show(self) -> None:
+        if not self._hidden:
+            return
+        self._hidden = False
+        try:
+            self._on_show()
+        except Exception:
+            logger.exception("masivo_web: resuming after the page was shown failed")

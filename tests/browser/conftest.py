@@ -92,6 +92,35 @@ def run_python(page: Page, code: str) -> Any:
     return page.evaluate("code => runPython(code)", code)
 
 
+_RECORD_DEPARTURE = """() => {
+  const log = entry => {
+    const entries = JSON.parse(sessionStorage.getItem('departure') || '[]');
+    entries.push(entry);
+    sessionStorage.setItem('departure', JSON.stringify(entries));
+  };
+  const fetch = window.fetch;
+  window.fetch = function (url, init) {
+    log(['fetch', String(url), Boolean(init && init.keepalive), navigator.onLine]);
+    return fetch.apply(this, arguments);
+  };
+  const state = name => () => log([name, document.visibilityState, navigator.onLine]);
+  addEventListener('pagehide', state('pagehide'), true);
+  addEventListener('offline', state('offline'), true);
+  document.addEventListener('visibilitychange', state('visibilitychange'), true);
+}"""
+
+
+def record_departure(page: Page) -> None:
+    """Log the page's lifecycle events and fetch calls into sessionStorage, which outlives a
+    same-origin navigation: read it on the next page with :func:`departure_log` to say what
+    the departing page did (for failure messages)."""
+    page.evaluate(_RECORD_DEPARTURE)
+
+
+def departure_log(page: Page) -> Any:
+    return page.evaluate("JSON.parse(sessionStorage.getItem('departure') || '[]')")
+
+
 def client_code(emulator: EmulatorServer, name: str = "masivo", **options: Any) -> str:
     extra = "".join(f", {key}={value!r}" for key, value in options.items())
     return (

@@ -9,7 +9,14 @@ from playwright.sync_api import Page
 import masivo_web
 from masivo_web.emulator import EmulatorServer
 from masivo_web.emulator.static import StaticServer
-from tests.browser.conftest import HIDE, SHOW, client_code, run_python
+from tests.browser.conftest import (
+    HIDE,
+    SHOW,
+    client_code,
+    departure_log,
+    record_departure,
+    run_python,
+)
 
 EVENT = "dict(type='ADD_TO_CART', customer_id='c-1', brand_id=None)"
 
@@ -184,20 +191,26 @@ def test_events_queued_before_any_flush_use_the_token_warmed_at_first_event(
     own_page: Page, fresh_masivo_emulator: EmulatorServer, pages_server: StaticServer
 ) -> None:
     emulator = fresh_masivo_emulator
+    record_departure(own_page)
     run_python(own_page, client_code(emulator))
     run_python(own_page, f"[masivo.send_analytics_event(**{EVENT}) for _ in range(2)]")
     emulator.control.wait_for_events(0)  # a round trip, so the warm-up authorize has landed
     own_page.wait_for_function(
         "() => runPython('masivo._auth.cached_token is not None')", timeout=10_000
     )
-    console: list[str] = []
-    own_page.on("console", lambda message: console.append(message.text))
+    before = run_python(
+        own_page,
+        "d = masivo._dispatcher\n"
+        "dict(queued=len(d._queue), sending=len(d._sending), online=d._online,"
+        " hidden=d._page_hidden)",
+    )
     own_page.goto(f"{pages_server.url}/test/elsewhere.html")
     try:
         arrived = emulator.control.wait_for_events(2)
-    except TimeoutError as exc:  # say what the server saw and what the page logged
-        seen = [(r["method"], r["route"], r["status"]) for r in emulator.control.requests()]
-        raise AssertionError(f"{exc}; requests {seen}; console {console[-5:]}") from None
+    except TimeoutError as exc:  # say what the page and the server saw
+        seen = [(r["method"], r["path"], r["status"]) for r in emulator.control.requests()]
+        log = departure_log(own_page)
+        raise AssertionError(f"{exc}; before {before}; page {log}; server {seen}") from None
     assert len(arrived) == 2
 
 

@@ -78,21 +78,31 @@ def test_under_cpython_nothing_is_registered() -> None:
     assert calls == []
 
 
-def test_one_flush_per_hide_rearmed_when_visible() -> None:
-    calls: list[int] = []
+def test_every_hide_signal_flushes_and_a_return_to_view_is_reported_once() -> None:
+    calls: list[str] = []
     page = FakePage()
-    lifecycle = PageLifecycle(lambda: calls.append(1))
+    lifecycle = PageLifecycle(lambda: calls.append("hide"), on_show=lambda: calls.append("show"))
     assert page.install(lifecycle)
+    assert calls == []  # installed on a visible page
     page.leave()
-    assert calls == [1]  # pagehide and visibilitychange of one departure: one flush
-    page.hide()
-    assert calls == [1]
+    assert calls == ["hide", "hide"]  # pagehide, then visibilitychange: the flush is idempotent
     page.show()
-    page.hide()
-    assert calls == [1, 1]
-    page.window.fire("pageshow")  # restored from the back/forward cache
+    page.show()
+    assert calls == ["hide", "hide", "show"]
+    page.window.fire("pageshow")  # a visible page's pageshow changes nothing
     page.window.fire("pagehide")
-    assert calls == [1, 1, 1]
+    page.window.fire("pageshow")  # restored from the back/forward cache
+    assert calls == ["hide", "hide", "show", "hide", "show"]
+
+
+def test_installed_on_a_hidden_page_it_starts_hidden() -> None:
+    calls: list[str] = []
+    page = FakePage()
+    page.document.visibilityState = "hidden"  # a background tab, or prerendering
+    lifecycle = PageLifecycle(lambda: calls.append("hide"), on_show=lambda: calls.append("show"))
+    page.install(lifecycle)
+    page.show()
+    assert calls == ["hide", "show"]
 
 
 def test_remove_unregisters_and_frees_the_proxies() -> None:
@@ -181,3 +191,77 @@ async def test_hiding_with_nothing_queued_sends_nothing(
     client.destroy()
     page.leave()  # destroyed: listeners are gone
     assert masivo.event_requests == []
+
+
+async def test_a_batch_taken_but_not_yet_started_goes_out_at_hide(masivo: FakeMasivo) -> None:
+    # The flusher takes a batch in one loop turn and its request starts in a later one (in a
+    # page, each turn is its own browser task). A page hidden in between must still start it.
+    client = create_client("k", transport=masivo.transport, clock=masivo.clock)
+    page = attach(client)
+    await client.get_token()
+    deliveries = [client.send_analytics_event(EVENT) for _ in range(2)]
+    flushing = asyncio.ensure_future(client.flush())
+    dispatcher = client._dispatcher
+    for _ in range(10):  # step the loop until the batch is taken, not yet on the wire
+        await asyncio.sleep(0)
+        if dispatcher._sending:
+            break
+    assert dispatcher._sending and not masivo.event_requests and not len(dispatcher._queue)
+    page.leave()
+    (request,) = masivo.event_requests  # started by the hide, before any await
+    assert request.keepalive
+    await flushing
+    assert all(result.success for result in await asyncio.gather(*deliveries))
+    assert len(masivo.event_requests) == 1  # the flusher used the request the hide started
+    client.destroy()
+
+
+async def test_a_batch_waiting_for_its_token_goes_out_at_hide_once_it_is_cached(
+    masivo: FakeMasivo,
+) -> None:
+    # The token came back, but the task that asked for it has not resumed yet when the page is
+    # hidden: the hide starts the request with the cached token, the task then awaits it.
+    gate = masivo.authorize_delay = asyncio.Event()
+    client = create_client("k", transport=masivo.transport, clock=masivo.clock)
+    page = attach(client)
+    deliveries = [client.send_analytics_event(EVENT) for _ in range(2)]
+    flushing = asyncio.ensure_future(client.flush())
+    await settle()
+    assert client._dispatcher._sending and not masivo.event_requests
+    gate.set()
+    auth = client._dispatcher._auth
+    for _ in range(10):  # until the token is cached (the batch's task resumes later)
+        await asyncio.sleep(0)
+        if auth.cached_token is not None:
+            break
+    assert auth.cached_token is not None and not masivo.event_requests
+    page.leave()
+    (request,) = masivo.event_requests
+    assert request.keepalive
+    await flushing
+    assert all(result.success for result in await asyncio.gather(*deliveries))
+    assert len(masivo.event_requests) == 1
+    client.destroy()
+
+
+async def test_events_queued_while_hidden_go_out_at_once_and_at_pagehide(
+    masivo: FakeMasivo,
+) -> None:
+    client = create_client("k", transport=masivo.transport, clock=masivo.clock)
+    page = attach(client)
+    await client.get_token()
+    page.hide()  # the user switched tabs; the page keeps tracking
+    first = client.send_analytics_event(EVENT)
+    await settle()  # no clock time passes: the hidden page did not wait for the idle timer
+    assert [len(batch) for batch in masivo.batches] == [1]
+    assert (await first).success
+    second = client.send_analytics_event(EVENT)
+    page.window.fire("pagehide")  # the hidden tab is closed before the loop turns
+    (_, request) = masivo.event_requests
+    assert request.keepalive
+    assert (await second).success
+    page.show()  # visible again: events wait for the usual triggers
+    client.send_analytics_event(EVENT)
+    await settle()
+    assert len(masivo.batches) == 2
+    client.destroy()
