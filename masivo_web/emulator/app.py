@@ -15,6 +15,7 @@ import secrets
 import time
 import uuid
 import zlib
+from datetime import UTC, datetime
 from typing import Any
 
 import jwt
@@ -29,7 +30,7 @@ from starlette.routing import Mount, Route
 from .control import control_routes
 from .request_log import ASGIApp, RequestLog
 from .store import EmulatorState, Fault, key_fingerprint
-from .validation import check_event
+from .validation import check_event, encode_event
 
 logger = logging.getLogger("masivo_web.emulator")
 
@@ -206,25 +207,34 @@ class EventApi:
                 422, "Invalid body", 'Send {"events": [...]} with 1 to 100 events.', limits
             )
         notes["events"] = len(events)
-        results: list[dict[str, Any]] = []
-        with self.state.transaction():
-            self._store_each(events, kind, results)
-        return JSONResponse({"data": results}, headers=limits)
+        return JSONResponse({"data": self._store_each(events, kind)}, headers=limits)
 
-    def _store_each(self, events: list[Any], kind: str, results: list[dict[str, Any]]) -> None:
+    def _store_each(self, events: list[Any], kind: str) -> list[dict[str, Any]]:
+        """Check each event and store the valid ones in one transaction; per-item results."""
+        now = datetime.now(UTC)
+        results: list[dict[str, Any]] = []
+        accepted: list[dict[str, Any]] = []  # the results of the valid events, in order
+        valid: list[tuple[dict[str, Any], str | None]] = []
         for index, event in enumerate(events):
-            problem = check_event(event, key_kind=kind)
+            text = encode_event(event) if isinstance(event, dict) else None
+            problem = check_event(event, key_kind=kind, now=now, text=text)
             if problem is not None:
                 status, title, details = problem
                 results.append(
                     {"index": index, "status": status, "error": title, "details": details}
                 )
                 continue
-            event.setdefault("event_id", _new_id())
-            stored = self.state.store_event(event, route="analytics", key_kind=kind)
-            results.append(
-                {"index": index, "status": 201 if stored else 200, "id": event["event_id"]}
-            )
+            if "event_id" not in event:  # the SDK always sends one; other callers may not
+                event["event_id"] = _new_id()
+                text = None  # encoded again, with the id, when stored
+            results.append({"index": index, "status": 201, "id": event["event_id"]})
+            accepted.append(results[-1])
+            valid.append((event, text))
+        if valid:
+            stored = self.state.store_events(valid, route="analytics", key_kind=kind)
+            for result, is_new in zip(accepted, stored, strict=True):
+                result["status"] = 201 if is_new else 200
+        return results
 
     def _store_single(
         self, event: Any, kind: str, notes: dict[str, Any], limits: dict[str, str]
@@ -233,7 +243,8 @@ class EventApi:
         problem = check_event(event, key_kind=kind)
         if problem is not None:
             return error(*problem, headers=limits)
-        event.setdefault("event_id", _new_id())
+        if "event_id" not in event:
+            event["event_id"] = _new_id()
         stored = self.state.store_event(event, route="behavior", key_kind=kind)
         data = {
             "id": event["event_id"],

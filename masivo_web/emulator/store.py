@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .validation import encode_event
+
 KeyKind = Literal["client", "server"]
 Route = Literal["authorize", "analytics", "behavior"]
 ROUTES: tuple[Route, ...] = ("authorize", "analytics", "behavior")
@@ -237,28 +239,59 @@ class EmulatorState:
 
     def store_event(self, event: dict[str, Any], *, route: str, key_kind: str) -> bool:
         """Store one valid event; False when its ``event_id`` was already stored."""
-        cursor = self.db.execute(
-            "INSERT OR IGNORE INTO events (event_id, type, customer_id, brand_id, issued_at,"
-            " received_at, route, key_kind, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                event["event_id"],
-                event["type"],
-                event["customer_id"],
-                event.get("brand_id"),
-                event.get("issued_at"),
-                time.time(),
-                route,
-                key_kind,
-                json.dumps(event, separators=(",", ":")),
-            ),
-        )
-        if cursor.rowcount == 0:
-            self.duplicates += 1
-            return False
-        if self._stored_signal is not None:
+        return self.store_events([(event, None)], route=route, key_kind=key_kind)[0]
+
+    def store_events(
+        self, checked: list[tuple[dict[str, Any], str | None]], *, route: str, key_kind: str
+    ) -> list[bool]:
+        """Store valid events (each with its JSON text, or None to encode it here) in one
+        transaction; for each, False when its ``event_id`` was stored already (by an earlier
+        request or earlier in this one)."""
+        ids = [event["event_id"] for event, _ in checked]
+        with self.transaction():
+            query = f"SELECT event_id FROM events WHERE event_id IN ({','.join('?' * len(ids))})"
+            seen = {row[0] for row in self.db.execute(query, ids)}
+            rows = self._new_rows(checked, seen, route, key_kind)
+            self.db.executemany(
+                "INSERT INTO events (event_id, type, customer_id, brand_id, issued_at,"
+                " received_at, route, key_kind, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [row for row in rows if row is not None],
+            )
+        fresh = [row is not None for row in rows]
+        self.duplicates += fresh.count(False)
+        if self._stored_signal is not None and any(fresh):
             self._stored_signal.set()
             self._stored_signal = None
-        return True
+        return fresh
+
+    @staticmethod
+    def _new_rows(
+        checked: list[tuple[dict[str, Any], str | None]], seen: set[str], route: str, kind: str
+    ) -> list[tuple[Any, ...] | None]:
+        """The row to insert for each event, None for an ``event_id`` in ``seen`` (which grows
+        with each row: the same id twice in one request is stored once)."""
+        received_at = time.time()
+        rows: list[tuple[Any, ...] | None] = []
+        for event, text in checked:
+            event_id = event["event_id"]
+            if event_id in seen:
+                rows.append(None)
+                continue
+            seen.add(event_id)
+            rows.append(
+                (
+                    event_id,
+                    event["type"],
+                    event["customer_id"],
+                    event.get("brand_id"),
+                    event.get("issued_at"),
+                    received_at,
+                    route,
+                    kind,
+                    encode_event(event) if text is None else text,
+                )
+            )
+        return rows
 
     async def wait_for_new_event(self) -> None:
         """Return when another event is stored (long-poll support; the caller bounds the wait)."""
