@@ -9,6 +9,7 @@ away or close the page boot their own.
 from __future__ import annotations
 
 import importlib.util
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page
 
+import masivo_web
 from masivo_web.emulator import EmulatorServer
 from masivo_web.emulator.static import StaticServer
 
@@ -59,9 +61,22 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 @pytest.fixture(scope="session")
 def pages_server() -> Iterator[StaticServer]:
     """Serves static/ on its own origin (the emulator is another one)."""
-    if not (SETTINGS.STATIC_DIR / "vendor" / "wheels" / "latest.json").exists():
+    latest = SETTINGS.STATIC_DIR / "vendor" / "wheels" / "latest.json"
+    if not latest.exists():
         pytest.fail(
             "Browser assets are missing: run `make test` (or python tools/browser_assets.py)."
+        )
+    wheel = latest.parent / json.loads(latest.read_text())["wheel"]
+    package = Path(masivo_web.__file__).parent
+    changed = [
+        source.relative_to(package.parent)
+        for source in package.rglob("*.py")
+        if not wheel.exists() or source.stat().st_mtime > wheel.stat().st_mtime
+    ]
+    if changed:  # the pages would test the last build, not this tree
+        pytest.fail(
+            f"The page's wheel is older than {', '.join(map(str, changed[:3]))}: rebuild it "
+            "with `make test` (or python tools/browser_assets.py)."
         )
     with StaticServer(SETTINGS.STATIC_DIR) as server:
         yield server
