@@ -547,7 +547,10 @@ def write_report(
         "Masivo emulator, the peers to a sink that answers their ingestion routes "
         "(`benchmarks/sink.py`). Every request URL of every page is checked to be loopback; every "
         "event is checked to have arrived.",
-        "- masivo_web with its defaults: write-ahead storage and context on, batches of 100. "
+        "- masivo_web with its defaults: write-ahead storage and context on, batches of 100; in "
+        "a Pyodide page (`loadPyodide`, micropip), the same with `compression='gzip'`, and as "
+        'a PyScript page loads it (`<script type="py">` with the wheel in `packages`; the '
+        "page's handlers call Python through proxies; PyScript's own files count as runtime). "
         "posthog-js with its defaults (localStorage+cookie persistence, request batching, gzip) "
         "and again with `persistence: 'memory'`, its fastest; its headless-browser drop "
         "(`opt_out_useragent_filter`) and burst rate limit are off and autocapture, recordings, "
@@ -609,7 +612,8 @@ def write_report(
         f"| CPython: events/s enqueued by one process | {statistics.median(enqueue):,.0f} | "
         f"{min(enqueue):,.0f} to {max(enqueue):,.0f} | ≥ 100,000 | "
         f"{'yes' if statistics.median(enqueue) >= 100_000 else '**no**'} |",
-        f"| CPython: events/s the emulator stores (SDK → loopback → SQLite, batches of 100) | "
+        f"| CPython: events/s the emulator stores (its own process; SDK → loopback → SQLite, "
+        "batches of 100) | "
         f"{statistics.median(ingest):,.0f} | {min(ingest):,.0f} to {max(ingest):,.0f} | "
         f"≥ 10,000 | {'yes' if statistics.median(ingest) >= 10_000 else '**no**'} |",
         f"| Full wheel (PyPI, with the emulator and tools), bytes | {full_wheel_bytes():,} | | | |",
