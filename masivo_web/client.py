@@ -112,7 +112,7 @@ class MasivoClient:
             self._check_alive()
         loop = running_loop()
         context_json = None
-        if event is not None and not isinstance(event, Mapping):
+        if event is not None and type(event) is not dict and not isinstance(event, Mapping):
             merged: Any = event  # validation refuses it, with the reason
         else:
             identity = self._identity
@@ -142,6 +142,7 @@ class MasivoClient:
             default_brand_id=self.settings.brand_id,
             now_epoch=self._clock.time(),
             context_json=context_json,
+            owned=True,
         )
         if not self.settings.enabled:
             self.recorded_events.append(json.loads(prepared.json))

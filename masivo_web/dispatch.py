@@ -27,7 +27,7 @@ from .queue import (
     QueuedEvent,
 )
 from .retry import MAX_ATTEMPTS, backoff_delay
-from .runtime import Clock, running_loop
+from .runtime import Clock, next_turn, running_loop
 from .sender import Claim, Sender
 from .transports import Transport
 
@@ -84,6 +84,7 @@ class Dispatcher:
         self._drop_summary = DropSummary()
         self._online = True
         self._page_hidden = False  # a hidden page sends each event at once
+        self._wake_posted = False  # a wake-up is posted for the next turn
         self._closed = False
 
     def __len__(self) -> int:
@@ -102,21 +103,33 @@ class Dispatcher:
         max_events, max_bytes = self._bounds
         if size > max_events or queue.size_bytes > max_bytes:
             self._evict_over_bounds()
-        wake = self.ensure_flusher(loop)
+        self.ensure_flusher(loop)
         if self._page_hidden:
             # A hidden page may be frozen or discarded with no further event (peers.md §3):
             # what it queues goes out at once rather than at the idle timer.
             queue.request_flush()
-            wake.set()
+            self._wake_soon()
         # The flusher only needs waking when the deadline moves earlier: the queue was empty
         # (it sleeps with no deadline) or the count trigger fired. Later deadlines it finds itself.
         elif size == 1 or size >= self._settings.batch_size:
-            wake.set()
+            self._wake_soon()
             if self._warming is None and self._auth.cached_token is None:
                 # Authorize now rather than at the first batch: a page-hide flush can only use
                 # a token that is already cached (peers.md 5.13: bounces lose early events).
                 self._warming = loop.create_task(self._warm_token())
         return delivery
+
+    def _wake_soon(self) -> None:
+        """Wake the flusher on the next turn: ``Event.set()`` schedules through the loop, which
+        in a page costs more than the rest of a tracking call (see ``runtime.next_turn``)."""
+        if not self._wake_posted:
+            self._wake_posted = True
+            next_turn(self._wake_now)
+
+    def _wake_now(self) -> None:
+        self._wake_posted = False
+        if self._wake is not None:
+            self._wake.set()
 
     def start_recovery(self, loop: asyncio.AbstractEventLoop) -> None:
         """Begin adopting the unsent events of closed tabs (a page only; no-op otherwise)."""

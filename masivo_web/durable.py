@@ -26,11 +26,10 @@ from collections.abc import Callable, Iterable
 from itertools import islice
 
 from ._record import Record
-from .errors import MasivoConfigError
 from .events import PreparedEvent
 from .liveness import LeaseLiveness, Liveness, WebLocksLiveness
 from .queue import STORED_QUEUE_BOUNDS
-from .runtime import Clock, Page, running_loop
+from .runtime import Clock, Page, next_turn
 from .storage import FallbackStorage, LocalStorage, Storage
 
 logger = logging.getLogger("masivo_web")
@@ -91,7 +90,7 @@ class EventStore:
         self.stored_bytes = 0
         self.owner = owner
         self.prefix = f"masivo_web:{namespace}:ev:"
-        self._schedule = schedule or _next_turn
+        self._schedule = schedule or next_turn
         # Orders events queued within one millisecond: storage keys come back in any order.
         self._sequence = 0
         # Saved, not written yet (or waiting for room): event_id -> (event, epoch, sequence).
@@ -220,14 +219,6 @@ class EventStore:
 
 def _line(event: PreparedEvent, queued_epoch: float, sequence: int) -> str:
     return f"{queued_epoch:.3f}|{sequence}|{event.json}"
-
-
-def _next_turn(callback: Callable[[], None]) -> object:
-    try:
-        return running_loop().call_soon(callback)
-    except MasivoConfigError:  # no loop (a client destroyed after its loop ended): write now
-        callback()
-        return None
 
 
 def _segment_record(owner: str, lines: Iterable[str]) -> str:

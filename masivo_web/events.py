@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from itertools import compress, repeat
 from typing import Any
 
 from ._record import Record
@@ -36,6 +37,10 @@ _NESTED = (dict, list, tuple, Mapping)
 _NESTED_TYPES = frozenset({dict, list, tuple})
 # Exact types that cannot nest: skipping them avoids a slow ABC isinstance check per value.
 _LEAF_TYPES = frozenset({str, int, float, bool, type(None)})
+_STR_ONLY = frozenset({str})
+#: What ``product.amount``, ``value`` and ``discounted_value`` may be, by exact type (not bool).
+_NUMBER_OR_NONE = frozenset({int, float, type(None)})
+_PRODUCT_NUMBERS = ("amount", "value", "discounted_value")
 
 
 class PreparedEvent(Record):
@@ -71,6 +76,13 @@ def new_event_id() -> str:
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
+def _forget_drawn_bytes() -> None:
+    global _id_offset
+    _id_offset = _ID_POOL_BYTES
+
+
+if hasattr(os, "register_at_fork"):  # a forked worker must not reuse its parent's bytes
+    os.register_at_fork(after_in_child=_forget_drawn_bytes)
 _VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 _second_cache: tuple[int, str] = (-1, "")
 
@@ -91,6 +103,7 @@ def prepare_event(
     default_brand_id: str | None,
     now_epoch: float,
     context_json: str | None = None,
+    owned: bool = False,
 ) -> PreparedEvent:
     """Merge, check and serialise one event, or raise :class:`MasivoValidationError`.
 
@@ -98,14 +111,18 @@ def prepare_event(
     when missing, and ``brand_id`` from the client default when the event has a ``platform`` but
     no ``brand_id`` (the @masivo/core rule). ``context_json``, the SDK's own context already as
     JSON text, is added as ``context`` unless the event has one: it is neither re-checked nor
-    re-serialised on every call.
+    re-serialised on every call. ``owned``: ``event`` is a dict the caller made for this call
+    (the client's merge), so it is completed in place rather than copied again.
     """
-    if event is not None and not isinstance(event, Mapping):
+    if event is not None and type(event) is not dict and not isinstance(event, Mapping):
         raise MasivoValidationError(
             f"The event must be a dict, not {type(event).__name__}: "
             "send_analytics_event({'type': 'ADD_TO_CART', 'customer_id': ..., 'brand_id': None})"
         )
-    merged: dict[str, Any] = dict(event) if event else {}
+    if owned and type(event) is dict:
+        merged: dict[str, Any] = event
+    else:
+        merged = dict(event) if event else {}
     if fields:
         merged.update(fields)
     event_type = merged.get("type")
@@ -120,10 +137,12 @@ def prepare_event(
         merged["brand_id"] is not None and type(merged["brand_id"]) is not str
     ):
         _apply_brand(merged, default_brand_id)
-    for key, value in merged.items():
-        if type(key) is not str and not isinstance(key, str):
-            raise MasivoValidationError(f"Event keys must be strings; got {short_repr(key)}.")
-        if value is not None and key in _CHECKED_FIELDS:
+    if not _STR_ONLY.issuperset(map(type, merged)):  # one pass in C for the usual case
+        _check_keys(merged)
+    present = _CHECKED_FIELDS.intersection(merged)
+    for key in sorted(present) if len(present) > 1 else present:  # sorted: the same error
+        value = merged[key]  # every run, whichever of several bad fields it names
+        if value is not None:
             _check_field(key, value)
 
     event_id = merged.get("event_id")
@@ -167,6 +186,12 @@ def _check_type(value: object) -> str:
             status=403,
         )
     return value
+
+
+def _check_keys(event: Mapping[Any, Any]) -> None:
+    for key in event:
+        if not isinstance(key, str):
+            raise MasivoValidationError(f"Event keys must be strings; got {short_repr(key)}.")
 
 
 def _check_customer_id(value: object) -> None:
@@ -222,23 +247,21 @@ def _check_field(key: str, value: object) -> None:
 def _check_product(product: object) -> None:
     if type(product) is not dict and not isinstance(product, Mapping):
         raise MasivoValidationError(f"'product' must be a dict; got {short_repr(product)}.")
-    sku = product.get("sku")
+    get = product.get
+    sku = get("sku")
     if sku is not None and type(sku) is not str and not isinstance(sku, str):
         raise MasivoValidationError(f"'product.sku' must be a string; got {short_repr(sku)}.")
-    for key in ("amount", "value", "discounted_value"):
-        number = product.get(key)
-        kind = type(number)
-        if (
-            kind is not float
-            and kind is not int
-            and number is not None
-            and (kind is bool or not isinstance(number, _NUMBER))
-        ):
-            raise MasivoValidationError(
-                f"'product.{key}' must be a number; got {short_repr(number)}."
-            )
-    _check_tags("product.tags", product.get("tags"))
-    metadata = product.get("metadata")
+    if not _NUMBER_OR_NONE.issuperset(map(type, map(get, _PRODUCT_NUMBERS))):
+        for key in _PRODUCT_NUMBERS:  # a subclass of int or float, or the one to name
+            number = get(key)
+            if number is not None and (type(number) is bool or not isinstance(number, _NUMBER)):
+                raise MasivoValidationError(
+                    f"'product.{key}' must be a number; got {short_repr(number)}."
+                )
+    tags = get("tags")
+    if tags is not None:
+        _check_tags("product.tags", tags)
+    metadata = get("metadata")
     if metadata is not None and type(metadata) is not dict and not isinstance(metadata, Mapping):
         raise MasivoValidationError(
             f"'product.metadata' must be a dict; got {short_repr(metadata)}."
@@ -307,14 +330,13 @@ def _check_depth(event: dict[str, Any]) -> None:
     and kills the whole interpreter (a fatal error, not a ``RecursionError``), so the depth is
     checked first. A cycle counts as too deep.
     """
-    # Most events are plain values and dicts of plain values: settled without the walk.
-    stack: list[tuple[Any, int]] = []
+    # Leaves are skipped in C (``compress``), not one by one in Python, and so are dicts of
+    # leaves (most events: product, metadata); the rest is walked.
     leaves = _LEAF_TYPES
-    for value in event.values():
+    stack: list[tuple[Any, int]] = []
+    for value in _containers(event.values()):
         kind = type(value)
-        if kind in leaves:
-            continue
-        if kind is dict and all(type(child) in leaves for child in value.values()):
+        if kind is dict and leaves.issuperset(map(type, value.values())):
             continue
         if kind in _NESTED_TYPES or isinstance(value, _NESTED):
             stack.append((value, 2))  # other values are for the encoder to refuse
@@ -333,11 +355,19 @@ def _check_depth(event: dict[str, Any]) -> None:
             children = value
         else:
             children = value.values()
-        for child in children:
-            kind = type(child)
+        for child in _containers(children):
             # Exact types first; the slow ABC check only for the rare subclass.
-            if kind in nested or (kind not in _LEAF_TYPES and isinstance(child, _NESTED)):
+            if type(child) in nested or isinstance(child, _NESTED):
                 stack.append((child, depth + 1))
+
+
+#: ``_NESTS.get(type(value), True)``: False for the types that cannot nest.
+_NESTS = dict.fromkeys(_LEAF_TYPES, False)
+
+
+def _containers(values: Iterable[Any]) -> Iterator[Any]:
+    """The items of ``values`` (iterated twice) that are not of a leaf type, picked in C."""
+    return compress(values, map(_NESTS.get, map(type, values), repeat(True)))
 
 
 def _not_json(value: object) -> object:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import sys
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -44,6 +47,30 @@ def test_adds_a_uuid4_event_id_and_a_millisecond_utc_issued_at() -> None:
 
 def test_event_ids_are_unique() -> None:
     assert len({new_event_id() for _ in range(1000)}) == 1000
+
+
+def test_event_ids_are_rfc_4122_version_4_across_refills() -> None:
+    for text in (new_event_id() for _ in range(600)):  # ids are made 256 at a time
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text)
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "fork") or sys.platform == "emscripten", reason="no fork() on this platform"
+)
+def test_a_forked_process_does_not_reuse_its_parents_ids() -> None:
+    new_event_id()  # the parent has ids made ahead
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        os.write(write, ",".join(new_event_id() for _ in range(10)).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    with os.fdopen(read) as pipe:
+        child_ids = set(pipe.read().split(","))
+    assert len(child_ids) == 10
+    assert not child_ids & {new_event_id() for _ in range(10)}
 
 
 def test_keywords_override_the_dict_and_extra_keys_pass_through() -> None:
