@@ -72,6 +72,7 @@ VARIANTS = [
     Variant("masivo_web", "masivo.html", {}, masivo=True),
     Variant("masivo_web, gzip", "masivo.html", {"compression": "gzip"}, masivo=True),
     Variant("masivo_web, PyScript", "masivo-pyscript.html", {}, masivo=True),
+    Variant("masivo_web, precompiled", "masivo.html", {"wheel": "precompiled"}, masivo=True),
     Variant("posthog-js", "posthog.html", {}),
     Variant("posthog-js, memory persistence", "posthog.html", {"persistence": "memory"}),
     Variant("@segment/analytics-next", "segment.html", {}),

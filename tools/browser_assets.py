@@ -10,7 +10,8 @@ Into ``static/vendor/`` (git-ignored):
   stay on everywhere (this is the only fix that also serves PyScript ``packages``).
 - ``pyscript/``: ``@pyscript/core`` dist files (no source maps).
 - ``wheels/``: the masivo_web wheel for pages (``tools/browser_wheel.py``), rebuilt from the
-  working tree on every run; the full wheel goes to ``dist/``.
+  working tree on every run, and the same compiled to bytecode for Pyodide's Python
+  (``tools/pyodide_node/precompile_wheel.mjs``); the full wheel goes to ``dist/``.
 """
 
 from __future__ import annotations
@@ -169,9 +170,33 @@ def masivo_wheel() -> Path:
     )
     (full,) = DIST.glob("masivo_web-*.whl")
     wheel = browser_wheel.build(full, target)
-    # Pages read the current wheel's name from here instead of hard-coding the version.
-    (target / "latest.json").write_text(json.dumps({"wheel": wheel.name}))
+    precompiled = precompiled_wheel(wheel)
+    # Pages read the current wheels' names from here instead of hard-coding the version.
+    (target / "latest.json").write_text(
+        json.dumps({"wheel": wheel.name, "precompiled": precompiled.name})
+    )
     return wheel
+
+
+def precompiled_wheel(page_wheel: Path) -> Path:
+    """The page wheel compiled to bytecode by Pyodide's interpreter (under Node), beside it."""
+    for old in page_wheel.parent.glob("masivo_web-*-cp*-none-any.whl"):
+        old.unlink()
+    output = subprocess.run(
+        [
+            "node",
+            str(ROOT / "tools" / "pyodide_node" / "precompile_wheel.mjs"),
+            str(page_wheel.relative_to(ROOT)),
+            str(page_wheel.parent.relative_to(ROOT)),
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    precompiled = ROOT / output.strip().splitlines()[-1]
+    precompiled.chmod(0o644)  # written from inside Pyodide, whose files are 0666
+    return precompiled
 
 
 def copy_if_changed(source: Path, target: Path) -> None:

@@ -23,6 +23,7 @@ import hashlib
 import sys
 import zipfile
 from pathlib import Path
+from types import CodeType
 
 #: Paths (inside the wheel) a page never imports.
 EXCLUDED = (
@@ -143,16 +144,103 @@ def build(full_wheel: Path, target_dir: Path) -> Path:
             elif name.endswith(".py"):
                 data = compact_source(data.decode()).encode()
             files[name] = data
+    _write_wheel(target, files, record_name)
+    return target
+
+
+def precompile(page_wheel: Path, target_dir: Path) -> Path:
+    """``page_wheel`` with every module compiled to bytecode by the running interpreter, which
+    must be the pages' own: run inside Pyodide (``tools/pyodide_node/precompile_wheel.mjs``).
+
+    A page then imports without compiling (Pyodide ships no ``.pyc``; compiling is most of a
+    cold import), at the price of a larger download: bytecode compresses worse than compacted
+    source. The modules are sourceless ``.pyc`` files (loaded by ``SourcelessFileLoader``), so
+    the wheel is tagged ``cp3XX-none-any``: micropip refuses it on any other Python rather
+    than failing at import on a bytecode version mismatch.
+    """
+    import importlib.util
+    import marshal
+    import sysconfig
+
+    tag = f"cp{sys.version_info.major}{sys.version_info.minor}-none-any"
+    site_packages = sysconfig.get_paths()["purelib"]
+    files: dict[str, bytes] = {}
+    record_name = ""
+    with zipfile.ZipFile(page_wheel) as source:
+        for name in source.namelist():
+            data = source.read(name)
+            if name.endswith(".dist-info/RECORD"):
+                record_name = name
+                continue
+            if name.endswith(".dist-info/WHEEL"):
+                if b"Tag: py3-none-any" not in data:
+                    raise RuntimeError(f"{page_wheel.name}: unexpected WHEEL file")
+                data = data.replace(b"Tag: py3-none-any", f"Tag: {tag}".encode())
+            elif name.endswith(".py"):
+                # Compiled as the installed file (tracebacks name it); header: magic, flags 0
+                # (timestamp-based), mtime and size 0 (a sourceless .pyc has nothing to match).
+                code = compile(data, f"{site_packages}/{name}", "exec", dont_inherit=True)
+                code = without_columns(code)
+                data = importlib.util.MAGIC_NUMBER + bytes(12) + marshal.dumps(code)
+                name += "c"
+            files[name] = data
+    target = target_dir / page_wheel.name.replace("-py3-none-any.whl", f"-{tag}.whl")
+    _write_wheel(target, files, record_name)
+    return target
+
+
+def without_columns(code: CodeType) -> CodeType:
+    """``code`` (and the code objects in it) with line numbers but no column ranges in its
+    location table: tracebacks and logging keep their line numbers, and the wheel loses the
+    column data (a third of its bytecode) that only serves the ``^^^`` markers under a line
+    of source, which a sourceless module cannot show anyway. Checked: same ``co_lines()``.
+
+    The table format (CPython 3.11+, ``Objects/locations.md``): entries of 1-8 code units, a
+    first byte ``1 CCCC LLL`` (code, length - 1); code 13 is "no columns", followed by the line
+    delta as a signed varint; code 15 is "no location".
+    """
+    consts = tuple(
+        without_columns(const) if isinstance(const, CodeType) else const for const in code.co_consts
+    )
+    table = bytearray()
+    line = code.co_firstlineno
+    for start, end, number in code.co_lines():
+        units = (end - start) // 2
+        while units > 0:
+            length = min(units, 8)
+            units -= length
+            if number is None:
+                table.append(0x80 | 15 << 3 | (length - 1))
+            else:
+                table.append(0x80 | 13 << 3 | (length - 1))
+                delta = number - line
+                table += _varint(-delta << 1 | 1 if delta < 0 else delta << 1)
+                line = number
+    compact = code.replace(co_consts=consts, co_linetable=bytes(table))
+    if list(compact.co_lines()) != list(code.co_lines()):
+        raise RuntimeError(f"{code.co_qualname}: the line table changed")
+    return compact
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x40:
+        out.append(0x40 | value & 0x3F)
+        value >>= 6
+    out.append(value)
+    return bytes(out)
+
+
+def _write_wheel(target: Path, files: dict[str, bytes], record_name: str) -> None:
     record = [_record_line(name, data) for name, data in files.items()]
     record.append(f"{record_name},,")
-    files[record_name] = ("\n".join(record) + "\n").encode()
+    files = {**files, record_name: ("\n".join(record) + "\n").encode()}
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as wheel:
         for name, data in files.items():
             info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             wheel.writestr(info, data, compresslevel=9)
-    return target
 
 
 if __name__ == "__main__":

@@ -66,11 +66,13 @@ def pages_server() -> Iterator[StaticServer]:
         pytest.fail(
             "Browser assets are missing: run `make test` (or python tools/browser_assets.py)."
         )
-    wheel = latest.parent / json.loads(latest.read_text())["wheel"]
+    names = json.loads(latest.read_text())
+    wheels = [latest.parent / names.get(kind, "missing") for kind in ("wheel", "precompiled")]
     package = Path(masivo_web.__file__).parent
     changed = [
         source.relative_to(package.parent)
         for source in package.rglob("*.py")
+        for wheel in wheels
         if not wheel.exists() or source.stat().st_mtime > wheel.stat().st_mtime
     ]
     if changed:  # the pages would test the last build, not this tree
@@ -89,11 +91,12 @@ def base_url(pages_server: StaticServer) -> str:
     return pages_server.url
 
 
-def boot_harness(browser: Browser, pages_server: StaticServer) -> Page:
-    """A new page with Pyodide booted and masivo_web installed by micropip."""
+def boot_harness(browser: Browser, pages_server: StaticServer, query: str = "") -> Page:
+    """A new page with Pyodide booted and masivo_web installed by micropip (``query``:
+    ``?wheel=precompiled`` installs the bytecode wheel)."""
     page = browser.new_context().new_page()
     page.set_default_timeout(SETTINGS.ACTION_TIMEOUT_MS)
-    page.goto(f"{pages_server.url}/test/harness.html")
+    page.goto(f"{pages_server.url}/test/harness.html{query}")
     page.wait_for_function(
         "window.__ready || window.__bootError", timeout=SETTINGS.PYODIDE_READY_TIMEOUT_MS
     )

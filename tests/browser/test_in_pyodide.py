@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from playwright.sync_api import Page
+from playwright.sync_api import Browser, Page
 
 import masivo_web
 from masivo_web.emulator import EmulatorServer
@@ -12,6 +12,7 @@ from masivo_web.emulator.static import StaticServer
 from tests.browser.conftest import (
     HIDE,
     SHOW,
+    boot_harness,
     client_code,
     departure_log,
     record_departure,
@@ -28,6 +29,41 @@ def test_the_wheel_installs_with_micropip_and_imports(shared_page: Page) -> None
         "[sys.platform, masivo_web.__version__, IS_BROWSER]",
     )
     assert (platform, version, in_browser) == ("emscripten", masivo_web.__version__, True)
+
+
+def test_the_precompiled_wheel_imports_without_compiling_and_delivers(
+    browser: Browser, pages_server: StaticServer, fresh_masivo_emulator: EmulatorServer
+) -> None:
+    page = boot_harness(browser, pages_server, "?wheel=precompiled")
+    try:
+        compiled, module_file, tag, status = json.loads(
+            run_python(
+                page,
+                "import builtins, importlib.metadata, json\n"
+                "compiled, real = [], builtins.compile\n"
+                "def counting(source, filename, *args, **kwargs):\n"
+                "    compiled.append(str(filename))\n"
+                "    return real(source, filename, *args, **kwargs)\n"
+                "builtins.compile = counting\n"
+                "try:\n"
+                "    import masivo_web\n"
+                "finally:\n"
+                "    builtins.compile = real\n"
+                "wheel = importlib.metadata.distribution('masivo_web').read_text('WHEEL')\n"
+                + client_code(fresh_masivo_emulator, "pre")
+                + f"r = await pre.send_analytics_event({EVENT})\n"
+                "pre.destroy()\n"
+                "json.dumps([[name for name in compiled if 'masivo_web' in name], "
+                "masivo_web.__file__, wheel, r.status])",
+            )
+        )
+    finally:
+        page.context.close()
+    assert compiled == []  # nothing of masivo_web was compiled from source
+    assert module_file.endswith("masivo_web/__init__.pyc")
+    assert "Tag: cp314-none-any" in tag
+    assert status == 201
+    assert len(fresh_masivo_emulator.control.received_events()) == 1
 
 
 def test_events_arrive_cross_origin_with_the_right_fields(
