@@ -1,0 +1,119 @@
+"""An event as the JSON text that is stored and sent: checked for depth, encoded once, sized.
+
+What an event may contain is :mod:`masivo_web.events`' business; this module turns the checked
+dict into compact JSON, refusing what JSON or Masivo cannot carry with a
+:class:`MasivoValidationError` that says what to change.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from itertools import compress, repeat
+from typing import Any
+
+from .errors import MasivoValidationError
+
+#: Masivo's per-event limit on the batch route (masivo-api.md).
+MAX_EVENT_BYTES = 32 * 1024
+#: Deepest nesting of dicts/lists accepted in an event (real events nest 2-4 levels).
+MAX_NESTING_DEPTH = 32
+
+_NESTED = (dict, list, tuple, Mapping)
+_NESTED_TYPES = frozenset({dict, list, tuple})
+# Exact types that cannot nest: skipping them avoids a slow ABC isinstance check per value.
+_LEAF_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
+def check_depth(event: dict[str, Any]) -> None:
+    """Refuse nesting deeper than :data:`MAX_NESTING_DEPTH`, walking without recursion.
+
+    ``json.dumps`` recurses in C: in Pyodide a deep enough value overflows the WebAssembly stack
+    and kills the whole interpreter (a fatal error, not a ``RecursionError``), so the depth is
+    checked first. A cycle counts as too deep.
+    """
+    # Leaves are skipped in C (``compress``), not one by one in Python, and so are dicts of
+    # leaves (most events: product, metadata); the rest is walked.
+    leaves = _LEAF_TYPES
+    stack: list[tuple[Any, int]] = []
+    for value in _containers(event.values()):
+        kind = type(value)
+        if kind is dict and leaves.issuperset(map(type, value.values())):
+            continue
+        if kind in _NESTED_TYPES or isinstance(value, _NESTED):
+            stack.append((value, 2))  # other values are for the encoder to refuse
+    nested = _NESTED_TYPES
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_NESTING_DEPTH:
+            raise MasivoValidationError(
+                f"The event nests dicts/lists deeper than {MAX_NESTING_DEPTH} levels (or contains "
+                "a cycle); flatten it before sending."
+            )
+        kind = type(value)
+        if kind is dict:
+            children = value.values()
+        elif kind is list or kind is tuple or not isinstance(value, Mapping):
+            children = value
+        else:
+            children = value.values()
+        for child in _containers(children):
+            # Exact types first; the slow ABC check only for the rare subclass.
+            if type(child) in nested or isinstance(child, _NESTED):
+                stack.append((child, depth + 1))
+
+
+#: ``_NESTS.get(type(value), True)``: False for the types that cannot nest.
+_NESTS = dict.fromkeys(_LEAF_TYPES, False)
+
+
+def _containers(values: Iterable[Any]) -> Iterator[Any]:
+    """The items of ``values`` (iterated twice) that are not of a leaf type, picked in C."""
+    return compress(values, map(_NESTS.get, map(type, values), repeat(True)))
+
+
+def _not_json(value: object) -> object:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+#: One encoder for every event: ``json.dumps`` builds a new encoder per call, which costs more
+#: than encoding a small event. Cycles need no tracking here: ``check_depth`` refuses them first.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+_c_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
+_c_encode = (
+    _c_make_encoder(
+        None, _not_json, json.encoder.encode_basestring, None, ":", ",", False, False, False
+    )
+    if _c_make_encoder is not None
+    else None
+)
+
+
+def encode(event: dict[str, Any]) -> str:
+    if _c_encode is None:
+        return _ENCODER.encode(event)
+    return "".join(_c_encode(event, 0))
+
+
+def serialise(event: dict[str, Any], tail: str = "") -> tuple[str, int]:
+    """The event as JSON text and its size in UTF-8 bytes; ``tail`` (already JSON, starting
+    with a comma and ending with the closing brace) replaces the object's closing brace."""
+    check_depth(event)
+    try:
+        text = encode(event)
+        if tail:
+            text = text[:-1] + tail
+        size = len(text) if text.isascii() else len(text.encode("utf-8"))
+    except (TypeError, ValueError, RecursionError) as exc:
+        # TypeError: bytes, sets, objects; ValueError: NaN/inf, a cycle, or a lone surrogate
+        # that UTF-8 cannot carry; RecursionError: nesting deeper than the interpreter allows.
+        raise MasivoValidationError(
+            f"The event cannot be sent as JSON ({exc}). Use only dicts, lists, strings, finite "
+            "numbers, booleans and None."
+        ) from None
+    if size > MAX_EVENT_BYTES:
+        raise MasivoValidationError(
+            f"The event is {size} bytes as JSON; Masivo accepts at most {MAX_EVENT_BYTES}. "
+            "Move large data out of metadata."
+        )
+    return text, size
