@@ -245,6 +245,7 @@ class Dispatcher:
     def ensure_flusher(self, loop: asyncio.AbstractEventLoop) -> asyncio.Event:
         if self._flusher is None or self._flusher.done() or self._flusher.get_loop() is not loop:
             self._wake = asyncio.Event()
+            self._wake_posted = False  # one posted for an earlier loop may never run
             self._flusher = loop.create_task(self._run_flusher(self._wake))
         assert self._wake is not None
         return self._wake
