@@ -142,7 +142,6 @@ class MasivoClient:
             default_brand_id=self.settings.brand_id,
             now_epoch=self._clock.time(),
             context_json=context_json,
-            owned=True,
         )
         if not self.settings.enabled:
             self.recorded_events.append(json.loads(prepared.json))

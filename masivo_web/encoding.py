@@ -8,8 +8,7 @@ dict into compact JSON, refusing what JSON or Masivo cannot carry with a
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
-from itertools import compress, repeat
+from collections.abc import Mapping
 from typing import Any
 
 from .errors import MasivoValidationError
@@ -32,13 +31,14 @@ def check_depth(event: dict[str, Any]) -> None:
     and kills the whole interpreter (a fatal error, not a ``RecursionError``), so the depth is
     checked first. A cycle counts as too deep.
     """
-    # Leaves are skipped in C (``compress``), not one by one in Python, and so are dicts of
-    # leaves (most events: product, metadata); the rest is walked.
-    leaves = _LEAF_TYPES
+    # Most events are plain values and dicts of plain values: settled without the walk.
     stack: list[tuple[Any, int]] = []
-    for value in _containers(event.values()):
+    leaves = _LEAF_TYPES
+    for value in event.values():
         kind = type(value)
-        if kind is dict and leaves.issuperset(map(type, value.values())):
+        if kind in leaves:
+            continue
+        if kind is dict and all(type(child) in leaves for child in value.values()):
             continue
         if kind in _NESTED_TYPES or isinstance(value, _NESTED):
             stack.append((value, 2))  # other values are for the encoder to refuse
@@ -57,19 +57,11 @@ def check_depth(event: dict[str, Any]) -> None:
             children = value
         else:
             children = value.values()
-        for child in _containers(children):
+        for child in children:
+            kind = type(child)
             # Exact types first; the slow ABC check only for the rare subclass.
-            if type(child) in nested or isinstance(child, _NESTED):
+            if kind in nested or (kind not in _LEAF_TYPES and isinstance(child, _NESTED)):
                 stack.append((child, depth + 1))
-
-
-#: ``_NESTS.get(type(value), True)``: False for the types that cannot nest.
-_NESTS = dict.fromkeys(_LEAF_TYPES, False)
-
-
-def _containers(values: Iterable[Any]) -> Iterator[Any]:
-    """The items of ``values`` (iterated twice) that are not of a leaf type, picked in C."""
-    return compress(values, map(_NESTS.get, map(type, values), repeat(True)))
 
 
 def _not_json(value: object) -> object:
@@ -90,6 +82,7 @@ _c_encode = (
 
 
 def encode(event: dict[str, Any]) -> str:
+    """Compact JSON (no spaces, UTF-8 kept as is); raises what ``json`` raises."""
     if _c_encode is None:
         return _ENCODER.encode(event)
     return "".join(_c_encode(event, 0))

@@ -40,10 +40,6 @@ MAX_EVENT_AGE = timedelta(hours=72)
 CLOCK_SKEW_ALLOWANCE = timedelta(minutes=5)
 
 _NUMBER = (int, float)
-_STR_ONLY = frozenset({str})
-#: What ``product.amount``, ``value`` and ``discounted_value`` may be, by exact type (not bool).
-_NUMBER_OR_NONE = frozenset({int, float, type(None)})
-_PRODUCT_NUMBERS = ("amount", "value", "discounted_value")
 
 
 class PreparedEvent(Record):
@@ -96,7 +92,11 @@ def format_timestamp(epoch_seconds: float) -> str:
     whole = int(epoch_seconds)
     if _second_cache[0] != whole:  # strftime is the costly part, and bursts share a second
         _second_cache = (whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
-    return f"{_second_cache[1]}.{int((epoch_seconds - whole) * 1000):03d}Z"
+    return _second_cache[1] + _MILLIS[int((epoch_seconds - whole) * 1000)]
+
+
+#: ".000Z" to ".999Z": a lookup instead of formatting the milliseconds on every call.
+_MILLIS = tuple(f".{millis:03d}Z" for millis in range(1000))
 
 
 def prepare_event(
@@ -106,7 +106,6 @@ def prepare_event(
     default_brand_id: str | None,
     now_epoch: float,
     context_json: str | None = None,
-    owned: bool = False,
 ) -> PreparedEvent:
     """Merge, check and serialise one event, or raise :class:`MasivoValidationError`.
 
@@ -114,18 +113,14 @@ def prepare_event(
     when missing, and ``brand_id`` from the client default when the event has a ``platform`` but
     no ``brand_id`` (the @masivo/core rule). ``context_json``, the SDK's own context already as
     JSON text, is added as ``context`` unless the event has one: it is neither re-checked nor
-    re-serialised on every call. ``owned``: ``event`` is a dict the caller made for this call
-    (the client's merge), so it is completed in place rather than copied again.
+    re-serialised on every call.
     """
     if event is not None and type(event) is not dict and not isinstance(event, Mapping):
         raise MasivoValidationError(
             f"The event must be a dict, not {type(event).__name__}: "
             "send_analytics_event({'type': 'ADD_TO_CART', 'customer_id': ..., 'brand_id': None})"
         )
-    if owned and type(event) is dict:
-        merged: dict[str, Any] = event
-    else:
-        merged = dict(event) if event else {}
+    merged: dict[str, Any] = dict(event) if event else {}
     if fields:
         merged.update(fields)
     event_type = merged.get("type")
@@ -140,12 +135,10 @@ def prepare_event(
         merged["brand_id"] is not None and type(merged["brand_id"]) is not str
     ):
         _apply_brand(merged, default_brand_id)
-    if not _STR_ONLY.issuperset(map(type, merged)):  # one pass in C for the usual case
-        _check_keys(merged)
-    present = _CHECKED_FIELDS.intersection(merged)
-    for key in sorted(present) if len(present) > 1 else present:  # sorted: the same error
-        value = merged[key]  # every run, whichever of several bad fields it names
-        if value is not None:
+    for key, value in merged.items():
+        if type(key) is not str and not isinstance(key, str):
+            raise MasivoValidationError(f"Event keys must be strings; got {short_repr(key)}.")
+        if value is not None and key in _CHECKED_FIELDS:
             _check_field(key, value)
 
     event_id = merged.get("event_id")
@@ -189,12 +182,6 @@ def _check_type(value: object) -> str:
             status=403,
         )
     return value
-
-
-def _check_keys(event: Mapping[Any, Any]) -> None:
-    for key in event:
-        if not isinstance(key, str):
-            raise MasivoValidationError(f"Event keys must be strings; got {short_repr(key)}.")
 
 
 def _check_customer_id(value: object) -> None:
@@ -250,21 +237,23 @@ def _check_field(key: str, value: object) -> None:
 def _check_product(product: object) -> None:
     if type(product) is not dict and not isinstance(product, Mapping):
         raise MasivoValidationError(f"'product' must be a dict; got {short_repr(product)}.")
-    get = product.get
-    sku = get("sku")
+    sku = product.get("sku")
     if sku is not None and type(sku) is not str and not isinstance(sku, str):
         raise MasivoValidationError(f"'product.sku' must be a string; got {short_repr(sku)}.")
-    if not _NUMBER_OR_NONE.issuperset(map(type, map(get, _PRODUCT_NUMBERS))):
-        for key in _PRODUCT_NUMBERS:  # a subclass of int or float, or the one to name
-            number = get(key)
-            if number is not None and (type(number) is bool or not isinstance(number, _NUMBER)):
-                raise MasivoValidationError(
-                    f"'product.{key}' must be a number; got {short_repr(number)}."
-                )
-    tags = get("tags")
-    if tags is not None:
-        _check_tags("product.tags", tags)
-    metadata = get("metadata")
+    for key in ("amount", "value", "discounted_value"):
+        number = product.get(key)
+        kind = type(number)
+        if (
+            kind is not float
+            and kind is not int
+            and number is not None
+            and (kind is bool or not isinstance(number, _NUMBER))
+        ):
+            raise MasivoValidationError(
+                f"'product.{key}' must be a number; got {short_repr(number)}."
+            )
+    _check_tags("product.tags", product.get("tags"))
+    metadata = product.get("metadata")
     if metadata is not None and type(metadata) is not dict and not isinstance(metadata, Mapping):
         raise MasivoValidationError(
             f"'product.metadata' must be a dict; got {short_repr(metadata)}."

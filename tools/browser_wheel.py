@@ -192,7 +192,7 @@ def precompile(page_wheel: Path, target_dir: Path) -> Path:
 def without_columns(code: CodeType) -> CodeType:
     """``code`` (and the code objects in it) with line numbers but no column ranges in its
     location table: tracebacks and logging keep their line numbers, and the wheel loses the
-    column data (a third of its bytecode) that only serves the ``^^^`` markers under a line
+    column data (a quarter of the wheel) that only serves the ``^^^`` markers under a line
     of source, which a sourceless module cannot show anyway. Checked: same ``co_lines()``.
 
     The table format (CPython 3.11+, ``Objects/locations.md``): entries of 1-8 code units, a

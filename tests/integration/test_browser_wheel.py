@@ -1,0 +1,106 @@
+"""The page wheels (tools/browser_wheel.py), built here with CPython.
+
+The browser tests install the real ones in Chromium (the precompiled one is made by Pyodide's
+own Python); these check the mechanism on the host interpreter: a bytecode wheel tagged for the
+Python that made it, whose modules import without their source and keep their line numbers.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import subprocess
+import sys
+import traceback
+import zipfile
+from pathlib import Path
+from types import CodeType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools"))
+import browser_wheel  # noqa: E402
+
+
+def _all_code(code: CodeType) -> list[CodeType]:
+    found = [code]
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            found += _all_code(const)
+    return found
+
+
+def test_without_columns_keeps_every_line_number_and_drops_the_columns() -> None:
+    for path in sorted((ROOT / "masivo_web").rglob("*.py")):
+        code = compile(path.read_text(), str(path), "exec", dont_inherit=True)
+        compact = browser_wheel.without_columns(code)
+        for before, after in zip(_all_code(code), _all_code(compact), strict=True):
+            assert list(after.co_lines()) == list(before.co_lines()), path
+            assert all(col is None for _, _, col, _ in after.co_positions()), path
+            assert len(after.co_linetable) <= len(before.co_linetable)
+
+
+def test_a_traceback_through_column_free_code_names_the_right_line() -> None:
+    source = "def outer():\n    return inner()\n\n\ndef inner():\n    x = 1\n    return x / 0\n"
+    namespace: dict[str, object] = {}
+    exec(browser_wheel.without_columns(compile(source, "module.py", "exec")), namespace)
+    with pytest.raises(ZeroDivisionError) as caught:
+        namespace["outer"]()  # type: ignore[operator]
+    frames = traceback.extract_tb(caught.value.__traceback__)
+    assert [(frame.name, frame.lineno) for frame in frames[-2:]] == [("outer", 2), ("inner", 7)]
+
+
+@pytest.fixture(scope="module")
+def page_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    build = tmp_path_factory.mktemp("build")
+    subprocess.run(
+        [
+            *(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps"),
+            *("--no-build-isolation", "--wheel-dir", str(build), str(ROOT)),
+        ],
+        check=True,
+    )
+    (full,) = build.glob("masivo_web-*.whl")
+    return browser_wheel.build(full, tmp_path_factory.mktemp("page"))
+
+
+def test_the_precompiled_wheel_is_bytecode_for_its_python_and_imports_without_source(
+    page_wheel: Path, tmp_path: Path
+) -> None:
+    wheel = browser_wheel.precompile(page_wheel, tmp_path)
+    tag = f"cp{sys.version_info.major}{sys.version_info.minor}-none-any"
+    assert wheel.name.endswith(f"-{tag}.whl")
+    with zipfile.ZipFile(page_wheel) as source, zipfile.ZipFile(wheel) as built:
+        modules = {name for name in source.namelist() if name.endswith(".py")}
+        names = set(built.namelist())
+        assert {name + "c" for name in modules} <= names
+        assert not any(name.endswith(".py") for name in names)
+        (wheel_file,) = (name for name in names if name.endswith(".dist-info/WHEEL"))
+        assert f"Tag: {tag}" in built.read(wheel_file).decode()
+        (record_file,) = (name for name in names if name.endswith(".dist-info/RECORD"))
+        for line in built.read(record_file).decode().splitlines():
+            name, digest, size = line.rsplit(",", 2)
+            if name == record_file:
+                continue
+            data = built.read(name)
+            expected = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+            assert (digest, int(size)) == (f"sha256={expected.decode()}", len(data)), name
+        built.extractall(tmp_path / "site")
+    imported = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.path.insert(0, sys.argv[1]); import masivo_web\n"
+            "from masivo_web.events import prepare_event\n"
+            "print(masivo_web.__file__, prepare_event.__code__.co_filename)",
+            str(tmp_path / "site"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,  # not the repository: the source tree must not be importable
+    )
+    module_file, code_file = imported.stdout.split()
+    assert module_file.endswith("masivo_web/__init__.pyc")
+    assert code_file.endswith("site-packages/masivo_web/events.py")  # as installed
