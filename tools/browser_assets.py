@@ -179,9 +179,8 @@ def masivo_wheel() -> Path:
 
 
 def precompiled_wheel(page_wheel: Path) -> Path:
-    """The page wheel compiled to bytecode by Pyodide's interpreter (under Node), beside it."""
-    for old in page_wheel.parent.glob("masivo_web-*-cp*-none-any.whl"):
-        old.unlink()
+    """The page wheel compiled to bytecode by Pyodide's interpreter (under Node), beside it
+    (``masivo_wheel`` has removed the previous build of both)."""
     output = subprocess.run(
         [
             "node",
