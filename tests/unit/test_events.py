@@ -38,6 +38,15 @@ def prepare(
     return body
 
 
+def test_timestamps_carry_every_millisecond_as_utc_iso_8601() -> None:
+    # The milliseconds come from a table built at import: each of the 1,000 entries is checked.
+    whole = int(NOW)
+    for millis in range(1000):
+        epoch = whole + (millis + 0.5) / 1000  # mid-millisecond: no float rounding at the edge
+        expected = datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
+        assert format_timestamp(epoch) == expected.replace("+00:00", "Z")
+
+
 def test_adds_a_uuid4_event_id_and_a_millisecond_utc_issued_at() -> None:
     body = prepare(VALID)
     assert UUID4.match(body["event_id"])
