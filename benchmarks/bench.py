@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import gzip
 import html
@@ -27,7 +28,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,30 @@ def playwright_settings() -> Any:
     settings = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(settings)
     return settings
+
+
+@contextlib.contextmanager
+def masivo_browser() -> Iterator[tuple[Any, StaticServer, EmulatorServer]]:
+    """Chromium, the pages' server and the emulator, for passes on masivo_web's page alone
+    (``--profiles``, ``probes.py``)."""
+    from playwright.sync_api import sync_playwright
+
+    with (
+        EmulatorServer() as emulator,
+        StaticServer(ROOT, headers=ISOLATED) as site,
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(**playwright_settings().launch_options())
+        try:
+            yield browser, site, emulator
+        finally:
+            browser.close()
+
+
+def masivo_page_url(site: StaticServer, emulator: EmulatorServer, **extra: str) -> str:
+    """masivo_web's bench page, pointed at ``emulator``."""
+    query = {"key": emulator.client_key, "auth": emulator.auth_url, "api": emulator.api_base}
+    return f"{site.url}/benchmarks/pages/masivo.html?{urlencode({**query, **extra})}"
 
 
 # -- one page ---------------------------------------------------------------------------------
@@ -378,11 +403,10 @@ def profiles(browser: Any, site: StaticServer, emulator: EmulatorServer) -> dict
     """cProfile of 1,000 tracking calls and of one 100-event flush inside the page, and of the
     cold import (in a second page: the import is only cold once)."""
     emulator.control.reset()
-    query = {"key": emulator.client_key, "auth": emulator.auth_url, "api": emulator.api_base}
     found = {}
     context = browser.new_context()
     page = context.new_page()
-    page.goto(f"{site.url}/benchmarks/pages/masivo.html?{urlencode(query)}")
+    page.goto(masivo_page_url(site, emulator))
     page.evaluate("bench.ready()")
     page.evaluate("bench.firstEvent()")
     found["call_positions"] = page.evaluate(CALL_POSITIONS)
@@ -418,8 +442,7 @@ def profiles(browser: Any, site: StaticServer, emulator: EmulatorServer) -> dict
     context.close()
     context = browser.new_context()
     page = context.new_page()
-    query["profile_import"] = "1"
-    page.goto(f"{site.url}/benchmarks/pages/masivo.html?{urlencode(query)}")
+    page.goto(masivo_page_url(site, emulator, profile_import="1"))
     page.evaluate("bench.ready()")
     found["import"] = page.evaluate("sdk.importProfile")
     context.close()
@@ -839,17 +862,9 @@ def main() -> int:
     )
     args = parser.parse_args()
     if args.profiles:
-        from playwright.sync_api import sync_playwright
-
         raw = json.loads(RESULTS.read_text())
-        with (
-            EmulatorServer() as emulator,
-            StaticServer(ROOT, headers=ISOLATED) as site,
-            sync_playwright() as playwright,
-        ):
-            browser = playwright.chromium.launch(**playwright_settings().launch_options())
+        with masivo_browser() as (browser, site, emulator):
             raw["profiles"] = profiles(browser, site, emulator)
-            browser.close()
         RESULTS.write_text(json.dumps(raw, indent=1) + "\n")
         args.report = True
     if args.report:

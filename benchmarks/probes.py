@@ -14,13 +14,12 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench import ISOLATED, main_thread_tasks, playwright_settings, trace_events  # noqa: E402
+from bench import main_thread_tasks, masivo_browser, masivo_page_url, trace_events  # noqa: E402
 
 from masivo_web.emulator import EmulatorServer  # noqa: E402
 from masivo_web.emulator.static import StaticServer  # noqa: E402
@@ -85,8 +84,7 @@ FIRST_CALL_JS = """async () => {
 def open_page(browser: Any, site: StaticServer, emulator: EmulatorServer) -> Any:
     page = browser.new_page()
     page.set_default_timeout(120_000)
-    query = {"key": emulator.client_key, "auth": emulator.auth_url, "api": emulator.api_base}
-    page.goto(f"{site.url}/benchmarks/pages/masivo.html?{urlencode(query)}")
+    page.goto(masivo_page_url(site, emulator))
     page.evaluate("bench.ready()")
     page.evaluate("bench.firstEvent()")
     return page
@@ -145,18 +143,8 @@ def main() -> int:
     if len(sys.argv) != 2 or sys.argv[1] not in PROBES:
         print(__doc__)
         return 2
-    from playwright.sync_api import sync_playwright
-
-    with (
-        EmulatorServer() as emulator,
-        StaticServer(ROOT, headers=ISOLATED) as site,
-        sync_playwright() as playwright,
-    ):
-        browser = playwright.chromium.launch(**playwright_settings().launch_options())
-        try:
-            PROBES[sys.argv[1]](browser, open_page(browser, site, emulator))
-        finally:
-            browser.close()
+    with masivo_browser() as (browser, site, emulator):
+        PROBES[sys.argv[1]](browser, open_page(browser, site, emulator))
     return 0
 
 
