@@ -303,29 +303,41 @@ def _report(top):
 
 
 FLUSH_PARTS = """
-import functools, statistics, time
+import statistics, time
+from masivo_web import create_client
+from masivo_web.runtime import current_page
+from masivo_web.storage import FallbackStorage, LocalStorage
+from masivo_web.transports import default_transport
 _parts = {}
-def _timed(name, owner, attribute):
-    real = getattr(owner, attribute)
-    @functools.wraps(real)
+def _timed(name, real):
     def timed(*args, **kwargs):
         started = time.perf_counter()
         try:
             return real(*args, **kwargs)
         finally:
             _parts.setdefault(name, []).append((time.perf_counter() - started) * 1000)
-    setattr(owner, attribute, timed)
-_d = masivo._dispatcher
-_timed("write the batch's events to localStorage", _d._persistence.store, "write")
-_timed("build the request (join, encode, gzip)", _d._sender, "request")
-_timed("start it: fetch() called synchronously", _d._transport, "start")
-_real_start = _d._transport.start
-def _start(request):
-    global _body_bytes
-    _body_bytes = len(request.body or b"")
-    return _real_start(request)
-_d._transport.start = _start
-_timed("settle 100 events after the answer", _d, "_settle")
+    return timed
+class _TimedTransport:
+    # The client's own transport, given to create_client: starts are timed, bodies counted.
+    def __init__(self, real):
+        self._real = real
+        self.start = _timed("start it: fetch() called synchronously", self._start)
+    def _start(self, request):
+        global _body_bytes
+        _body_bytes = len(request.body or b"")
+        return self._real.start(request)
+    async def send(self, request):
+        return await self.start(request)
+class _TimedStorage(FallbackStorage):
+    # The page's localStorage as the client sees it: each write (one per stored segment) timed.
+    def __init__(self, page):
+        super().__init__(LocalStorage(page.local_storage))
+        self.set = _timed("write a segment of events to localStorage", super().set)
+masivo.destroy()
+masivo = create_client(options["key"], auth_url=options["auth"], api_base=options["api"],
+                       compression=options["compression"] or None,
+                       transport=_TimedTransport(default_transport()),
+                       storage=_TimedStorage(current_page()))
 def _parts_report():
     return "\\n".join(
         f"| {name} | {statistics.median(times):.2f} | {max(times):.2f} |"
@@ -466,7 +478,7 @@ def cpython_enqueue(runs: int) -> list[float]:
         for _ in range(count):
             client.send_analytics_event(EVENT)
         elapsed = time.perf_counter() - started
-        client._dispatcher.discard("benchmark over")
+        client.opt_out()  # drops the queue quietly: nothing is sent, nothing logged
         client.destroy()
         return count / elapsed
 
@@ -542,7 +554,7 @@ def cpython_profiles() -> dict[str, str]:
         for _ in range(9_000):
             client.send_analytics_event(EVENT)
         profile.disable()
-        client._dispatcher.discard("benchmark over")
+        client.opt_out()
         client.destroy()
 
     asyncio.run(enqueue())

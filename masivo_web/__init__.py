@@ -23,6 +23,7 @@ from .errors import (
 )
 from .events import RESERVED_EVENT_TYPES
 from .factory import create_client
+from .policy import DeliveryPolicy
 
 __version__ = VERSION
 
@@ -39,6 +40,7 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "RESERVED_EVENT_TYPES",
     "Delivery",
+    "DeliveryPolicy",
     "MasivoAuthError",
     "MasivoClient",
     "MasivoConfigError",

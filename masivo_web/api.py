@@ -134,7 +134,7 @@ def read_events_response(
             return [_item_outcome(item, response.status, request_id) for item in items]
         # A 2xx we cannot read: the events may be stored, so retrying is safe (event_id dedup).
         error = MasivoError(
-            f"Masivo answered HTTP {response.status} with a body the SDK cannot read; retrying.",
+            f"Masivo answered HTTP {response.status} with a body the SDK cannot read.",
             status=response.status,
         )
         return [Outcome("retry", response.status, error=error)] * count
@@ -147,7 +147,7 @@ def read_events_response(
 
 def _item_outcome(item: Any, batch_status: int, request_id: str | None) -> Outcome:
     if not isinstance(item, dict) or not isinstance(item.get("status"), int):
-        error = MasivoError("Masivo's answer for this event has no status; retrying.")
+        error = MasivoError("Masivo's answer for this event has no status.")
         return Outcome("retry", batch_status, error=error)
     status: int = item["status"]
     if 200 <= status < 300:

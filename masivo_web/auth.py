@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from ._record import Record
+from .aio import Settable, cancel, spawn
 from .errors import MasivoAuthError, MasivoError
 from .runtime import Clock
 
@@ -86,22 +87,39 @@ class TokenState(Record):
 
 
 class AuthManager:
-    """The token of one API key, shared by all its clients: one authorize at a time, one
-    refresh task. Created and released through :func:`acquire` / :func:`release`."""
+    """The token of one API key, shared by the clients of that key that reach Masivo the same
+    way (one transport): one authorize at a time, one refresh task. Clients get it from a
+    :class:`TokenRegistry` (``acquire``) and give it back (``release``).
 
-    def __init__(self, key: tuple[str, str], authorize: Authorize, clock: Clock) -> None:
+    A refused key (400/401/403 from authorize) is not remembered for ever: for
+    ``refused_backoff_s`` every caller gets the same error at once, without a request; the next
+    use after that asks Masivo again (a key can be re-enabled, a test server reset).
+    """
+
+    def __init__(
+        self,
+        key: tuple[object, ...],
+        authorize: Authorize,
+        clock: Clock,
+        *,
+        refused_backoff_s: float = 60.0,
+    ) -> None:
         self.key = key
         self.users = 0
         #: Calls to ``authorize`` made so far (for tests and diagnostics).
         self.authorize_calls = 0
         self._authorize = authorize
         self._clock = clock
+        self._refused_backoff_s = refused_backoff_s
         self._state: TokenState | None = None
-        self._pending: asyncio.Task[str] | None = None
+        # The authorize under way, shared by every caller: each waits on the result, so a
+        # caller that is cancelled never cancels the request the others wait on.
+        self._pending: Settable[str] | None = None
+        self._pending_task: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
-        # A refusal that no retry can fix (server key, unknown key): reported, never retried.
-        self._fatal: MasivoAuthError | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # The last refusal of the key and the monotonic time until which it is repeated.
+        self._refused: tuple[MasivoAuthError, float] | None = None
+        self._closed = False
 
     @property
     def cached_token(self) -> str | None:
@@ -110,14 +128,27 @@ class AuthManager:
             return self._state.token
         return None
 
+    def warm(self) -> None:
+        """Start authorizing now, in the background, unless a token is cached or coming."""
+        if self.cached_token is None and self._refusal() is None and self._pending is None:
+            self._start_authorize()
+
     async def get_token(self) -> str:
-        """A usable token, authorizing first if needed. Concurrent callers share one request."""
-        if self._fatal is not None:
-            raise self._fatal
+        """A usable token, authorizing first if needed. Concurrent callers share one request.
+
+        Raises :class:`MasivoAuthError` when Masivo refused the key (again, without a request,
+        for a while after a refusal) and :class:`MasivoError` when authorize failed otherwise.
+        """
+        refused = self._refusal()
+        if refused is not None:
+            raise refused
         token = self.cached_token
         if token is not None:
             return token
-        return await self._shared_authorize()
+        pending = self._pending
+        if pending is None:
+            pending = self._start_authorize()
+        return await pending.wait()
 
     def invalidate(self, token: str) -> None:
         """Forget ``token`` after the server rejected it (a newer token is kept)."""
@@ -126,77 +157,110 @@ class AuthManager:
 
     def close(self) -> None:
         """Stop the refresh task and forget the token."""
-        for task in (self._refresher, self._pending):
-            if task is not None and not task.done():
-                task.cancel()
-        self._refresher = self._pending = None
+        self._closed = True
+        for task in (self._refresher, self._pending_task):
+            cancel(task)
+        self._refresher = self._pending_task = None
+        if self._pending is not None:
+            self._pending.set_error(MasivoError("The client was destroyed while authorizing."))
+            self._pending = None
         self._state = None
 
-    async def _shared_authorize(self) -> str:
-        loop = asyncio.get_running_loop()
-        if self._loop is not loop:
-            # The manager outlived a loop (a new asyncio.run); tasks of the old one are dead.
-            self._loop, self._pending, self._refresher = loop, None, None
-        if self._pending is None:
-            self._pending = loop.create_task(self._authorize_once())
-            self._pending.add_done_callback(self._forget_pending)
-        # shield: a caller that is cancelled must not cancel the request others wait on.
-        return await asyncio.shield(self._pending)
+    def _refusal(self) -> MasivoAuthError | None:
+        if self._refused is not None:
+            error, until = self._refused
+            if self._clock.monotonic() < until:
+                return error
+            self._refused = None
+        return None
 
-    def _forget_pending(self, task: asyncio.Task[str]) -> None:
-        if self._pending is task:
-            self._pending = None
-        if not task.cancelled():
-            task.exception()  # retrieved here; every waiter re-raises it
+    def _start_authorize(self) -> Settable[str]:
+        pending: Settable[str] = Settable()
+        self._pending = pending
+        self._pending_task = spawn(self._authorize_once(pending))
+        return pending
 
-    async def _authorize_once(self) -> str:
+    async def _authorize_once(self, pending: Settable[str]) -> None:
         self.authorize_calls += 1
         try:
             token = await self._authorize()
         except MasivoAuthError as exc:
-            self._fatal = exc
+            self._refused = (exc, self._clock.monotonic() + self._refused_backoff_s)
             logger.error("masivo_web: %s", exc.message)
+            pending.set_error(exc)
+        except MasivoError as exc:
+            pending.set_error(exc)
+        except BaseException as exc:  # cancelled (its loop ended), or a bug: waiters must wake
+            pending.set_error(MasivoError(f"Authorization was interrupted: {exc!r}"))
             raise
-        self._state = TokenState.issued(
-            token, now=self._clock.monotonic(), now_epoch=self._clock.time()
-        )
-        if self._refresher is None or self._refresher.done():
-            self._refresher = asyncio.get_running_loop().create_task(self._refresh_forever())
-        return token
+        else:
+            self._state = TokenState.issued(
+                token, now=self._clock.monotonic(), now_epoch=self._clock.time()
+            )
+            pending.set_value(token)
+            if not self._closed and (self._refresher is None or self._refresher.done()):
+                self._refresher = spawn(self._refresh_forever())
+        finally:
+            if self._pending is pending:
+                self._pending = self._pending_task = None
 
     async def _refresh_forever(self) -> None:
-        while self._fatal is None:
-            state = self._state
+        while self._state is not None:
             now = self._clock.monotonic()
-            due = state.refresh_due_at() if state is not None else now
-            await self._clock.sleep(max(0.0, due - now))
+            await self._clock.sleep(max(0.0, self._state.refresh_due_at() - now))
             try:
-                await self._shared_authorize()
+                await (self._pending or self._start_authorize()).wait()
+            except MasivoAuthError:
+                return  # refused: the next use asks again, after the backoff
             except MasivoError as exc:
-                if self._fatal is not None:
-                    return
                 logger.warning("masivo_web: token refresh failed (%s); retrying soon", exc)
                 await self._clock.sleep(REFRESH_RETRY_S)
+                if self._state is None:  # expired meanwhile: the next use authorizes
+                    return
 
 
-_registry: dict[tuple[str, str], AuthManager] = {}
+class TokenRegistry:
+    """The token managers of a process: one per (auth URL, API key, transport), shared by the
+    clients with that key, the last to release it closes it. ``create_client`` uses
+    :data:`shared_tokens` unless given another registry (tests give each test its own)."""
+
+    def __init__(self) -> None:
+        self._managers: dict[tuple[object, ...], AuthManager] = {}
+
+    def __len__(self) -> int:
+        return len(self._managers)
+
+    def managers(self) -> list[AuthManager]:
+        """The managers in use (for diagnostics and tests)."""
+        return list(self._managers.values())
+
+    def acquire(
+        self,
+        api_key: str,
+        auth_url: str,
+        transport: object,
+        authorize: Authorize,
+        clock: Clock,
+        *,
+        refused_backoff_s: float = 60.0,
+    ) -> AuthManager:
+        """The manager for ``api_key`` at ``auth_url`` through ``transport``, made on first use."""
+        key = (auth_url, api_key, id(transport))
+        manager = self._managers.get(key)
+        if manager is None:
+            manager = AuthManager(key, authorize, clock, refused_backoff_s=refused_backoff_s)
+            self._managers[key] = manager
+        manager.users += 1
+        return manager
+
+    def release(self, manager: AuthManager) -> None:
+        """One client is done with ``manager``; the last one closes it and forgets it."""
+        manager.users -= 1
+        if manager.users <= 0:
+            manager.close()
+            if self._managers.get(manager.key) is manager:
+                del self._managers[manager.key]
 
 
-def acquire(api_key: str, auth_url: str, authorize: Authorize, clock: Clock) -> AuthManager:
-    """The shared manager for ``api_key`` at ``auth_url``, created on first use."""
-    key = (auth_url, api_key)
-    manager = _registry.get(key)
-    if manager is None:
-        manager = _registry[key] = AuthManager(key, authorize, clock)
-    manager.users += 1
-    return manager
-
-
-def release(manager: AuthManager) -> None:
-    """One client is done with ``manager``; the last one closes it and drops it from the
-    registry, so the next client of that key starts fresh."""
-    manager.users -= 1
-    if manager.users <= 0:
-        manager.close()
-        if _registry.get(manager.key) is manager:
-            del _registry[manager.key]
+#: The process's registry: clients of one key in one page (or process) share one token.
+shared_tokens = TokenRegistry()

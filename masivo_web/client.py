@@ -1,29 +1,32 @@
 """``MasivoClient``: the public face. Validates input, adds who and where (identity, context),
-shares the token of its API key, and hands events to its :class:`~masivo_web.dispatch.Dispatcher`.
-``create_client`` (in :mod:`masivo_web.factory`) builds it."""
+and hands events to its :class:`~masivo_web.flusher.Flusher`, which sends what its
+:class:`~masivo_web.outbox.Outbox` holds. ``create_client`` (in :mod:`masivo_web.factory`)
+builds every part and passes them in."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
+import warnings
+import weakref
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
-from . import api, auth
+from ._record import Record
+from .aio import first_of
+from .auth import AuthManager, TokenRegistry
 from .config import Settings
-from .context import EventContext, page_fields, static_context
-from .delivery import Delivery
-from .dispatch import Dispatcher
-from .durable import namespace_for, page_storage, persistence_for
+from .context import EventContext, page_fields
+from .delivery import Delivery, SendEventResult
 from .errors import MasivoConfigError, MasivoError, MasivoValidationError
 from .events import new_event_id, prepare_event
+from .flusher import Flusher
 from .identity import Identity
 from .lifecycle import PageLifecycle
-from .runtime import Clock, current_page, running_loop
-from .storage import MemoryStorage
-from .transports import Transport
+from .outbox import Outbox
+from .runtime import Clock, Page, at_exit, running_loop
+from .storage import Storage
 
 logger = logging.getLogger("masivo_web")
 
@@ -31,6 +34,49 @@ logger = logging.getLogger("masivo_web")
 BeforeSend = Callable[[dict[str, Any]], dict[str, Any] | None]
 #: ``on_error(error, event_id)``: a failure nobody awaited.
 OnError = Callable[[MasivoError, str], None]
+
+
+class ClientParts(Record):
+    """What a client is made of, built by ``create_client`` (the composition root) and
+    injectable there: the page, storage, token manager, outbox and flusher."""
+
+    __slots__ = (
+        "before_send",
+        "context",
+        "flusher",
+        "identity",
+        "lifecycle",
+        "outbox",
+        "page",
+        "storage",
+        "token_registry",
+        "tokens",
+    )
+
+    def __init__(
+        self,
+        *,
+        page: Page | None,
+        storage: Storage,
+        identity: Identity,
+        context: EventContext,
+        tokens: AuthManager,
+        token_registry: TokenRegistry,
+        outbox: Outbox,
+        flusher: Flusher,
+        lifecycle: PageLifecycle,
+        before_send: BeforeSend | None,
+    ) -> None:
+        self.page = page
+        self.storage = storage
+        self.identity = identity
+        self.context = context
+        self.tokens = tokens
+        self.token_registry = token_registry
+        self.outbox = outbox
+        self.flusher = flusher
+        self.lifecycle = lifecycle
+        self.before_send = before_send
 
 
 class MasivoClient:
@@ -41,52 +87,26 @@ class MasivoClient:
     ...         masivo.send_analytics_event(type="ADD_TO_CART", customer_id="c-1", brand_id=None)
     """
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        transport: Transport,
-        clock: Clock,
-        random: Callable[[], float],
-        on_error: OnError | None = None,
-        before_send: BeforeSend | None = None,
-    ) -> None:
+    def __init__(self, settings: Settings, parts: ClientParts, *, clock: Clock) -> None:
         self.settings = settings
-        self._transport = transport
         self._clock = clock
-        self._before_send = before_send
+        self._page = parts.page
+        self._storage = parts.storage
+        self._identity = parts.identity
+        self._context = parts.context
+        self._tokens = parts.tokens
+        self._token_registry = parts.token_registry
+        self._outbox = parts.outbox
+        self._flusher = parts.flusher
+        self._lifecycle = parts.lifecycle
+        self._before_send = parts.before_send
         #: Events validated while the client is disabled (``enabled=False``), oldest first.
         self.recorded_events: list[dict[str, Any]] = []
-        self._auth = auth.acquire(settings.api_key, settings.auth_url, self._authorize, clock)
-        self._page = current_page()  # None under CPython: no listeners, no storage
-        namespace = namespace_for(settings.api_key, settings.api_base)
-        storage = page_storage(self._page)
-        self._storage = storage or MemoryStorage()
-        self._opt_out_key = f"masivo_web:{namespace}:opted_out"
+        self._opt_out_key = f"masivo_web:{parts.identity.namespace}:opted_out"
         # Read once: a storage read per event costs ~30 µs through the JS bridge.
         self._opted_out = self._storage.get(self._opt_out_key) == "1"
-        self._identity = Identity(storage, namespace)
-        self._context = EventContext(self._page, static_context(self._page))
-        persistence = persistence_for(self._page, storage, namespace, new_event_id(), clock)
-        self._dispatcher = Dispatcher(
-            settings,
-            transport=transport,
-            clock=clock,
-            random=random,
-            auth=self._auth,
-            persistence=persistence,
-            on_error=on_error,
-        )
         self._destroyed = False
-        self._lifecycle = PageLifecycle(
-            self._dispatcher.flush_for_page_hide,
-            self._dispatcher.set_online,
-            self._dispatcher.page_shown,
-        )
-        if self._lifecycle.install(self._page):
-            assert self._page is not None
-            self._dispatcher.set_online(self._page.online())
-            self._dispatcher.start_recovery(running_loop())  # in a page the WebLoop is there
+        _live_clients.add(self)
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -110,7 +130,7 @@ class MasivoClient:
         """
         if self._destroyed:
             self._check_alive()
-        loop = running_loop()
+        running_loop()  # no loop: a clear error now, not a lost event later
         context_json = None
         if event is not None and type(event) is not dict and not isinstance(event, Mapping):
             merged: Any = event  # validation refuses it, with the reason
@@ -132,7 +152,7 @@ class MasivoClient:
         if self._before_send is not None:
             changed = self._before_send(dict(merged))
             if changed is None:
-                return self._dispatcher.not_sent(new_event_id(), "dropped by before_send")
+                return _not_sent(new_event_id(), "dropped by before_send")
             if not isinstance(changed, Mapping):
                 raise MasivoValidationError("before_send must return the event (a dict) or None.")
             merged = dict(changed)
@@ -145,12 +165,12 @@ class MasivoClient:
         )
         if not self.settings.enabled:
             self.recorded_events.append(json.loads(prepared.json))
-            return self._dispatcher.not_sent(prepared.event_id, "client disabled")
+            return _not_sent(prepared.event_id, "client disabled")
         if self._opted_out:
-            return self._dispatcher.not_sent(prepared.event_id, "opted out")
+            return _not_sent(prepared.event_id, "opted out")
         if logger.isEnabledFor(logging.DEBUG):  # cached by logging: cheaper than the call
             logger.debug("masivo_web: queued %s %s", prepared.type, prepared.event_id)
-        return self._dispatcher.enqueue(prepared, loop)
+        return self._flusher.enqueue(prepared)
 
     def page(
         self,
@@ -226,7 +246,7 @@ class MasivoClient:
         not sent. Remembered across page loads until :meth:`opt_in`."""
         self._opted_out = True
         self._storage.set(self._opt_out_key, "1")
-        self._dispatcher.discard("opted out")
+        self._outbox.discard("opted out")
 
     def opt_in(self) -> None:
         """Resume tracking after :meth:`opt_out`."""
@@ -238,46 +258,66 @@ class MasivoClient:
     async def flush(self) -> None:
         """Send every queued event now and return once each was answered (delivered or finally
         failed; events being retried are waited for, backoff included). In a page that is
-        offline it waits for the network to come back: ``close(timeout_s)`` bounds the wait."""
+        offline it waits for the network to come back: ``close(timeout_s)`` bounds the wait.
+        Cancelling ``flush()`` stops the waiting, never the sending."""
         if not self._destroyed:
-            await self._dispatcher.flush()
+            await self._flusher.flush()
 
     async def close(self, timeout_s: float = 10.0) -> bool:
-        """Flush for at most ``timeout_s`` seconds, then destroy. True when everything queued
-        was settled in time; what was not is dropped (and stays stored in a page)."""
+        """Flush for at most ``timeout_s`` seconds, then destroy. True only when every event
+        was settled (delivered or finally failed) in time; what was not is dropped (and, in a
+        page, stays stored for the next page)."""
         if self._destroyed:
             return True
-        loop = asyncio.get_running_loop()
-        flushing = loop.create_task(self.flush())
-        timer = loop.create_task(self._clock.sleep(timeout_s))
         try:
-            await asyncio.wait([flushing, timer], return_when=asyncio.FIRST_COMPLETED)
+            await first_of(self.flush, lambda: self._clock.sleep(timeout_s))
+            settled = not self._outbox.unsettled()
         finally:
-            timer.cancel()
-            flushing.cancel()
             self.destroy()
-        return flushing.done() and not flushing.cancelled()
+        return settled
+
+    @property
+    def pending_events(self) -> int:
+        """Events not settled yet: queued, or sent and waiting for Masivo's answer."""
+        return len(self._outbox.unsettled())
+
+    def where(self, event_id: str) -> str | None:
+        """Where an event is now: ``"queued"``, ``"taken"`` (its request about to start),
+        ``"sent"`` (on the wire, unanswered), or None once settled (or unknown)."""
+        return self._outbox.where(event_id)
 
     async def get_token(self) -> str:
         """The current bearer token, authorizing first if needed (for sibling SDKs)."""
         self._check_alive()
-        return await self._auth.get_token()
+        return await self._tokens.get_token()
 
     def destroy(self) -> None:
         """Stop timers, drop queued events (their awaitables raise) and release the shared token.
 
-        Call it on logout. ``await flush()`` first to send what is queued, or use
+        Never raises. Call it on logout. ``await flush()`` first to send what is queued, or use
         ``async with create_client(...) as masivo:`` which does both.
         """
         if self._destroyed:
             return
         self._destroyed = True
-        self._lifecycle.remove()
-        self._context.close()
-        dropped = self._dispatcher.close()
+        _live_clients.discard(self)
+        steps = (
+            self._lifecycle.remove,
+            self._context.close,
+            self._flusher.close,
+            self._drop_queue,
+            lambda: self._token_registry.release(self._tokens),
+        )
+        for step in steps:
+            try:
+                step()
+            except Exception:  # every step runs: the token is released whatever failed
+                logger.exception("masivo_web: destroy() step failed")
+
+    def _drop_queue(self) -> None:
+        dropped = self._outbox.close()
         if dropped:
             logger.warning("masivo_web: destroy() dropped %d unsent event(s)", dropped)
-        auth.release(self._auth)
 
     async def __aenter__(self) -> MasivoClient:
         return self
@@ -294,7 +334,7 @@ class MasivoClient:
             self.destroy()
 
     def __repr__(self) -> str:
-        state = "destroyed" if self._destroyed else f"{len(self._dispatcher)} queued"
+        state = "destroyed" if self._destroyed else f"{len(self._outbox)} queued"
         return f"<MasivoClient {self.settings.api_base} {state}>"
 
     # -- internals -------------------------------------------------------------------------
@@ -305,8 +345,30 @@ class MasivoClient:
                 "This client was destroyed; create a new one with create_client()."
             )
 
-    async def _authorize(self) -> str:
-        request = api.authorize_request(
-            self.settings.auth_url, self.settings.api_key, self.settings.timeout_s
-        )
-        return api.read_authorize_response(await self._transport.send(request))
+
+def _not_sent(event_id: str, reason: str) -> Delivery:
+    """A delivery settled at once for an event the app chose not to send (``before_send``
+    dropped it, the client is disabled or opted out): a result, not an error."""
+    delivery = Delivery(event_id)
+    delivery.resolve(SendEventResult(False, 0, {"reason": reason}))
+    return delivery
+
+
+#: Clients not destroyed yet: at interpreter exit, each that still holds events says so.
+_live_clients: weakref.WeakSet[MasivoClient] = weakref.WeakSet()
+
+
+def _report_unsent_at_exit() -> None:
+    for client in list(_live_clients):
+        unsent = client.pending_events
+        if unsent:
+            message = (
+                f"masivo_web: the program ended with {unsent} event(s) not sent by a client "
+                "that was never closed; `await masivo.close()` (or `async with`) before the "
+                "event loop ends, or use SyncClient, which flushes at exit."
+            )
+            logger.warning(message)
+            warnings.warn(message, ResourceWarning, stacklevel=1)
+
+
+at_exit(_report_unsent_at_exit)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._version import VERSION
-from .runtime import Page, running_loop
+from .runtime import Page, next_turn
 
 LIBRARY = {"name": "masivo_web", "version": VERSION}
 _UTM = {
@@ -126,7 +126,7 @@ class EventContext:
         #: Stops watching the page; None while the page is read per event.
         self._unwatch: Callable[[], None] | None = None
         if page is not None:
-            running_loop().call_soon(self._add_timezone)
+            next_turn(self._add_timezone)
             self._unwatch = _watch(page, self._mark_stale)
 
     def json(self) -> str:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Generator
 from typing import Any
 
 from ._record import Record
+from .aio import Settable
 from .errors import MasivoError
 
 logger = logging.getLogger("masivo_web")
@@ -53,7 +53,7 @@ class DropSummary:
             self._unlogged, self._last = 0, now
 
 
-class Delivery:
+class Delivery(Settable[SendEventResult]):
     """The pending outcome of one queued event.
 
     ``await delivery`` sends the event's batch at once (no waiting for the batch timers) and
@@ -63,73 +63,78 @@ class Delivery:
     ``on_error`` (by default a warning on the ``masivo_web`` logger) instead of surfacing as
     "exception was never retrieved".
 
+    An awaiter may give up (``asyncio.wait_for``, ``asyncio.timeout``, a cancelled task): that
+    stops its waiting only; the event is still delivered, and awaiting again later gives the
+    answer.
+
     >>> # inside a coroutine
     >>> # result = await masivo.send_analytics_event(type="ADD_TO_CART", ...)
     """
 
-    __slots__ = ("_awaited", "_expedite", "_future", "_loop", "_outcome", "_report", "event_id")
+    __slots__ = ("_awaited", "_expedite", "_observers", "_report", "event_id")
 
     def __init__(
         self,
-        loop: asyncio.AbstractEventLoop,
         event_id: str,
         report: Callable[[MasivoError, str], None] | None = None,
         expedite: Callable[[], None] | None = None,
     ) -> None:
-        self._loop = loop
-        # The future is made only for whoever waits: most events are never awaited, and making
-        # one costs more than the rest of queuing an event in Pyodide.
-        self._future: asyncio.Future[SendEventResult] | None = None
-        self._outcome: SendEventResult | MasivoError | None = None
+        super().__init__()
         self._awaited = False
         self._report = report or log_failure
         self._expedite = expedite
+        self._observers: list[Callable[[Delivery], None]] | None = None
         self.event_id = event_id
 
     def __await__(self) -> Generator[Any, None, SendEventResult]:
+        self.awaited()
+        return self.wait().__await__()
+
+    def awaited(self) -> None:
+        """Someone waits for the answer: failures are theirs (not ``on_error``'s), and the
+        event's batch goes now rather than at the next batch timer."""
         self._awaited = True
-        if self._expedite is not None and self._outcome is None:
-            self._expedite()  # whoever waits for the answer should not wait for a batch timer
-        return self.settled().__await__()
+        if self._expedite is not None and not self.is_set:
+            self._expedite()
 
     def done(self) -> bool:
         """True once the event was acknowledged or finally failed."""
-        return self._outcome is not None
+        return self.is_set
+
+    def on_settled(self, observer: Callable[[Delivery], None]) -> None:
+        """Call ``observer(delivery)`` once settled (at once if it already is)."""
+        if self.is_set:
+            observer(self)
+        else:
+            if self._observers is None:
+                self._observers = []
+            self._observers.append(observer)
 
     def resolve(self, result: SendEventResult) -> None:
-        """Mark the event delivered (SDK internal)."""
-        if self._outcome is None:
-            self._outcome = result
-            if self._future is not None:
-                self._future.set_result(result)
-
-    def settled(self) -> asyncio.Future[SendEventResult]:
-        """A future of the outcome, for ``asyncio.wait`` (which never raises its exception)."""
-        if self._future is None:
-            future: asyncio.Future[SendEventResult] = self._loop.create_future()
-            self._future = future
-            outcome = self._outcome
-            if isinstance(outcome, MasivoError):
-                future.set_exception(outcome)
-                future.exception()  # retrieved: awaiting still raises, nothing else logs it
-            elif outcome is not None:
-                future.set_result(outcome)
-        return self._future
+        """Mark the event delivered (SDK internal; the first settlement wins)."""
+        if not self.is_set:
+            self.set_value(result)
+            self._notify()
 
     def fail(self, error: MasivoError, *, log: bool = True) -> None:
-        """Mark the event finally failed (SDK internal)."""
-        if self._outcome is not None:
+        """Mark the event finally failed (SDK internal; the first settlement wins)."""
+        if self.is_set:
             return
-        self._outcome = error
-        if self._future is not None:
-            self._future.set_exception(error)
-            # Retrieving the exception stops asyncio's "never retrieved" log; awaiting still raises.
-            self._future.exception()
+        self.set_error(error)
         if log and not self._awaited:
             try:
                 self._report(error, self.event_id)
             except Exception:  # a broken on_error must not break delivery
                 logger.exception("masivo_web: the on_error callback failed")
+        self._notify()
+
+    def _notify(self) -> None:
+        observers, self._observers = self._observers, None
+        for observer in observers or ():
+            try:
+                observer(self)
+            except Exception:
+                logger.exception("masivo_web: a delivery observer failed")
 
     def __repr__(self) -> str:
         state = "done" if self.done() else "pending"

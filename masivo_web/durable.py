@@ -28,7 +28,6 @@ from itertools import islice
 from ._record import Record
 from .events import PreparedEvent
 from .liveness import LeaseLiveness, Liveness, WebLocksLiveness
-from .queue import STORED_QUEUE_BOUNDS
 from .runtime import Clock, Page, next_turn
 from .storage import FallbackStorage, LocalStorage, Storage
 
@@ -81,7 +80,7 @@ class EventStore:
         namespace: str,
         owner: str,
         schedule: Callable[[Callable[[], None]], object] | None = None,
-        bounds: tuple[int, int] = STORED_QUEUE_BOUNDS,
+        bounds: tuple[int, int] = (1000, 1_000_000),
     ) -> None:
         self.storage = storage
         self.max_events, self.max_bytes = bounds
@@ -321,9 +320,15 @@ def page_storage(page: Page | None) -> Storage | None:
 
 
 def persistence_for(
-    page: Page | None, storage: Storage | None, namespace: str, owner: str, clock: Clock
+    page: Page | None,
+    storage: Storage | None,
+    namespace: str,
+    owner: str,
+    clock: Clock,
+    bounds: tuple[int, int],
 ) -> Persistence | None:
-    """Write-ahead persistence in ``storage`` (None: the queue lives in memory only)."""
+    """Write-ahead persistence in ``storage`` (None: the queue lives in memory only), keeping
+    at most ``bounds`` (events, bytes) stored."""
     if page is None or storage is None:
         return None
     locks = getattr(page.navigator, "locks", None)
@@ -332,4 +337,4 @@ def persistence_for(
         liveness = WebLocksLiveness(page, namespace)
     else:
         liveness = LeaseLiveness(storage, namespace, clock)
-    return Persistence(EventStore(storage, namespace, owner), liveness, clock)
+    return Persistence(EventStore(storage, namespace, owner, bounds=bounds), liveness, clock)

@@ -87,7 +87,14 @@ class MasivoDroppedError(MasivoError):
 
 
 class MasivoAuthError(MasivoError):
-    """Masivo refused to authorize the API key, or rejected a fresh token again after one retry."""
+    """Masivo refused to authorize the API key (400/401 from authorize), or refused a token.
+
+    A refused key fails the events that needed it at once (no retry of theirs can help); the
+    key itself is asked for again at the next use after a backoff (60 s by default,
+    ``DeliveryPolicy.refused_key_backoff_s``), so a re-enabled key works again. A 401 on
+    sending gets one re-authorization and one more try; a second 401 for a fresh token is
+    retried later like a server error, and this error ends the event only once its attempts
+    run out."""
 
 
 class MasivoServerKeyError(MasivoAuthError):

@@ -1,17 +1,33 @@
-"""``create_client``: checks every option at once, then builds a :class:`MasivoClient`."""
+"""``create_client``: the composition root. Checks every option at once, then builds each part
+of a :class:`MasivoClient` (page bridge, storage, transport, clock, token manager, outbox,
+flusher, page lifecycle) and passes them in. Tests and benchmarks inject their own parts here."""
 
 from __future__ import annotations
 
 import logging
 import random as _random
 from collections.abc import Callable
+from typing import Any
 
 from . import api
-from .client import BeforeSend, MasivoClient, OnError
-from .config import Compression, EventRoute, check_settings
+from .auth import TokenRegistry, shared_tokens
+from .client import BeforeSend, ClientParts, MasivoClient, OnError
+from .config import Compression, EventRoute, Settings, check_settings
+from .context import EventContext, static_context
+from .durable import namespace_for, page_storage, persistence_for
 from .errors import MasivoConfigError
-from .runtime import Clock, SystemClock
+from .events import new_event_id
+from .flusher import Flusher
+from .identity import Identity
+from .lifecycle import PageLifecycle
+from .outbox import Outbox
+from .policy import DeliveryPolicy
+from .runtime import Clock, Page, SystemClock, current_page
+from .storage import MemoryStorage, Storage
 from .transports import Transport, default_transport
+
+#: ``page=`` default: the page this interpreter runs in, if any.
+DETECT: Any = object()
 
 
 def create_client(
@@ -24,7 +40,6 @@ def create_client(
     idle_flush_s: float = 30.0,
     max_wait_s: float = 60.0,
     timeout_s: float = 10.0,
-    transport: Transport | None = None,
     event_route: EventRoute = "analytics",
     on_error: OnError | None = None,
     before_send: BeforeSend | None = None,
@@ -34,8 +49,13 @@ def create_client(
     page_event_type: str = "PAGE_VIEW",
     identify_event_type: str = "IDENTIFY",
     compression: Compression = None,
+    policy: DeliveryPolicy | None = None,
+    transport: Transport | None = None,
     clock: Clock | None = None,
     random: Callable[[], float] | None = None,
+    page: Page | None = DETECT,
+    storage: Storage | None = None,
+    tokens: TokenRegistry | None = None,
 ) -> MasivoClient:
     """Create a Masivo client for a CLIENT API key. Needs no event loop: nothing is sent and no
     timer starts until the first event.
@@ -53,7 +73,13 @@ def create_client(
     (the console in a page). ``compression="gzip"`` gzips request bodies (a fraction of the
     bytes on the wire, for some CPU per batch); use it only where the server accepts
     ``Content-Encoding: gzip`` (the local emulator does; Masivo does not document it).
-    ``transport``, ``clock`` and ``random`` are for tests.
+    ``policy`` sets retries, queue bounds and concurrency (:class:`DeliveryPolicy`).
+
+    The parts, for tests and special set-ups: ``transport`` (how requests reach the network),
+    ``clock`` and ``random``, ``page`` (the browser page, or None for none; detected by
+    default), ``storage`` (where identity, consent and queued events are kept; the page's
+    ``localStorage`` by default, memory without a page) and ``tokens`` (the
+    :class:`~masivo_web.auth.TokenRegistry` through which clients of one key share a token).
 
     >>> masivo = create_client("your-client-api-key", brand_id="brand-456")
 
@@ -80,16 +106,93 @@ def create_client(
     for name, hook in (("on_error", on_error), ("before_send", before_send)):
         if hook is not None and not callable(hook):
             raise MasivoConfigError(f"{name} must be a function or None.")
+    if policy is not None and not isinstance(policy, DeliveryPolicy):
+        raise MasivoConfigError("policy must be a DeliveryPolicy (or None for the defaults).")
     if debug:
         _log_everything()
-    return MasivoClient(
+    return build_client(
         settings,
-        transport=transport or default_transport(),
-        clock=clock or SystemClock(),
-        random=random or _random.random,
+        policy=DeliveryPolicy() if policy is None else policy,
+        transport=default_transport() if transport is None else transport,
+        clock=SystemClock() if clock is None else clock,
+        random=_random.random if random is None else random,
+        page=current_page() if page is DETECT else page,
+        storage=storage,
+        tokens=shared_tokens if tokens is None else tokens,
         on_error=on_error,
         before_send=before_send,
     )
+
+
+def build_client(
+    settings: Settings,
+    *,
+    policy: DeliveryPolicy,
+    transport: Transport,
+    clock: Clock,
+    random: Callable[[], float],
+    page: Page | None,
+    storage: Storage | None,
+    tokens: TokenRegistry,
+    on_error: OnError | None,
+    before_send: BeforeSend | None,
+) -> MasivoClient:
+    """Wire checked settings and parts into a client (``create_client`` checks, this builds)."""
+    namespace = namespace_for(settings.api_key, settings.api_base)
+    if storage is None:
+        storage = page_storage(page)  # None without a page, or with storage disabled
+    persistence = persistence_for(
+        page, storage, namespace, new_event_id(), clock, policy.stored_bounds
+    )
+    store: Storage = storage if storage is not None else MemoryStorage()
+
+    async def authorize() -> str:
+        request = api.authorize_request(settings.auth_url, settings.api_key, settings.timeout_s)
+        return api.read_authorize_response(await transport.send(request))
+
+    manager = tokens.acquire(
+        settings.api_key,
+        settings.auth_url,
+        transport,
+        authorize,
+        clock,
+        refused_backoff_s=policy.refused_key_backoff_s,
+    )
+    outbox = Outbox(
+        settings,
+        policy,
+        transport=transport,
+        clock=clock,
+        random=random,
+        budget=page.keepalive_budget if page is not None else None,
+        persistence=persistence,
+        report=on_error,
+    )
+    flusher = Flusher(outbox, manager, settings, policy, clock)
+    lifecycle = PageLifecycle(flusher.page_hidden, flusher.set_online, flusher.page_shown)
+    client = MasivoClient(
+        settings,
+        ClientParts(
+            page=page,
+            storage=store,
+            identity=Identity(storage, namespace),
+            context=EventContext(page, static_context(page)),
+            tokens=manager,
+            token_registry=tokens,
+            outbox=outbox,
+            flusher=flusher,
+            lifecycle=lifecycle,
+            before_send=before_send,
+        ),
+        clock=clock,
+    )
+    if lifecycle.install(page):
+        assert page is not None
+        flusher.set_online(page.online())
+        if persistence is not None:
+            # In a page the loop is always there: begin adopting closed tabs' unsent events.
+            flusher.start_recovery(persistence)
+    return client
 
 
 def _log_everything() -> None:

@@ -16,6 +16,8 @@ class Identity:
 
     def __init__(self, storage: Storage | None, namespace: str) -> None:
         self._storage = storage or MemoryStorage()
+        #: The storage namespace of this site and key (shared by the client's other records).
+        self.namespace = namespace
         self._key = f"masivo_web:{namespace}:identity"
         stored = self._load()
         self.anonymous_id: str = stored.get("anonymous_id") or new_event_id()

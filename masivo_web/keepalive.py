@@ -1,10 +1,11 @@
-"""The page's keepalive byte budget (pure bookkeeping, shared by every client in the page).
+"""The page's keepalive byte budget (pure bookkeeping; one per page, held by its
+:class:`~masivo_web.runtime.Page` and reserved and released by each client's outbox).
 
 Browsers refuse a ``fetch(..., {keepalive: true})`` once the bodies of keepalive requests in
 flight from one page would pass 64 KiB; several requests each under 64 KiB can still fail
-together (peers.md §5.4: grafana/faro#1898, snowplow#1359). So the SDK counts its own in-flight
-keepalive bytes and keeps a reserve for the page's other requests: 48 KiB, in line with the
-peers' budgets (Amplitude 16 KiB, PostHog 52 428 B, Segment 54 KB; peers.md §8).
+together (grafana/faro#1898, snowplow#1359). So the SDK counts its own in-flight keepalive
+bytes and keeps a reserve for the page's other requests: 48 KiB, in line with the peers'
+budgets (Amplitude 16 KiB, PostHog 52 428 B, Segment 54 KB).
 """
 
 from __future__ import annotations
@@ -36,7 +37,3 @@ class KeepaliveBudget:
     def release(self, size: int) -> None:
         """The request that reserved ``size`` bytes is finished."""
         self.in_flight = max(0, self.in_flight - size)
-
-
-#: The page's budget: one per interpreter, since the browser's limit is per page.
-page_budget = KeepaliveBudget()

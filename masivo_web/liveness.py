@@ -7,10 +7,10 @@ owners renew a lease in storage; adoption then claims and verifies instead of lo
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
+from .aio import Settable, spawn
 from .runtime import Clock, Page
 from .storage import Storage
 
@@ -81,30 +81,33 @@ class WebLocksLiveness:
         return {name[len(self._prefix) :] for name in names if name.startswith(self._prefix)}
 
     async def exclusively(self, name: str, work: Callable[[], Awaitable[T]]) -> T:
-        loop = asyncio.get_running_loop()
-        outcome: asyncio.Future[T] = loop.create_future()
+        outcome: Settable[T] = Settable()
+
+        async def run_then_release(release: Any) -> None:
+            try:
+                outcome.set_value(await work())
+            except Exception as exc:
+                outcome.set_error(exc)
+            except BaseException:  # cancelled: whoever waits must not wait for ever
+                outcome.set_error(RuntimeError("the work under the lock was cancelled"))
+                raise
+            finally:
+                release(None)  # the lock is let go, whatever happened
 
         def granted(lock: Any) -> Any:
-            task = asyncio.ensure_future(work())
-
             def executor(resolve: Any, reject: Any) -> None:
-                def finished(done: asyncio.Future[T]) -> None:
-                    resolve(None)  # release the lock, whatever happened
-                    if done.exception() is not None:
-                        outcome.set_exception(done.exception())  # type: ignore[arg-type]
-                    else:
-                        outcome.set_result(done.result())
-
-                task.add_done_callback(finished)
+                spawn(run_then_release(resolve))
 
             return self._page.window.Promise.new(self._page.create_proxy(executor))
 
         proxy = self._page.create_proxy(granted)
         self._locks.request(name, proxy)
         try:
-            return await outcome
+            return await outcome.wait()
         finally:
-            proxy.destroy()
+            destroy = getattr(proxy, "destroy", None)
+            if destroy is not None:
+                destroy()
 
 
 class LeaseLiveness:

@@ -12,14 +12,6 @@ from .events import PreparedEvent
 
 #: Masivo's body limit on the batch route (masivo-api.md): 500 KB.
 MAX_BATCH_BYTES = 500 * 1024
-#: At most this many queued events (and bytes of them) have a copy in browser storage; events
-#: past it wait in memory and are stored as acknowledgements make room. Amplitude keeps 1000;
-#: an uncapped stored queue is how peers filled localStorage (peers.md §5.9).
-STORED_QUEUE_BOUNDS = (1000, 1_000_000)
-#: Bounds of the queue itself (the Python peers' 10 000); past them the oldest are dropped.
-MEMORY_QUEUE_BOUNDS = (10_000, 10_000_000)
-#: Longest an event is kept and retried (Segment: 12 h); Masivo takes issued_at up to 72 h old.
-MAX_EVENT_AGE_S = 24 * 3600.0
 #: ``{"events":[`` + ``]}``: the bytes a batch body adds around its events.
 _ENVELOPE_BYTES = len('{"events":[]}')
 
@@ -69,6 +61,11 @@ class EventQueue:
 
     def __len__(self) -> int:
         return len(self._items)
+
+    @property
+    def items(self) -> list[QueuedEvent]:
+        """The queued events, oldest first (read only)."""
+        return self._items
 
     def append(self, event: PreparedEvent, delivery: Delivery, now: float) -> QueuedEvent:
         """Queue one validated event."""
@@ -165,7 +162,7 @@ class EventQueue:
         self.size_bytes -= sum(item.event.size for item in evicted)
         return evicted
 
-    def take_expired(self, now: float, max_age_s: float = MAX_EVENT_AGE_S) -> list[QueuedEvent]:
+    def take_expired(self, now: float, max_age_s: float) -> list[QueuedEvent]:
         """Remove and return the events queued more than ``max_age_s`` ago."""
         expired = [item for item in self._items if now - item.enqueued_at > max_age_s]
         self._remove(expired)
@@ -177,10 +174,14 @@ class EventQueue:
             self._items = [item for item in self._items if id(item) not in gone]
             self.size_bytes -= sum(item.event.size for item in items)
 
-    def put_back(self, items: list[QueuedEvent], ready_at: float) -> None:
-        """Return failed events to the queue, in order, to be retried from ``ready_at``."""
+    def put_back(
+        self, items: list[QueuedEvent], ready_at: float, *, count_attempt: bool = True
+    ) -> None:
+        """Return taken events to the queue, in order, to be sent again from ``ready_at``
+        (a failed try counts as an attempt; a request abandoned unanswered does not)."""
         for item in items:
-            item.attempts += 1
+            if count_attempt:
+                item.attempts += 1
             item.ready_at = ready_at
         self._items = sorted(self._items + items, key=lambda item: item.seq)
         self.size_bytes += sum(item.event.size for item in items)

@@ -1,23 +1,20 @@
 """When to try again, and how long to wait: pure functions, table-tested.
 
-The policy follows what the peers that lose the fewest events do (``../shared/notes/peers.md``
-§7.8): retry network errors, 408, 429 and 5xx except 501/505; never retry other 4xx; exponential
+The policy follows what the peers that lose the fewest events do (Segment, PostHog, Amplitude):
+retry network errors, 408, 429 and 5xx except 501/505; never retry other 4xx; exponential
 backoff with jitter and one cap; ``Retry-After`` as a floor under the backoff (posthog-python),
-itself capped so a hostile header cannot park events for days (Segment caps at 300 s).
+itself capped so a hostile header cannot park events for days (Segment caps at 300 s). The
+numbers are a :class:`~masivo_web.policy.DeliveryPolicy`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-#: Total tries per event (the first send included) before it is reported as failed. Segment 10.
-MAX_ATTEMPTS = 10
-#: First backoff, seconds; doubles per attempt. Segment 0.5 s, Amplitude 1 s.
-BACKOFF_BASE_S = 1.0
-#: Longest backoff, seconds (Segment 60 s).
-BACKOFF_CAP_S = 60.0
-#: Longest ``Retry-After`` honoured, seconds (Segment, customerio-node: 300 s).
-RETRY_AFTER_CAP_S = 300.0
+from .policy import DeliveryPolicy
+
+#: The defaults, for callers that do not pass a policy.
+DEFAULT_POLICY = DeliveryPolicy()
 
 # 501 Not Implemented and 505 HTTP Version Not Supported will not change on retry.
 _NEVER_RETRIED_5XX = frozenset({501, 505})
@@ -35,17 +32,18 @@ def backoff_delay(
     *,
     retry_after_s: float | None = None,
     random: Callable[[], float],
+    policy: DeliveryPolicy = DEFAULT_POLICY,
 ) -> float:
     """Seconds to wait before try number ``attempt + 1`` after ``attempt`` failed tries.
 
-    Exponential from :data:`BACKOFF_BASE_S`, capped at :data:`BACKOFF_CAP_S`, with "equal
+    Exponential from ``policy.backoff_base_s``, capped at ``policy.backoff_cap_s``, with "equal
     jitter" (a random value in the upper half) so many tabs do not retry in step. A server's
-    ``Retry-After`` is a floor, capped at :data:`RETRY_AFTER_CAP_S`.
+    ``Retry-After`` is a floor, capped at ``policy.retry_after_cap_s``.
     """
-    exponential = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2.0 ** max(0, attempt - 1))
+    exponential = min(policy.backoff_cap_s, policy.backoff_base_s * 2.0 ** max(0, attempt - 1))
     delay = exponential * (0.5 + random() / 2)
     if retry_after_s is not None:
-        delay = max(delay, min(retry_after_s, RETRY_AFTER_CAP_S))
+        delay = max(delay, min(retry_after_s, policy.retry_after_cap_s))
     return delay
 
 

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from ._record import Record
 from .errors import MasivoConfigError
+from .keepalive import KeepaliveBudget
 
 #: True inside Pyodide / PyScript (Emscripten). The only runtime check in the package.
 IS_BROWSER: bool = sys.platform == "emscripten"
@@ -66,6 +67,15 @@ def running_loop() -> asyncio.AbstractEventLoop:
             "`async def main(): async with create_client(key) as masivo: "
             "masivo.send_analytics_event(...)` and call `asyncio.run(main())`."
         ) from None
+
+
+def at_exit(callback: Callable[[], object]) -> None:
+    """Call ``callback`` when the interpreter exits (CPython); a page has no such moment (its
+    last chance is ``pagehide``), so there it does nothing."""
+    if not IS_BROWSER:
+        import atexit
+
+        atexit.register(callback)
 
 
 def next_turn(callback: Callable[[], object]) -> None:
@@ -131,7 +141,14 @@ class Page(Record):
     iframe throws on access).
     """
 
-    __slots__ = ("create_proxy", "document", "local_storage", "navigator", "window")
+    __slots__ = (
+        "create_proxy",
+        "document",
+        "keepalive_budget",
+        "local_storage",
+        "navigator",
+        "window",
+    )
 
     def __init__(
         self,
@@ -146,16 +163,29 @@ class Page(Record):
         self.navigator = navigator
         self.local_storage = local_storage
         self.create_proxy = create_proxy
+        #: The page's keepalive bytes in flight: one budget per page, shared by its clients.
+        self.keepalive_budget = KeepaliveBudget()
 
     def online(self) -> bool:
         """``navigator.onLine`` (True when unknown)."""
         return bool(getattr(self.navigator, "onLine", True))
 
 
+_page: Page | None = None
+
+
 def current_page() -> Page | None:
-    """The page this interpreter runs in, or None (CPython, server-side rendering, a worker)."""
+    """The page this interpreter runs in, or None (CPython, server-side rendering, a worker).
+    The same :class:`Page` every time: its clients share its keepalive budget."""
+    global _page
     if not IS_BROWSER:
         return None
+    if _page is None:
+        _page = _read_page()
+    return _page
+
+
+def _read_page() -> Page | None:
     import js
     from pyodide.ffi import create_proxy
 

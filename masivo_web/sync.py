@@ -1,7 +1,12 @@
-"""``SyncClient``: a blocking facade for CPython scripts and WSGI apps (code with no event loop).
+"""``SyncClient``: the whole client API, blocking, for CPython scripts and WSGI apps (code with no
+event loop).
 
-It runs the same asyncio client on a private event-loop thread. Never imported by the rest of
-the package, and so never in the browser (Pyodide has no threads).
+It runs the same asyncio client on a private event-loop thread, so events are batched exactly as
+in the async client (50 quick events and a ``flush()`` are one request), and a failure nobody
+waited for reaches ``on_error``. A script that ends without ``close()`` still sends: at
+interpreter exit each open ``SyncClient`` flushes for at most ``exit_timeout_s`` and says what it
+could not send. Never imported by the rest of the package, and so never in the browser (Pyodide
+has no threads).
 
 >>> from masivo_web import SyncClient
 >>> with SyncClient("your-client-api-key") as masivo:
@@ -12,87 +17,192 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import logging
 import threading
+import weakref
 from collections.abc import Callable, Coroutine, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
 
 from .client import MasivoClient
-from .delivery import SendEventResult
+from .delivery import Delivery, SendEventResult
 from .errors import MasivoConfigError
 from .factory import create_client
-from .runtime import IS_BROWSER
+from .runtime import IS_BROWSER, at_exit
 
 T = TypeVar("T")
+logger = logging.getLogger("masivo_web")
+
+
+class DeliveryFuture(concurrent.futures.Future[SendEventResult]):
+    """What ``SyncClient.send_analytics_event`` returns: ``result(timeout)`` blocks until Masivo
+    answered for the event (sending its batch at once rather than at the batch timers) and
+    gives a :class:`SendEventResult`, or raises the :class:`MasivoError` that ended it.
+
+    Not waiting is fine: the event is sent with its batch, and a failure goes to ``on_error``.
+    """
+
+    def __init__(self, event_id: str, claim: Callable[[], None]) -> None:
+        super().__init__()
+        #: The id the SDK gave the event (the server de-duplicates by it).
+        self.event_id = event_id
+        self._claim = claim
+
+    def result(self, timeout: float | None = None) -> SendEventResult:
+        """The answer for the event, waiting at most ``timeout`` seconds."""
+        if not self.done():
+            self._claim()
+        return super().result(timeout)
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        """The error that ended the event (None once delivered), waiting at most ``timeout``."""
+        if not self.done():
+            self._claim()
+        return super().exception(timeout)
+
+    def _settle(self, delivery: Delivery) -> None:
+        if delivery.error is not None:
+            self.set_exception(delivery.error)
+        elif delivery.value is not None:
+            self.set_result(delivery.value)
 
 
 class SyncClient:
-    """The :class:`MasivoClient` API, blocking. Takes the same arguments as ``create_client``.
+    """The :class:`MasivoClient` API, blocking. Takes the arguments of ``create_client``, and
+    ``exit_timeout_s``: how long it may flush at interpreter exit if it was not closed.
 
-    ``send_analytics_event`` queues and returns a :class:`concurrent.futures.Future` at once
-    (``.result()`` waits for Masivo's answer); ``flush``, ``close`` and ``get_token`` block.
+    ``send_analytics_event``, ``page`` and ``identify`` validate and queue at once and return a
+    :class:`DeliveryFuture`; ``flush``, ``close`` and ``get_token`` block.
     """
 
-    def __init__(self, api_key: str, **options: Any) -> None:
+    def __init__(self, api_key: str, *, exit_timeout_s: float = 5.0, **options: Any) -> None:
         if IS_BROWSER:
             raise MasivoConfigError(
                 "SyncClient needs threads, which the browser does not have: use create_client()."
             )
+        self.exit_timeout_s = exit_timeout_s
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="masivo-web-sync", daemon=True
         )
         self._thread.start()
+        self._closed = False
         try:
             self._client: MasivoClient = self._call(self._create(api_key, options))
         except BaseException:
             self._stop()
             raise
+        _open_clients.add(self)
 
     @staticmethod
     async def _create(api_key: str, options: dict[str, Any]) -> MasivoClient:
         return create_client(api_key, **options)
 
+    # -- sending ---------------------------------------------------------------------------
+
     def send_analytics_event(
         self, event: Mapping[str, Any] | None = None, /, **fields: Any
-    ) -> concurrent.futures.Future[SendEventResult]:
-        """Validate and queue one event (raising ``MasivoValidationError`` here for bad input);
-        the returned future resolves once Masivo answered for it."""
+    ) -> DeliveryFuture:
+        """Validate and queue one event (``MasivoValidationError`` here for bad input); see
+        :meth:`MasivoClient.send_analytics_event`."""
+        return self._track(lambda: self._client.send_analytics_event(event, **fields))
 
-        async def queue() -> asyncio.Future[SendEventResult]:
-            delivery = self._client.send_analytics_event(event, **fields)
-            return asyncio.ensure_future(_await(delivery))
+    def page(
+        self, name: str | None = None, properties: Mapping[str, Any] | None = None, **fields: Any
+    ) -> DeliveryFuture:
+        """Send a page view; under CPython pass ``url=`` (see :meth:`MasivoClient.page`)."""
+        return self._track(lambda: self._client.page(name, properties, **fields))
 
-        task = self._call(queue())
-        result: concurrent.futures.Future[SendEventResult] = concurrent.futures.Future()
+    def identify(self, customer_id: str, traits: Mapping[str, Any] | None = None) -> DeliveryFuture:
+        """Remember the customer and send the identify event (see
+        :meth:`MasivoClient.identify`)."""
+        return self._track(lambda: self._client.identify(customer_id, traits))
 
-        def relay(done: asyncio.Future[SendEventResult]) -> None:
-            if done.exception() is not None:
-                result.set_exception(done.exception())
-            else:
-                result.set_result(done.result())
+    def _track(self, call: Callable[[], Delivery]) -> DeliveryFuture:
+        async def queue() -> DeliveryFuture:
+            delivery = call()
 
-        self._loop.call_soon_threadsafe(task.add_done_callback, relay)
-        return result
+            def claim() -> None:  # someone waits: theirs, not on_error's, and sent now
+                self._loop.call_soon_threadsafe(delivery.awaited)
 
-    def identify(self, customer_id: str, traits: Mapping[str, Any] | None = None) -> None:
-        """Remember the customer (see :meth:`MasivoClient.identify`)."""
-        self._run(lambda: self._client.identify(customer_id, traits))
+            future = DeliveryFuture(delivery.event_id, claim)
+            delivery.on_settled(future._settle)
+            return future
 
-    def flush(self, timeout_s: float | None = None) -> None:
-        """Block until everything queued was answered."""
-        self._call(self._client.flush(), timeout_s)
+        return self._call(queue())
+
+    # -- identity and consent ----------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Logout: forget the customer, become a new anonymous visitor."""
+        self._do(self._client.reset)
+
+    def opt_out(self) -> None:
+        """Stop tracking and drop what is queued (see :meth:`MasivoClient.opt_out`)."""
+        self._do(self._client.opt_out)
+
+    def opt_in(self) -> None:
+        """Resume tracking after :meth:`opt_out`."""
+        self._do(self._client.opt_in)
+
+    @property
+    def opted_out(self) -> bool:
+        """Whether the visitor opted out."""
+        return self._client.opted_out
+
+    @property
+    def anonymous_id(self) -> str:
+        """This visitor's anonymous id."""
+        return self._client.anonymous_id
+
+    @property
+    def customer_id(self) -> str | None:
+        """The identified customer, until :meth:`reset`."""
+        return self._client.customer_id
+
+    @property
+    def recorded_events(self) -> list[dict[str, Any]]:
+        """Events validated while disabled (``enabled=False``)."""
+        return self._client.recorded_events
+
+    def where(self, event_id: str) -> str | None:
+        """Where an event is now (see :meth:`MasivoClient.where`)."""
+        return self._do(lambda: self._client.where(event_id))
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def flush(self, timeout_s: float | None = None) -> bool:
+        """Send what is queued and block until each event was answered, for at most
+        ``timeout_s`` seconds (None: no limit). True when everything was settled in time;
+        the sending goes on either way."""
+        return self._call_within(self._flushed(), timeout_s, False)
+
+    async def _flushed(self) -> bool:
+        await self._client.flush()
+        return True
 
     def get_token(self) -> str:
-        """The current bearer token."""
+        """The current bearer token (for sibling SDKs)."""
         return self._call(self._client.get_token())
 
     def close(self, timeout_s: float = 10.0) -> bool:
-        """Flush for at most ``timeout_s``, then stop; True when everything was settled."""
+        """Flush for at most ``timeout_s`` seconds, then stop. True when every event was
+        settled; False when some were not (they are dropped, and logged)."""
+        if self._closed:
+            return True
         try:
             return self._call(self._client.close(timeout_s))
         finally:
             self._stop()
+
+    def destroy(self) -> None:
+        """Stop at once, dropping what is queued (see :meth:`MasivoClient.destroy`)."""
+        if not self._closed:
+            try:
+                self._do(self._client.destroy)
+            finally:
+                self._stop()
 
     def __enter__(self) -> SyncClient:
         return self
@@ -105,25 +215,82 @@ class SyncClient:
     ) -> None:
         self.close()
 
-    def _run(self, action: Callable[[], Any]) -> Any:
-        async def call() -> Any:
+    def __repr__(self) -> str:
+        return f"<SyncClient {'closed' if self._closed else repr(self._client)}>"
+
+    # -- the loop thread -------------------------------------------------------------------
+
+    def _do(self, action: Callable[[], T]) -> T:
+        async def call() -> T:
             return action()
 
         return self._call(call())
 
-    def _call(self, coroutine: Coroutine[Any, Any, T], timeout_s: float | None = None) -> T:
-        if not self._thread.is_alive():
+    def _call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        if self._closed:
             coroutine.close()
             raise MasivoConfigError("This SyncClient was closed; create a new one.")
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout_s)
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    def _call_within(
+        self, coroutine: Coroutine[Any, Any, T], timeout_s: float | None, on_timeout: T
+    ) -> T:
+        if self._closed:
+            coroutine.close()
+            raise MasivoConfigError("This SyncClient was closed; create a new one.")
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        try:
+            return future.result(timeout_s)
+        except concurrent.futures.TimeoutError:
+            future.cancel()  # stops the waiting only: the sending goes on
+            return on_timeout
 
     def _stop(self) -> None:
+        """Stop the loop thread quietly: the client's tasks end before the loop does."""
+        if self._closed:
+            return
+        self._closed = True
+        _open_clients.discard(self)
         if self._thread.is_alive():
+            drained = asyncio.run_coroutine_threadsafe(_cancel_the_rest(), self._loop)
+            with contextlib.suppress(concurrent.futures.TimeoutError, RuntimeError):
+                drained.result(5)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=5)
+        if not self._loop.is_running():
             self._loop.close()
 
+    def _unsettled(self) -> int:
+        return self._do(lambda: self._client.pending_events)
 
-async def _await(delivery: Any) -> SendEventResult:
-    result: SendEventResult = await delivery
-    return result
+
+async def _cancel_the_rest() -> None:
+    current = asyncio.current_task()
+    rest = [task for task in asyncio.all_tasks() if task is not current]
+    for task in rest:
+        task.cancel()
+    await asyncio.gather(*rest, return_exceptions=True)
+
+
+#: SyncClients not closed yet: each flushes at interpreter exit.
+_open_clients: weakref.WeakSet[SyncClient] = weakref.WeakSet()
+
+
+def _close_at_exit() -> None:
+    for client in list(_open_clients):
+        try:
+            unsent = client._unsettled()
+            if not unsent:
+                client.destroy()
+                continue
+            if not client.close(client.exit_timeout_s):
+                logger.warning(
+                    "masivo_web: at exit, a SyncClient that was not closed could not send "
+                    "every event within %g s; call close() before the program ends.",
+                    client.exit_timeout_s,
+                )
+        except Exception:  # the program is ending: never a traceback from here
+            logger.exception("masivo_web: flushing a SyncClient at exit failed")
+
+
+at_exit(_close_at_exit)

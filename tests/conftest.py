@@ -1,16 +1,16 @@
-"""Shared test setup: coroutine tests run on a fresh event loop, and the per-key token registry
-is emptied between tests so no test sees another's AuthManager."""
+"""Shared test setup: coroutine tests run on a fresh event loop, with a fake clock and a scripted
+Masivo. (Each test's FakeMasivo has its own transport, and clients share a token only through
+the same transport, so no test sees another's token, even from a client it leaked.)"""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine
 from typing import Any
 
 import pytest
 
-from masivo_web import auth
 from tests.fakes import FakeClock, FakeMasivo
 
 
@@ -44,12 +44,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Browser tests last: Playwright's sync API holds the main thread's event loop from its
     first use to the end of the session, and the tests above start their own loops."""
     items.sort(key=lambda item: "tests/browser/" in item.nodeid)
-
-
-@pytest.fixture(autouse=True)
-def _empty_token_registry() -> Iterator[None]:
-    yield
-    auth._registry.clear()
 
 
 @pytest.fixture

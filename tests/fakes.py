@@ -6,15 +6,18 @@ import asyncio
 import base64
 import gzip
 import heapq
+import inspect
 import itertools
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from masivo_web.runtime import Page
 from masivo_web.transports import MockTransport, Request, Response
 
 START_EPOCH = 1_795_000_000.0
+#: A scripted answer: a response, or a function (plain or async) of the request.
+Answer = Callable[[Request], Response | Awaitable[Response]] | Response
 
 
 class FakeClock:
@@ -82,11 +85,11 @@ class FakeMasivo:
         self.token_ttl_s = token_ttl_s
         self.tokens_issued: list[str] = []
         self.batches: list[list[dict[str, Any]]] = []
-        self.overrides: dict[str, list[Callable[[Request], Response] | Response]] = {}
+        self.overrides: dict[str, list[Answer]] = {}
         self.transport = MockTransport(self.handle)
         self.authorize_delay: asyncio.Event | None = None
 
-    def script(self, route: str, *answers: Callable[[Request], Response] | Response) -> None:
+    def script(self, route: str, *answers: Answer) -> None:
         self.overrides.setdefault(route, []).extend(answers)
 
     @property
@@ -104,7 +107,10 @@ class FakeMasivo:
         pending = self.overrides.get(route)
         if pending:
             answer = pending.pop(0)
-            return answer(request) if callable(answer) else answer
+            if not callable(answer):
+                return answer
+            result = answer(request)
+            return await result if inspect.isawaitable(result) else result
         if route == "authorize":
             token = make_token(
                 self.clock.time() + self.token_ttl_s, name=f"t{len(self.tokens_issued)}"

@@ -20,11 +20,10 @@ import contextlib
 import random
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .. import create_client, retry
+from .. import DeliveryPolicy, create_client
 from .server import EmulatorServer
 
 #: Fault classes and the chaos kinds each injects into the batch route.
@@ -63,15 +62,8 @@ class Tally:
         return self.lost == 0 and self.stored_twice == 0
 
 
-@contextlib.contextmanager
-def compressed_backoff() -> Iterator[None]:
-    """Millisecond backoff for the duration of a run (the schedule is unit-tested)."""
-    saved = retry.BACKOFF_BASE_S, retry.BACKOFF_CAP_S
-    retry.BACKOFF_BASE_S, retry.BACKOFF_CAP_S = 0.02, 0.2
-    try:
-        yield
-    finally:
-        retry.BACKOFF_BASE_S, retry.BACKOFF_CAP_S = saved
+#: Millisecond backoff for the run (the schedule itself is unit-tested).
+COMPRESSED_BACKOFF = DeliveryPolicy(backoff_base_s=0.02, backoff_cap_s=0.2)
 
 
 def tally(
@@ -108,6 +100,7 @@ async def _send_through_chaos(
         timeout_s=0.5,
         batch_size=25,  # more requests per class, so more of them meet a fault
         random=random.Random(seed).random,
+        policy=COMPRESSED_BACKOFF,
     )
     deliveries = []
     for index in range(events):
@@ -131,7 +124,7 @@ async def _send_through_chaos(
 def run_cpython(events_per_class: int, seed: int, classes: list[str] | None = None) -> list[Tally]:
     """Every fault class under CPython, each with ``events_per_class`` events."""
     rows = []
-    with EmulatorServer() as emulator, compressed_backoff():
+    with EmulatorServer() as emulator:
         for offset, (name, kinds) in enumerate(FAULT_CLASSES.items()):
             if classes and name not in classes:
                 continue

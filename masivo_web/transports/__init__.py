@@ -28,14 +28,22 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module 'masivo_web.transports' has no attribute {name!r}")
 
 
+_default: Transport | None = None
+
+
 def default_transport() -> Transport:
-    """The browser's ``fetch`` inside Pyodide, asyncio streams under CPython."""
-    from ..runtime import IS_BROWSER
+    """The browser's ``fetch`` inside Pyodide, asyncio streams under CPython: one per process,
+    so the clients of one key share one token (they reach Masivo the same way)."""
+    global _default
+    if _default is None:
+        from ..runtime import IS_BROWSER
 
-    if IS_BROWSER:
-        from .fetch import FetchTransport
+        if IS_BROWSER:
+            from .fetch import FetchTransport
 
-        return FetchTransport()
-    from .stdlib import StdlibTransport
+            _default = FetchTransport()
+        else:
+            from .stdlib import StdlibTransport
 
-    return StdlibTransport()
+            _default = StdlibTransport()
+    return _default

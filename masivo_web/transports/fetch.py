@@ -67,10 +67,9 @@ class FetchTransport:
             if signal.aborted:
                 raise MasivoNetworkError(
                     f"No answer from {request.url} within {request.timeout_s:g} s; "
-                    "the events will be retried. Raise timeout_s if the network is slow."
+                    "raise timeout_s if the network is slow."
                 ) from exc
             raise MasivoNetworkError(
                 f"The browser could not reach {request.url} ({exc}). The device may be "
-                "offline, or the host blocked (ad blocker) or refusing CORS. The events will "
-                "be retried."
+                "offline, or the host blocked (ad blocker) or refusing CORS."
             ) from exc

@@ -33,12 +33,12 @@ class StdlibTransport:
         except TimeoutError as exc:
             raise MasivoNetworkError(
                 f"No answer from {_origin(request.url)} within {request.timeout_s:g} s; "
-                "the events will be retried. Raise timeout_s if the network is slow."
+                "raise timeout_s if the network is slow."
             ) from exc
         except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
             raise MasivoNetworkError(
                 f"Could not reach {_origin(request.url)} ({type(exc).__name__}: {exc}); "
-                "check the URL and the connection. The events will be retried."
+                "check the URL and the connection."
             ) from exc
 
     async def _exchange(self, request: Request) -> Response:

@@ -229,17 +229,14 @@ def test_events_queued_before_any_flush_use_the_token_warmed_at_first_event(
     emulator = fresh_masivo_emulator
     record_departure(own_page)
     run_python(own_page, client_code(emulator))
-    run_python(own_page, f"[masivo.send_analytics_event(**{EVENT}) for _ in range(2)]")
+    run_python(own_page, f"sent = [masivo.send_analytics_event(**{EVENT}) for _ in range(2)]")
     emulator.control.wait_for_events(0)  # a round trip, so the warm-up authorize has landed
     own_page.wait_for_function(
-        "() => runPython('masivo._auth.cached_token is not None')", timeout=10_000
+        "() => runPython('from masivo_web.auth import shared_tokens\\n"
+        "any(m.cached_token for m in shared_tokens.managers())')",
+        timeout=10_000,
     )
-    before = run_python(
-        own_page,
-        "d = masivo._dispatcher\n"
-        "dict(queued=len(d._queue), sending=len(d._sending), online=d._online,"
-        " hidden=d._page_hidden)",
-    )
+    before = run_python(own_page, "[masivo.where(d.event_id) for d in sent]")
     own_page.goto(f"{pages_server.url}/test/elsewhere.html")
     try:
         arrived = emulator.control.wait_for_events(2)

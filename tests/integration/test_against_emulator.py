@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 
 from masivo_web import (
+    DeliveryPolicy,
     MasivoAuthError,
     MasivoClient,
     MasivoError,
     MasivoNetworkError,
     MasivoServerKeyError,
     create_client,
-    retry,
 )
 from masivo_web.emulator import EmulatorServer
 
@@ -28,14 +28,12 @@ def emulator(fresh_masivo_emulator: EmulatorServer) -> EmulatorServer:
     return fresh_masivo_emulator
 
 
-@pytest.fixture(autouse=True)
-def _quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Real waits, made short: the schedule itself is unit-tested with a fake clock.
-    monkeypatch.setattr(retry, "BACKOFF_BASE_S", 0.01)
-    monkeypatch.setattr(retry, "BACKOFF_CAP_S", 0.05)
+#: Real waits, made short: the schedule itself is unit-tested with a fake clock.
+QUICK_BACKOFF = DeliveryPolicy(backoff_base_s=0.01, backoff_cap_s=0.05)
 
 
 def connect(emulator: EmulatorServer, key: str | None = None, **options: Any) -> MasivoClient:
+    options.setdefault("policy", QUICK_BACKOFF)
     return create_client(
         key or emulator.client_key,
         auth_url=emulator.auth_url,
@@ -178,6 +176,7 @@ async def test_a_down_server_is_a_network_error_after_the_retries(emulator: Emul
         emulator.client_key,
         auth_url=emulator.auth_url,
         api_base="http://127.0.0.1:9/api/storefront/v1",  # the discard port: nothing listens
+        policy=QUICK_BACKOFF,
     )
     delivery = masivo.send_analytics_event(EVENT)
     await masivo.flush()

@@ -19,10 +19,10 @@ from masivo_web import (
     MasivoServerKeyError,
     MasivoValidationError,
     SendEventResult,
-    auth,
     create_client,
 )
-from masivo_web.retry import MAX_ATTEMPTS
+from masivo_web.auth import TokenRegistry
+from masivo_web.policy import DeliveryPolicy
 from masivo_web.runtime import IS_BROWSER
 from masivo_web.transports import MockTransport, Request, Response
 from tests.fakes import FakeClock, FakeMasivo, flush_while_time_passes, json_response, settle
@@ -30,6 +30,8 @@ from tests.fakes import FakeClock, FakeMasivo, flush_while_time_passes, json_res
 AUTH_URL = "https://auth.test/auth/authorize"
 API_BASE = "https://api.test/api/storefront/v1"
 EVENT: dict[str, Any] = {"type": "ADD_TO_CART", "customer_id": "customer-123", "brand_id": None}
+MAX_ATTEMPTS = DeliveryPolicy().max_attempts
+MAX_IN_FLIGHT = DeliveryPolicy().max_in_flight
 
 
 def client_for(masivo: FakeMasivo, key: str = "client-key", **options: Any) -> MasivoClient:
@@ -130,7 +132,9 @@ async def test_get_token_returns_the_shared_bearer_token(masivo: FakeMasivo) -> 
     client.destroy()
 
 
-async def test_a_server_key_fails_every_event_and_is_never_retried(masivo: FakeMasivo) -> None:
+async def test_a_server_key_fails_every_event_and_is_asked_again_only_later(
+    masivo: FakeMasivo,
+) -> None:
     forbidden = json_response(403, {"error": "Forbidden", "details": "server key"})
     masivo.script("authorize", forbidden, forbidden)
     client = client_for(masivo)
@@ -143,9 +147,10 @@ async def test_a_server_key_fails_every_event_and_is_never_retried(masivo: FakeM
     await masivo.clock.advance(3600)
     with pytest.raises(MasivoServerKeyError):
         await second
+    assert len(masivo.authorize_requests) == 1  # the second event met the refusal at once
     with pytest.raises(MasivoServerKeyError):
-        await client.get_token()
-    assert len(masivo.authorize_requests) == 1
+        await client.get_token()  # the next use after the backoff asks Masivo again
+    assert len(masivo.authorize_requests) == 2
     assert masivo.event_requests == []
     client.destroy()
 
@@ -165,21 +170,23 @@ async def test_an_unknown_key_is_an_auth_error_with_status_and_details(masivo: F
 
 
 async def test_clients_of_one_key_share_one_token_and_one_refresh_timer(masivo: FakeMasivo) -> None:
-    first, second = client_for(masivo), client_for(masivo)
-    other_key = client_for(masivo, key="other-key")
+    tokens = TokenRegistry()
+    first, second = client_for(masivo, tokens=tokens), client_for(masivo, tokens=tokens)
+    other_key = client_for(masivo, key="other-key", tokens=tokens)
     assert await first.get_token() == await second.get_token()
     await other_key.get_token()
     assert len(masivo.authorize_requests) == 2  # one per key
     await masivo.clock.advance(300)
     assert len(masivo.authorize_requests) == 4  # one refresh per key, not per client
     first.destroy()
-    assert (AUTH_URL, "client-key") in auth._registry  # still used by `second`
+    assert len(tokens) == 2  # client-key's manager is still used by `second`
     second.destroy()
-    assert (AUTH_URL, "client-key") not in auth._registry
+    assert len(tokens) == 1  # only other-key's
     await masivo.clock.advance(3600)
     assert len(masivo.authorize_requests) == 4 + 12  # only other-key refreshes now
     other_key.destroy()
-    third = client_for(masivo)
+    assert len(tokens) == 0
+    third = client_for(masivo, tokens=tokens)
     await third.get_token()
     assert masivo.authorize_requests[-1].headers["x-api-key"] == "client-key"
     third.destroy()
@@ -402,8 +409,6 @@ async def test_retry_after_is_honoured(masivo: FakeMasivo) -> None:
 async def test_a_burst_goes_out_in_concurrent_batches_and_a_429_holds_them_all(
     masivo: FakeMasivo,
 ) -> None:
-    from masivo_web.dispatch import MAX_IN_FLIGHT
-
     gate = asyncio.Event()
     in_flight = most = posts = 0
 
@@ -582,12 +587,13 @@ async def test_destroy_drops_the_queue_and_stops_the_client(
 
 
 async def test_async_with_flushes_then_destroys(masivo: FakeMasivo) -> None:
-    async with client_for(masivo) as client:
+    tokens = TokenRegistry()
+    async with client_for(masivo, tokens=tokens) as client:
         delivery = client.send_analytics_event(EVENT)
     assert (await delivery).success
     with pytest.raises(MasivoConfigError):
         client.send_analytics_event(EVENT)
-    assert auth._registry == {}
+    assert len(tokens) == 0  # the token was released
 
 
 async def test_a_cancelled_flush_does_not_cancel_the_events(masivo: FakeMasivo) -> None:

@@ -12,45 +12,73 @@ from typing import Any
 
 import pytest
 
-import masivo_web.client
 from masivo_web import MasivoDroppedError, MasivoError, create_client
 from masivo_web.durable import SEGMENT_EVENTS, EventStore
 from masivo_web.events import prepare_event
 from masivo_web.liveness import LEASE_TTL_S, LeaseLiveness
-from masivo_web.queue import MAX_EVENT_AGE_S, MEMORY_QUEUE_BOUNDS, STORED_QUEUE_BOUNDS
+from masivo_web.policy import DeliveryPolicy
 from masivo_web.runtime import Page
 from masivo_web.storage import FallbackStorage, MemoryStorage
 from tests.fakes import FakeClock, FakeLocalStorage, FakeMasivo, fake_page, settle
 
 EVENT: dict[str, Any] = {"type": "ADD_TO_CART", "customer_id": "c-1", "brand_id": None}
 KEY = "client-key-that-must-never-be-stored"
+MAX_EVENT_AGE_S = DeliveryPolicy().max_event_age_s
+MEMORY_QUEUE_BOUNDS = DeliveryPolicy().memory_bounds
+STORED_QUEUE_BOUNDS = DeliveryPolicy().stored_bounds
+
+
+def go_offline(page: Page, offline: bool = True) -> None:
+    """The browser says the network is gone (or back)."""
+    page.navigator.onLine = not offline
+    page.window.fire("offline" if offline else "online")
 
 
 @pytest.fixture
-def site(monkeypatch: pytest.MonkeyPatch) -> Callable[[], Page]:
+def site() -> Callable[[], Page]:
     """Each call opens a new "tab" of one site: its own page, the site's shared localStorage."""
     storage = FakeLocalStorage()
-    pages: list[Page] = []
 
     def open_tab() -> Page:
-        pages.append(fake_page(storage))
-        monkeypatch.setattr(masivo_web.client, "current_page", lambda: pages[-1])
-        return pages[-1]
+        return fake_page(storage)
 
     open_tab.storage = storage  # type: ignore[attr-defined]
     return open_tab
 
 
-def tab_client(masivo: FakeMasivo, **options: Any) -> Any:
-    return create_client(KEY, transport=masivo.transport, clock=masivo.clock, **options)
+class TabClock:
+    """The site's clock as one tab sees it: once the tab is closed, its tasks never wake."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.closed = False
+
+    def monotonic(self) -> float:
+        return self.clock.monotonic()
+
+    def time(self) -> float:
+        return self.clock.time()
+
+    async def sleep(self, seconds: float) -> None:
+        await self.clock.sleep(seconds)
+        if self.closed:
+            await asyncio.Event().wait()  # a closed tab runs nothing more
+
+
+_tab_clocks: dict[int, TabClock] = {}
+
+
+def tab_client(page: Page | None, masivo: FakeMasivo, **options: Any) -> Any:
+    """A client in ``page`` (None: no page, as under CPython)."""
+    clock = TabClock(masivo.clock)
+    client = create_client(KEY, transport=masivo.transport, clock=clock, page=page, **options)
+    _tab_clocks[id(client)] = clock
+    return client
 
 
 def close_tab(client: Any) -> None:
-    """What closing a tab does to its client: every task stops, nothing is cleaned up."""
-    dispatcher = client._dispatcher
-    for task in (dispatcher._flusher, dispatcher._maintenance, dispatcher._warming):
-        if task is not None:
-            task.cancel()
+    """What closing a tab does to its client: its tasks stop, nothing is cleaned up."""
+    _tab_clocks[id(client)].closed = True
 
 
 def segments(site: Any) -> dict[str, str]:
@@ -69,8 +97,8 @@ def stored(site: Any) -> dict[str, str]:
 async def test_events_are_stored_before_sending_and_removed_once_acknowledged(
     site: Any, masivo: FakeMasivo
 ) -> None:
-    site()
-    client = tab_client(masivo)
+    tab = site()
+    client = tab_client(tab, masivo)
     delivery = client.send_analytics_event(EVENT)
     assert stored(site) == {}  # never inside the tracking call: on the loop's next turn
     await asyncio.sleep(0)
@@ -84,7 +112,7 @@ async def test_events_are_stored_before_sending_and_removed_once_acknowledged(
 async def test_a_burst_is_stored_in_a_few_keys_and_an_acknowledged_batch_frees_them(
     site: Any, masivo: FakeMasivo
 ) -> None:
-    site()
+    tab = site()
     writes: list[str] = []
     original = site.storage.setItem
 
@@ -93,7 +121,7 @@ async def test_a_burst_is_stored_in_a_few_keys_and_an_acknowledged_batch_frees_t
         original(key, value)
 
     site.storage.setItem = counted
-    client = tab_client(masivo, idle_flush_s=3600, max_wait_s=3600)
+    client = tab_client(tab, masivo, idle_flush_s=3600, max_wait_s=3600)
     writes.clear()  # the client's own start-up writes (identity, lease)
     ids = [client.send_analytics_event(EVENT).event_id for _ in range(SEGMENT_EVENTS * 2 + 50)]
     await asyncio.sleep(0)
@@ -114,8 +142,8 @@ async def test_a_burst_is_stored_in_a_few_keys_and_an_acknowledged_batch_frees_t
 async def test_hiding_the_page_stores_its_events_at_once_even_offline(
     site: Any, masivo: FakeMasivo
 ) -> None:
-    page = site()
-    client = tab_client(masivo)
+    page = tab = site()
+    client = tab_client(tab, masivo)
     page.navigator.onLine = False
     page.window.fire("offline")
     ids = [client.send_analytics_event(EVENT).event_id for _ in range(3)]
@@ -126,8 +154,8 @@ async def test_hiding_the_page_stores_its_events_at_once_even_offline(
 
 
 async def test_no_key_or_token_ever_reaches_storage(site: Any, masivo: FakeMasivo) -> None:
-    site()
-    client = tab_client(masivo)
+    tab = site()
+    client = tab_client(tab, masivo)
     client.send_analytics_event(EVENT)
     token = await client.get_token()
     everything = json.dumps(site.storage.data)
@@ -139,14 +167,14 @@ async def test_no_key_or_token_ever_reaches_storage(site: Any, masivo: FakeMasiv
 async def test_a_closed_tabs_events_are_sent_by_the_next_page_with_the_same_ids(
     site: Any, masivo: FakeMasivo
 ) -> None:
-    site()
-    closed = tab_client(masivo)
+    tab = site()
+    closed = tab_client(tab, masivo)
     ids = [closed.send_analytics_event(EVENT).event_id for _ in range(30)]  # same millisecond
     close_tab(closed)  # nothing was sent; its lease is no longer renewed
     await masivo.clock.advance(LEASE_TTL_S + 1)
     assert masivo.batches == []
-    site()
-    reopened = tab_client(masivo)
+    tab = site()
+    reopened = tab_client(tab, masivo)
     await masivo.clock.advance(1)  # adoption claims, then verifies its claim 0.2 s later
     await reopened.flush()
     assert [event["event_id"] for event in masivo.batches[-1]] == ids
@@ -157,12 +185,12 @@ async def test_a_closed_tabs_events_are_sent_by_the_next_page_with_the_same_ids(
 async def test_a_live_tabs_events_are_not_taken_by_another_tab(
     site: Any, masivo: FakeMasivo
 ) -> None:
-    site()
-    first = tab_client(masivo, idle_flush_s=3600, max_wait_s=3600)
+    tab = site()
+    first = tab_client(tab, masivo, idle_flush_s=3600, max_wait_s=3600)
     first.send_analytics_event(EVENT)
     await settle()
-    site()
-    second = tab_client(masivo)
+    tab = site()
+    second = tab_client(tab, masivo)
     await masivo.clock.advance(10)  # both renew their leases; nobody is an orphan
     await second.flush()
     assert masivo.batches == []
@@ -173,15 +201,15 @@ async def test_a_live_tabs_events_are_not_taken_by_another_tab(
 async def test_two_new_tabs_never_both_send_a_closed_tabs_events(
     site: Any, masivo: FakeMasivo
 ) -> None:
-    site()
-    closed = tab_client(masivo)
+    tab = site()
+    closed = tab_client(tab, masivo)
     ids = {closed.send_analytics_event(EVENT).event_id for _ in range(20)}
     close_tab(closed)
     await masivo.clock.advance(LEASE_TTL_S + 1)
-    site()
-    left = tab_client(masivo)
-    site()
-    right = tab_client(masivo)  # both start adopting in the same tick
+    tab = site()
+    left = tab_client(tab, masivo)
+    tab = site()
+    right = tab_client(tab, masivo)  # both start adopting in the same tick
     await masivo.clock.advance(1)
     await asyncio.gather(left.flush(), right.flush())
     sent = [event["event_id"] for batch in masivo.batches for event in batch]
@@ -201,11 +229,11 @@ async def test_stored_events_are_scanned_only_when_an_owner_goes_or_once_a_minut
         return claim(store, alive)
 
     monkeypatch.setattr(EventStore, "claim_orphans", counted)
-    site()
-    first = tab_client(masivo, idle_flush_s=3600, max_wait_s=3600)
+    tab = site()
+    first = tab_client(tab, masivo, idle_flush_s=3600, max_wait_s=3600)
     ids = [first.send_analytics_event(EVENT).event_id for _ in range(3)]
-    site()
-    second = tab_client(masivo)
+    tab = site()
+    second = tab_client(tab, masivo)
     await masivo.clock.advance(1)  # both tabs made their first look
     assert len(scans) == 2  # each tab looked once at start
     await masivo.clock.advance(50)  # ten maintenance rounds, nobody left
@@ -246,18 +274,19 @@ async def test_leases_expire(clock: FakeClock) -> None:
 async def test_the_queue_is_bounded_and_the_oldest_are_dropped_and_reported(
     site: Any, masivo: FakeMasivo
 ) -> None:
-    site()
+    tab = site()
     reported: list[tuple[MasivoError, str]] = []
     client = tab_client(
+        tab,
         masivo,
         idle_flush_s=3600,
         max_wait_s=3600,
         batch_size=100,
         on_error=lambda error, event_id: reported.append((error, event_id)),
     )
-    client._dispatcher.set_online(False)  # nothing leaves: the queue only grows
+    go_offline(tab)  # nothing leaves: the queue only grows
     deliveries = [client.send_analytics_event(EVENT) for _ in range(MEMORY_QUEUE_BOUNDS[0] + 5)]
-    assert len(client._dispatcher) == MEMORY_QUEUE_BOUNDS[0]
+    assert sum(client.where(d.event_id) == "queued" for d in deliveries) == MEMORY_QUEUE_BOUNDS[0]
     assert [event_id for _, event_id in reported] == [d.event_id for d in deliveries[:5]]
     assert all(isinstance(error, MasivoDroppedError) for error, _ in reported)
     await asyncio.sleep(0)
@@ -270,8 +299,8 @@ async def test_the_queue_is_bounded_and_the_oldest_are_dropped_and_reported(
 async def test_a_burst_past_the_stored_bound_waits_in_memory_and_is_stored_as_room_frees(
     site: Any, masivo: FakeMasivo
 ) -> None:
-    page = site()
-    client = tab_client(masivo, idle_flush_s=3600, max_wait_s=3600)
+    page = tab = site()
+    client = tab_client(tab, masivo, idle_flush_s=3600, max_wait_s=3600)
     await client.get_token()
     page.navigator.onLine = False
     page.window.fire("offline")
@@ -284,7 +313,7 @@ async def test_a_burst_past_the_stored_bound_waits_in_memory_and_is_stored_as_ro
     page.window.fire("online")
     await masivo.clock.advance(2)
     await client.flush()
-    assert all(d.done() and not d.settled().exception() for d in deliveries)
+    assert all(d.done() and d.error is None for d in deliveries)
     sent = [event["event_id"] for batch in masivo.batches for event in batch]
     assert sorted(sent) == sorted(d.event_id for d in deliveries)
     assert stored(site) == {}
@@ -311,31 +340,35 @@ def test_the_stored_bound_counts_bytes_too() -> None:
 
 
 async def test_a_memory_only_queue_holds_ten_times_more(masivo: FakeMasivo) -> None:
-    client = tab_client(masivo)  # CPython: no page, no storage
-    client._dispatcher.set_online(False)
-    for _ in range(STORED_QUEUE_BOUNDS[0] + 1):
-        client.send_analytics_event(EVENT)
-    assert len(client._dispatcher) == STORED_QUEUE_BOUNDS[0] + 1
+    masivo.authorize_delay = asyncio.Event()  # nothing can leave: the queue only grows
+    client = tab_client(None, masivo)  # CPython: no page, no storage
+    deliveries = [client.send_analytics_event(EVENT) for _ in range(STORED_QUEUE_BOUNDS[0] + 1)]
+    await settle()
+    assert not any(delivery.done() for delivery in deliveries)  # none dropped
     assert MEMORY_QUEUE_BOUNDS[0] == 10 * STORED_QUEUE_BOUNDS[0]
     client.destroy()
 
 
-async def test_events_older_than_the_retry_window_are_dropped(masivo: FakeMasivo) -> None:
-    client = tab_client(masivo)
-    client._dispatcher.set_online(False)
+async def test_events_older_than_the_retry_window_are_dropped(
+    site: Any, masivo: FakeMasivo
+) -> None:
+    assert MAX_EVENT_AGE_S == 24 * 3600  # the default; a minute here, for speed
+    tab = site()
+    client = tab_client(tab, masivo, policy=DeliveryPolicy(max_event_age_s=60))
+    go_offline(tab)
     delivery = client.send_analytics_event(EVENT)
-    await masivo.clock.advance(MAX_EVENT_AGE_S + 1)
-    client._dispatcher.set_online(True)
+    await masivo.clock.advance(61)
+    go_offline(tab, False)
     await masivo.clock.advance(2)
-    with pytest.raises(MasivoDroppedError, match="24 hours"):
+    with pytest.raises(MasivoDroppedError, match="waited over 60 seconds"):
         await delivery
     assert masivo.batches == []
     client.destroy()
 
 
 async def test_offline_pauses_sending_and_online_resumes_it(site: Any, masivo: FakeMasivo) -> None:
-    page = site()
-    client = tab_client(masivo)
+    page = tab = site()
+    client = tab_client(tab, masivo)
     page.navigator.onLine = False
     page.window.fire("offline")
     for _ in range(100):  # even a full batch waits
@@ -356,9 +389,9 @@ async def test_offline_pauses_sending_and_online_resumes_it(site: Any, masivo: F
 async def test_a_full_storage_falls_back_to_memory_with_one_warning(
     site: Any, masivo: FakeMasivo, caplog: pytest.LogCaptureFixture
 ) -> None:
-    site()
+    tab = site()
     site.storage.full = True
-    client = tab_client(masivo)
+    client = tab_client(tab, masivo)
     deliveries = [client.send_analytics_event(EVENT) for _ in range(3)]
     await client.flush()
     assert all(result.success for result in await asyncio.gather(*deliveries))
@@ -369,10 +402,9 @@ async def test_a_full_storage_falls_back_to_memory_with_one_warning(
 
 
 async def test_disabled_storage_keeps_working_in_memory(
-    monkeypatch: pytest.MonkeyPatch, masivo: FakeMasivo, caplog: pytest.LogCaptureFixture
+    masivo: FakeMasivo, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(masivo_web.client, "current_page", lambda: fake_page(None))
-    client = tab_client(masivo)
+    client = tab_client(fake_page(None), masivo)
     delivery = client.send_analytics_event(EVENT)
     await client.flush()
     assert (await delivery).success
@@ -402,8 +434,8 @@ def test_fallback_storage_degrades_once_and_keeps_reading_old_entries() -> None:
 
 
 async def test_destroy_forgets_the_stored_copies(site: Any, masivo: FakeMasivo) -> None:
-    site()
-    client = tab_client(masivo)
+    tab = site()
+    client = tab_client(tab, masivo)
     client.send_analytics_event(EVENT)
     client.destroy()
     assert stored(site) == {}
@@ -414,9 +446,9 @@ async def test_rejected_events_leave_storage_and_retried_ones_stay_until_final(
 ) -> None:
     from tests.fakes import json_response
 
-    site()
+    tab = site()
     masivo.script("events", json_response(503, {"error": "busy"}))
-    client = tab_client(masivo)
+    client = tab_client(tab, masivo)
     client.send_analytics_event(EVENT)
     asyncio.get_running_loop().create_task(client.flush())
     await settle()

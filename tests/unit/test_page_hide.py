@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from masivo_web import create_client
-from masivo_web.keepalive import KEEPALIVE_BUDGET_BYTES, page_budget
+from masivo_web import MasivoClient, create_client
+from masivo_web.auth import TokenRegistry
+from masivo_web.keepalive import KEEPALIVE_BUDGET_BYTES
 from masivo_web.lifecycle import PageLifecycle
 from masivo_web.runtime import Page, current_page
 from tests.fakes import FakeMasivo, FakeNavigator, FakeTarget, settle
@@ -38,14 +39,11 @@ class FakePage:
         self.document = FakeTarget()
         self.navigator = FakeNavigator()
         self.proxies: list[FakeProxy] = []
+        self.bridge = Page(self.window, self.document, self.navigator, None, self.create_proxy)
 
     def create_proxy(self, function: Callable[[Any], None]) -> FakeProxy:
         self.proxies.append(FakeProxy(function))
         return self.proxies[-1]
-
-    @property
-    def bridge(self) -> Page:
-        return Page(self.window, self.document, self.navigator, None, self.create_proxy)
 
     def install(self, lifecycle: PageLifecycle) -> bool:
         return lifecycle.install(self.bridge)
@@ -127,15 +125,17 @@ def test_a_failing_flush_never_throws_into_the_page(caplog: pytest.LogCaptureFix
     assert "flushing on page hide failed" in caplog.text
 
 
-def attach(client: Any) -> FakePage:
+def client_on_page(masivo: FakeMasivo, **options: Any) -> tuple[MasivoClient, FakePage]:
+    """A client created in a (fake) page: the page is one of create_client's parts."""
     page = FakePage()
-    page.install(client._lifecycle)
-    return page
+    client = create_client(
+        "k", transport=masivo.transport, clock=masivo.clock, page=page.bridge, **options
+    )
+    return client, page
 
 
 async def test_hiding_starts_keepalive_requests_before_returning(masivo: FakeMasivo) -> None:
-    client = create_client("k", transport=masivo.transport, clock=masivo.clock)
-    page = attach(client)
+    client, page = client_on_page(masivo)
     await client.get_token()  # a token is cached, as after the first flush on a live page
     deliveries = [client.send_analytics_event(EVENT) for _ in range(3)]
     page.leave()
@@ -144,13 +144,12 @@ async def test_hiding_starts_keepalive_requests_before_returning(masivo: FakeMas
     assert len(json.loads(request.body or b"")["events"]) == 3
     await settle()
     assert all(delivery.done() for delivery in deliveries)
-    assert page_budget.in_flight == 0  # released once answered
+    assert page.bridge.keepalive_budget.in_flight == 0  # released once answered
     client.destroy()
 
 
 async def test_a_hide_stays_within_the_keepalive_budget(masivo: FakeMasivo) -> None:
-    client = create_client("k", transport=masivo.transport, clock=masivo.clock)
-    page = attach(client)
+    client, page = client_on_page(masivo)
     await client.get_token()
     deliveries = [
         client.send_analytics_event(EVENT, metadata={"pad": "x" * 2000}) for _ in range(60)
@@ -168,8 +167,7 @@ async def test_a_hide_stays_within_the_keepalive_budget(masivo: FakeMasivo) -> N
 
 
 async def test_without_a_cached_token_the_normal_flush_takes_over(masivo: FakeMasivo) -> None:
-    client = create_client("k", transport=masivo.transport, clock=masivo.clock)
-    page = attach(client)
+    client, page = client_on_page(masivo)
     delivery = client.send_analytics_event(EVENT)
     page.leave()
     assert masivo.transport.requests == []  # an authorize round trip cannot finish at unload
@@ -182,8 +180,7 @@ async def test_without_a_cached_token_the_normal_flush_takes_over(masivo: FakeMa
 async def test_hiding_with_nothing_queued_sends_nothing(
     masivo: FakeMasivo, caplog: pytest.LogCaptureFixture
 ) -> None:
-    client = create_client("k", transport=masivo.transport, clock=masivo.clock)
-    page = attach(client)
+    client, page = client_on_page(masivo)
     await client.get_token()
     with caplog.at_level(logging.DEBUG):
         page.leave()
@@ -196,17 +193,16 @@ async def test_hiding_with_nothing_queued_sends_nothing(
 async def test_a_batch_taken_but_not_yet_started_goes_out_at_hide(masivo: FakeMasivo) -> None:
     # The flusher takes a batch in one loop turn and its request starts in a later one (in a
     # page, each turn is its own browser task). A page hidden in between must still start it.
-    client = create_client("k", transport=masivo.transport, clock=masivo.clock)
-    page = attach(client)
+    client, page = client_on_page(masivo)
     await client.get_token()
     deliveries = [client.send_analytics_event(EVENT) for _ in range(2)]
     flushing = asyncio.ensure_future(client.flush())
-    dispatcher = client._dispatcher
+    first = deliveries[0].event_id
     for _ in range(10):  # step the loop until the batch is taken, not yet on the wire
         await asyncio.sleep(0)
-        if dispatcher._sending:
+        if client.where(first) == "taken":
             break
-    assert dispatcher._sending and not masivo.event_requests and not len(dispatcher._queue)
+    assert client.where(first) == "taken" and not masivo.event_requests
     page.leave()
     (request,) = masivo.event_requests  # started by the hide, before any await
     assert request.keepalive
@@ -222,14 +218,14 @@ async def test_a_batch_waiting_for_its_token_goes_out_at_hide_once_it_is_cached(
     # The token came back, but the task that asked for it has not resumed yet when the page is
     # hidden: the hide starts the request with the cached token, the task then awaits it.
     gate = masivo.authorize_delay = asyncio.Event()
-    client = create_client("k", transport=masivo.transport, clock=masivo.clock)
-    page = attach(client)
+    tokens = TokenRegistry()
+    client, page = client_on_page(masivo, tokens=tokens)
     deliveries = [client.send_analytics_event(EVENT) for _ in range(2)]
     flushing = asyncio.ensure_future(client.flush())
     await settle()
-    assert client._dispatcher._sending and not masivo.event_requests
+    assert client.where(deliveries[0].event_id) == "taken" and not masivo.event_requests
     gate.set()
-    auth = client._dispatcher._auth
+    (auth,) = tokens.managers()
     for _ in range(10):  # until the token is cached (the batch's task resumes later)
         await asyncio.sleep(0)
         if auth.cached_token is not None:
@@ -247,8 +243,7 @@ async def test_a_batch_waiting_for_its_token_goes_out_at_hide_once_it_is_cached(
 async def test_events_queued_while_hidden_go_out_at_once_and_at_pagehide(
     masivo: FakeMasivo,
 ) -> None:
-    client = create_client("k", transport=masivo.transport, clock=masivo.clock)
-    page = attach(client)
+    client, page = client_on_page(masivo)
     await client.get_token()
     page.hide()  # the user switched tabs; the page keeps tracking
     first = client.send_analytics_event(EVENT)

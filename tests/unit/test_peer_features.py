@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-import masivo_web.client
 from masivo_web import MasivoConfigError, MasivoValidationError, create_client
 from masivo_web.context import LIBRARY
 from masivo_web.runtime import Page
@@ -20,20 +19,18 @@ EVENT: dict[str, Any] = {"type": "ADD_TO_CART", "brand_id": None}
 
 
 @pytest.fixture
-def page_loads(monkeypatch: pytest.MonkeyPatch) -> Callable[[], Page]:
+def page_loads() -> Callable[[], Page]:
     """Each call is a new page load of one site (its localStorage survives)."""
     storage = FakeLocalStorage()
 
     def load() -> Page:
-        page = fake_page(storage)
-        monkeypatch.setattr(masivo_web.client, "current_page", lambda: page)
-        return page
+        return fake_page(storage)
 
     return load
 
 
-def client_for(masivo: FakeMasivo, **options: Any) -> Any:
-    return create_client("k", transport=masivo.transport, clock=masivo.clock, **options)
+def client_for(masivo: FakeMasivo, page: Page | None = None, **options: Any) -> Any:
+    return create_client("k", transport=masivo.transport, clock=masivo.clock, page=page, **options)
 
 
 def sent(masivo: FakeMasivo) -> list[dict[str, Any]]:
@@ -43,8 +40,8 @@ def sent(masivo: FakeMasivo) -> list[dict[str, Any]]:
 async def test_anonymous_events_then_identify_then_known_events(
     page_loads: Callable[[], Page], masivo: FakeMasivo
 ) -> None:
-    page_loads()
-    client = client_for(masivo)
+    tab = page_loads()
+    client = client_for(masivo, tab)
     anonymous = client.anonymous_id
     client.send_analytics_event(EVENT)  # no customer_id: the visitor is anonymous
     client.identify("customer-123", {"plan": "gold"})
@@ -62,19 +59,19 @@ async def test_anonymous_events_then_identify_then_known_events(
 async def test_identity_survives_a_page_load_and_reset_forgets_it(
     page_loads: Callable[[], Page], masivo: FakeMasivo
 ) -> None:
-    page_loads()
-    first = client_for(masivo)
+    tab = page_loads()
+    first = client_for(masivo, tab)
     first.identify("customer-9")
     anonymous = first.anonymous_id
     first.destroy()
-    page_loads()
-    second = client_for(masivo)
+    tab = page_loads()
+    second = client_for(masivo, tab)
     assert (second.anonymous_id, second.customer_id) == (anonymous, "customer-9")
     second.reset()
     assert second.customer_id is None
     assert second.anonymous_id != anonymous
-    page_loads()
-    third = client_for(masivo)
+    tab = page_loads()
+    third = client_for(masivo, tab)
     assert third.anonymous_id == second.anonymous_id
     for client in (second, third):
         client.destroy()
@@ -91,8 +88,8 @@ async def test_identify_refuses_a_missing_customer(masivo: FakeMasivo) -> None:
 async def test_events_carry_context_read_at_call_time(
     page_loads: Callable[[], Page], masivo: FakeMasivo
 ) -> None:
-    page = page_loads()
-    client = client_for(masivo)
+    page = tab = page_loads()
+    client = client_for(masivo, tab)
     client.send_analytics_event(EVENT)
     page.window.location.href = "https://shop.test/checkout"  # type: ignore[attr-defined]
     client.send_analytics_event(EVENT)
@@ -135,8 +132,8 @@ async def test_page_views_read_the_page_or_need_a_url_under_cpython(
     with pytest.raises(MasivoValidationError, match="url="):
         cpython.page("Home")
     cpython.page("Home", {"a": 1}, url="https://shop.test/", path="/")
-    page_loads()
-    in_page = client_for(masivo, page_event_type="VIEW")
+    tab = page_loads()
+    in_page = client_for(masivo, tab, page_event_type="VIEW")
     in_page.page("Cart")
     await cpython.flush()
     await in_page.flush()
@@ -196,14 +193,14 @@ async def test_a_disabled_client_records_and_sends_nothing(masivo: FakeMasivo) -
 async def test_opt_out_drops_the_queue_and_is_remembered_until_opt_in(
     page_loads: Callable[[], Page], masivo: FakeMasivo
 ) -> None:
-    page_loads()
-    client = client_for(masivo)
+    tab = page_loads()
+    client = client_for(masivo, tab)
     queued = client.send_analytics_event(EVENT)
     client.opt_out()
     assert (await queued).data == {"reason": "opted out"}
     client.destroy()
-    page_loads()
-    later = client_for(masivo)
+    tab = page_loads()
+    later = client_for(masivo, tab)
     assert later.opted_out
     assert (await later.send_analytics_event(EVENT)).data == {"reason": "opted out"}
     later.opt_in()
@@ -249,9 +246,9 @@ async def test_debug_logs_each_step(masivo: FakeMasivo, caplog: pytest.LogCaptur
 async def test_clients_with_different_keys_or_settings_stay_independent(
     page_loads: Callable[[], Page], masivo: FakeMasivo
 ) -> None:
-    page_loads()
-    shop = client_for(masivo)
-    other_brand = create_client("other", transport=masivo.transport, clock=masivo.clock)
+    tab = page_loads()
+    shop = client_for(masivo, tab)
+    other_brand = create_client("other", transport=masivo.transport, clock=masivo.clock, page=tab)
     shop.send_analytics_event(EVENT)
     other_brand.send_analytics_event(EVENT)
     shop.opt_out()  # consent is per client namespace
@@ -259,7 +256,7 @@ async def test_clients_with_different_keys_or_settings_stay_independent(
     assert shop.anonymous_id != other_brand.anonymous_id
     await other_brand.flush()
     assert len(sent(masivo)) == 1
-    same_key = client_for(masivo)
+    same_key = client_for(masivo, tab)
     assert await same_key.get_token() == await shop.get_token()  # one token per key
     for client in (shop, other_brand, same_key):
         client.destroy()
@@ -331,14 +328,14 @@ async def test_where_the_page_says_when_it_changes_it_is_not_read_per_event(
 ) -> None:
     from tests.fakes import FakeTarget
 
-    page = page_loads()
+    page = tab = page_loads()
     window: Any = page.window
     window.navigation = FakeTarget()
     window.MutationObserver = FakeMutationObserver
     window.Object = type("Object", (), {"new": staticmethod(lambda: type("O", (), {})())})
     document: Any = page.document
     document.head = object()
-    client = client_for(masivo)
+    client = client_for(masivo, tab)
     observer = FakeMutationObserver.made
     assert observer.observing is not None
     assert observer.observing[0] is document.head

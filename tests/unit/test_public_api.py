@@ -20,6 +20,7 @@ def test_public_names_are_pinned_and_sorted() -> None:
     assert masivo_web.__all__ == [
         "RESERVED_EVENT_TYPES",
         "Delivery",
+        "DeliveryPolicy",
         "MasivoAuthError",
         "MasivoClient",
         "MasivoConfigError",

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from masivo_web.policy import DeliveryPolicy
 from masivo_web.retry import (
-    BACKOFF_CAP_S,
-    RETRY_AFTER_CAP_S,
     backoff_delay,
     is_retryable_status,
     parse_retry_after,
 )
+
+BACKOFF_CAP_S = DeliveryPolicy().backoff_cap_s
+RETRY_AFTER_CAP_S = DeliveryPolicy().retry_after_cap_s
 
 
 @pytest.mark.parametrize(
@@ -60,6 +62,13 @@ def test_backoff_doubles_with_jitter_up_to_the_cap(
 )
 def test_retry_after_is_a_capped_floor(retry_after: float, expected: float) -> None:
     assert backoff_delay(1, retry_after_s=retry_after, random=lambda: 0.0) == expected
+
+
+def test_a_policy_sets_the_backoff_numbers() -> None:
+    quick = DeliveryPolicy(backoff_base_s=0.01, backoff_cap_s=0.05, retry_after_cap_s=1.0)
+    assert backoff_delay(1, random=lambda: 1.0, policy=quick) == pytest.approx(0.01)
+    assert backoff_delay(9, random=lambda: 1.0, policy=quick) == pytest.approx(0.05)
+    assert backoff_delay(1, retry_after_s=60, random=lambda: 0.0, policy=quick) == 1.0
 
 
 NOW = 1_795_000_000.0

@@ -1,0 +1,280 @@
+"""The flusher: *when* batches leave, and the one path each batch walks to its settlement.
+
+One task per client sleeps until the queue's next deadline (no threads, no ``call_later``), takes
+what is due from the :class:`~masivo_web.outbox.Outbox` and gives each batch a task that walks
+its path: token, request, answer, and then 401 (one re-authorization, one more try), 413 (the
+halves, in turn), and settlement. Every state change goes through the outbox, which owns the
+events; the flusher owns only timing: online or not, hidden or not, its own wake-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from . import api
+from .aio import Wakeup, cancel, spawn
+from .auth import AuthManager
+from .config import Settings
+from .delivery import Delivery
+from .durable import Persistence, StoredEvent
+from .errors import MasivoAuthError, MasivoError
+from .events import PreparedEvent
+from .outbox import Batch, Outbox
+from .policy import DeliveryPolicy
+from .runtime import IS_BROWSER, Clock, next_turn, running_loop
+from .transports import Response
+
+logger = logging.getLogger("masivo_web")
+
+
+class Flusher:
+    """Sends a client's outbox: batches when due, everything at page hide, nothing offline."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        tokens: AuthManager,
+        settings: Settings,
+        policy: DeliveryPolicy,
+        clock: Clock,
+    ) -> None:
+        self._outbox = outbox
+        self._tokens = tokens
+        self._settings = settings
+        self._policy = policy
+        self._clock = clock
+        self._task: asyncio.Task[None] | None = None
+        self._loop: object = None  # the loop the task runs on: a new asyncio.run needs another
+        self._wakeup: Wakeup | None = None
+        self._wake_posted = False  # a wake-up is posted for the next turn
+        self._online = True
+        self._page_hidden = False  # a hidden page sends each event at once
+        self._batch_tasks: set[asyncio.Task[None]] = set()
+        self._maintenance: asyncio.Task[None] | None = None
+        self._closed = False
+        outbox.on_change = self._wake_now
+
+    # -- the tracking call's share (once per event: kept to what must happen now) ----------
+
+    def enqueue(self, event: PreparedEvent) -> Delivery:
+        """Queue ``event`` in the outbox and return its delivery."""
+        outbox = self._outbox
+        delivery = Delivery(event.event_id, outbox.report, self.expedite)
+        size = outbox.add(event, delivery)
+        if self._page_hidden:
+            # A hidden page may be frozen or discarded with no further event: what it queues
+            # goes out at once rather than at the idle timer.
+            outbox.queue.request_flush()
+            self._wake_soon()
+        # The flusher needs waking only when the deadline moves earlier: the queue was empty
+        # (it sleeps with no deadline) or the count trigger fired. Later deadlines it finds.
+        elif size == 1 or size >= self._settings.batch_size:
+            self._wake_soon()
+            if size == 1 and self._tokens.cached_token is None:
+                # Authorize now rather than at the first batch: a page-hide flush can only
+                # use a token that is already cached (a bounce would lose its events).
+                self._tokens.warm()
+        return delivery
+
+    def _wake_soon(self) -> None:
+        """Wake the flusher on the next turn, starting it if needed: waking at once would
+        schedule through the loop, which in a page costs more than the rest of the call."""
+        if not self._wake_posted:
+            self._wake_posted = True
+            next_turn(self._wake_now)
+
+    def _wake_now(self) -> None:
+        self._wake_posted = False
+        if not self._closed:
+            self.ensure_running().set()
+
+    # -- triggers ------------------------------------------------------------------------
+
+    def expedite(self) -> None:
+        """Someone awaits an event: send what is queued now instead of at the next timer."""
+        self._outbox.queue.request_flush()
+        self._wake_now()
+
+    async def flush(self) -> None:
+        """Send everything queued now; return once each event was answered or finally failed."""
+        pending = self._outbox.unsettled()
+        if self._closed or not pending:
+            return
+        self.expedite()
+        for delivery in pending:
+            await delivery.settled()
+
+    def set_online(self, online: bool) -> None:
+        """Follow ``navigator.onLine``: no sends while offline; resume shortly after coming
+        back (at once fails with ERR_NETWORK_CHANGED)."""
+        self._online = online
+        queue = self._outbox.queue
+        if online and len(queue) and not self._closed:
+            queue.request_flush()
+            queue.hold_until(self._clock.monotonic() + self._policy.resume_delay_s)
+            self._wake_now()
+
+    def page_hidden(self) -> None:
+        """The page is hidden or left: put queued events on the wire *now*.
+
+        Runs synchronously inside the ``pagehide``/``visibilitychange`` listener: the page may
+        be gone before any ``await`` resumes. Requests start with the cached token and
+        ``keepalive``, within the page's budget; without a cached token (an authorize round
+        trip cannot finish in an unloading page) or budget, the events stay queued and stored,
+        for the normal flush if the page lives on (a hidden tab), or for the next page.
+        """
+        self._page_hidden = True
+        outbox = self._outbox
+        if self._closed:
+            return
+        if outbox.persistence is not None:
+            outbox.persistence.write()  # stored first: the requests may never be answered
+        if not self._online:
+            return  # offline: nothing could get out
+        token = self._tokens.cached_token
+        if token is not None:
+            for batch in outbox.start_for_page_hide(token):
+                self._walk(batch)
+        if len(outbox):
+            outbox.queue.request_flush()
+            self._wake_now()
+
+    def page_shown(self) -> None:
+        """The page is visible again: events wait for the usual triggers again."""
+        self._page_hidden = False
+
+    # -- the flusher task ----------------------------------------------------------------
+
+    def ensure_running(self) -> Wakeup:
+        """The flusher's wake-up, starting the task on the current loop if it is not running."""
+        loop = running_loop()
+        if self._task is None or self._task.done() or self._loop is not loop:
+            self._wakeup = Wakeup(self._clock)
+            self._loop = loop
+            self._task = spawn(self._run(self._wakeup))
+        assert self._wakeup is not None
+        return self._wakeup
+
+    async def _run(self, wakeup: Wakeup) -> None:
+        outbox = self._outbox
+        while True:
+            now = self._clock.monotonic()
+            outbox.drop_expired(now)
+            if not self._online or outbox.batches >= self._policy.max_in_flight:
+                await wakeup.sleep(None)  # coming online, or a batch ending, wakes it
+                continue
+            batches = outbox.take(now)
+            if batches:
+                self._walk(*batches)
+                continue
+            due = outbox.queue.next_due(now)
+            await wakeup.sleep(None if due is None else due - now)
+
+    def _walk(self, *batches: Batch) -> None:
+        # Each batch its own task, so a slow answer does not hold up the next batch; on the
+        # single-event route the requests of one take go one after another.
+        task = spawn(self._send_in_turn(list(batches)))
+        self._batch_tasks.add(task)
+
+    async def _send_in_turn(self, batches: list[Batch]) -> None:
+        try:
+            for batch in batches:
+                await self._send(batch)
+        finally:
+            self._batch_tasks = {task for task in self._batch_tasks if not task.done()}
+
+    async def _send(self, batch: Batch) -> None:
+        """One batch's path: token, request, answer (401: once more; 413: the halves), settle."""
+        outbox = self._outbox
+        todo = [batch]
+        while todo:
+            current = todo.pop(0)
+            try:
+                outcomes = await self._outcomes(current)
+            except _Split as split:
+                todo[0:0] = split.halves
+                continue
+            except BaseException:  # cancelled: the loop ends, or the client was destroyed
+                outbox.abandon(current)
+                for rest in todo:
+                    outbox.abandon(rest)
+                raise
+            outbox.settle(current, outcomes)
+
+    async def _outcomes(self, batch: Batch) -> list[api.Outcome]:
+        count = len(batch.items)
+        try:
+            response = await self._answer(batch)
+            if response.status == 401:
+                # The token expired or was revoked: drop it, authorize once, try once more.
+                assert batch.token is not None
+                self._tokens.invalidate(batch.token)
+                response = await self._answer(batch)
+                if response.status == 401:
+                    # Not final: a token can be revoked again between authorize and send. The
+                    # attempt counts; if it keeps happening, the events fail with this error.
+                    refused = MasivoAuthError(
+                        "Masivo rejected a freshly issued token. Check the key is a valid CLIENT "
+                        "key and that the clock of this device is right.",
+                        status=401,
+                        details=api.api_error(response).details,
+                    )
+                    return [api.Outcome("retry", 401, error=refused)] * count
+            if response.status == 413 and count > 1:
+                # Too large for the server: each half alone (one event too large is rejected
+                # by read_events_response).
+                raise _Split(self._outbox.split(batch))
+            return api.read_events_response(
+                response,
+                count,
+                single=self._settings.event_route == "behavior",
+                now_epoch=self._clock.time(),
+            )
+        except MasivoAuthError as exc:  # the key was refused: no retry of these events helps
+            return [api.Outcome("rejected", exc.status or 401, error=exc)] * count
+        except MasivoError as exc:  # network failure, or an authorize 5xx: retry later
+            return [api.Outcome("retry", exc.status or 0, error=exc)] * count
+        except _Split:
+            raise
+        except Exception as exc:  # a bug must fail its events, never the flusher
+            logger.exception("masivo_web: unexpected error while sending events")
+            error = MasivoError(f"Unexpected SDK error: {exc!r}")
+            return [api.Outcome("rejected", 0, error=error)] * count
+
+    async def _answer(self, batch: Batch) -> Response:
+        """Start ``batch``'s request unless a page hide already did, and await the answer."""
+        if batch.answer is None:
+            token = await self._tokens.get_token()
+            if batch.answer is None:  # a page hide may have started it while we waited
+                # In a page every send asks for keepalive, so a batch on the wire survives the
+                # user navigating away; the page's budget decides.
+                self._outbox.start(batch, token, keepalive=IS_BROWSER)
+        return await self._outbox.answer(batch)
+
+    def start_recovery(self, persistence: Persistence) -> None:
+        """Begin adopting the unsent events of closed tabs (a page only)."""
+        if self._maintenance is None:
+            self._maintenance = spawn(persistence.maintain(self._adopt))
+
+    def _adopt(self, stored: list[StoredEvent]) -> None:
+        logger.info("masivo_web: sending %d event(s) left unsent by an earlier page", len(stored))
+        self._outbox.adopt(stored)
+        self._wake_now()
+
+    def close(self) -> None:
+        """Stop the flusher and every batch task (the outbox fails their events)."""
+        self._closed = True
+        cancel(self._task)
+        cancel(self._maintenance)
+        for task in self._batch_tasks:
+            cancel(task)
+        self._batch_tasks.clear()
+
+
+class _Split(Exception):
+    """A 413: the batch was split into ``halves``, each to walk the path in turn."""
+
+    def __init__(self, halves: list[Batch]) -> None:
+        super().__init__("split")
+        self.halves = halves

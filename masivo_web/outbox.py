@@ -1,0 +1,371 @@
+"""The outbox: the one owner of every event from the tracking call to its settlement.
+
+It alone holds what is queued (an :class:`~masivo_web.queue.EventQueue`), what was taken for a
+request (a :class:`Batch`, *taken* until its request starts, then *sent*), the page's keepalive
+bytes its requests reserved, and the stored copies; and it settles each event exactly once.
+``where(event_id)`` answers "where is this event now" from here alone.
+
+It does no waiting of its own: the :class:`~masivo_web.flusher.Flusher` decides *when* a batch
+is taken and walks each batch along its one path (take, authorize, request, answer, settle),
+and the page-hide handler asks it to start, synchronously, what it can.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import cast
+
+from . import api
+from .config import Settings
+from .delivery import Delivery, DropSummary, SendEventResult, log_failure
+from .durable import Persistence, StoredEvent
+from .errors import MasivoDroppedError, MasivoError
+from .events import PreparedEvent
+from .keepalive import KeepaliveBudget
+from .policy import DeliveryPolicy
+from .queue import EventQueue, QueuedEvent
+from .retry import backoff_delay
+from .runtime import Clock
+from .transports import Request, Response, StartingTransport, Transport
+
+logger = logging.getLogger("masivo_web")
+
+#: Called with each failure nobody awaited: (error, event_id).
+Reporter = Callable[[MasivoError, str], None]
+
+
+class Batch:
+    """Events taken from the queue for one request. *Taken* until :meth:`Outbox.start` puts its
+    request on the wire (``answer`` set), *sent* until answered; a 401 starts it again."""
+
+    __slots__ = ("answer", "items", "reserved", "token")
+
+    def __init__(self, items: list[QueuedEvent]) -> None:
+        self.items = items
+        self.token: str | None = None
+        self.answer: Awaitable[Response] | None = None
+        #: Keepalive bytes this batch's request holds of the page's budget.
+        self.reserved = 0
+
+
+class Outbox:
+    """Queued, taken and sent events of one client, and their settlement."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        policy: DeliveryPolicy,
+        *,
+        transport: Transport,
+        clock: Clock,
+        random: Callable[[], float],
+        budget: KeepaliveBudget | None,
+        persistence: Persistence | None = None,
+        report: Reporter | None = None,
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._settings = settings
+        self._policy = policy
+        self._transport = transport
+        self._clock = clock
+        self._random = random
+        #: The page's keepalive budget (None: no page, so no keepalive requests).
+        self._budget = budget
+        self._starts_now = isinstance(transport, StartingTransport)
+        self.queue = EventQueue(
+            batch_size=settings.batch_size,
+            idle_flush_s=settings.idle_flush_s,
+            max_wait_s=settings.max_wait_s,
+        )
+        self._batches: list[Batch] = []
+        self.persistence = persistence
+        self.report = report or log_failure
+        self._drop_summary = DropSummary()
+        #: Called when a batch ends (room for another, or retries to schedule).
+        self.on_change = on_change
+        self.closed = False
+
+    def __len__(self) -> int:
+        """Events queued, not taken yet."""
+        return len(self.queue)
+
+    @property
+    def batches(self) -> int:
+        """Batches taken and not settled yet (their requests on the wire, or about to be)."""
+        return len(self._batches)
+
+    @property
+    def can_start_now(self) -> bool:
+        """Whether a request can be put on the wire synchronously (the page-hide flush)."""
+        return self._starts_now
+
+    def where(self, event_id: str) -> str | None:
+        """``"queued"``, ``"taken"`` (its request not started yet), ``"sent"`` (on the wire,
+        unanswered), or None: settled, or never here."""
+        for batch in self._batches:
+            for item in batch.items:
+                if item.event.event_id == event_id:
+                    return "taken" if batch.answer is None else "sent"
+        for item in self.queue.items:
+            if item.event.event_id == event_id:
+                return "queued"
+        return None
+
+    def unsettled(self) -> list[Delivery]:
+        """The deliveries of every event not settled yet, taken ones first."""
+        taken = [item.delivery for batch in self._batches for item in batch.items]
+        return taken + self.queue.deliveries()
+
+    # -- in ---------------------------------------------------------------------------------
+
+    def add(self, event: PreparedEvent, delivery: Delivery) -> int:
+        """Queue ``event`` (and its stored copy); returns how many are queued now."""
+        queue = self.queue
+        queue.append(event, delivery, self._clock.monotonic())
+        if self.persistence is not None:
+            self.persistence.save(event, self._clock.time())  # written before any send
+        size = len(queue)
+        max_events, max_bytes = self._policy.memory_bounds
+        if size > max_events or queue.size_bytes > max_bytes:
+            self._evict_over_bounds()
+        return size
+
+    def adopt(self, stored: list[StoredEvent]) -> None:
+        """Queue events an earlier page left unsent, under their own ``event_id``; due now."""
+        now, now_epoch = self._clock.monotonic(), self._clock.time()
+        for entry in stored:
+            delivery = Delivery(entry.event.event_id, self.report)
+            age = max(0.0, now_epoch - entry.queued_epoch)
+            self.queue.append(entry.event, delivery, now - age)
+        self.queue.request_flush()
+        self._evict_over_bounds()
+
+    # -- out --------------------------------------------------------------------------------
+
+    def take(self, now: float) -> list[Batch]:
+        """The batches due now (one per request: the whole batch, or one per event on the
+        single-event route), written to storage first; empty when nothing is due."""
+        items = self.queue.take_batch(now)
+        if not items:
+            return []
+        if self.persistence is not None:
+            self.persistence.write()  # write-ahead: stored before it is sent
+        return self._register(items)
+
+    def _register(self, items: list[QueuedEvent]) -> list[Batch]:
+        single = self._settings.event_route == "behavior"
+        batches = [Batch([item]) for item in items] if single else [Batch(items)]
+        self._batches.extend(batches)
+        return batches
+
+    def start(self, batch: Batch, token: str, *, keepalive: bool) -> bool:
+        """Put ``batch``'s request on the wire with ``token``; with ``keepalive`` while the
+        page's budget allows. False (nothing started) when ``keepalive`` is required (the page
+        is going away) and the budget has no room."""
+        request = self._request(batch.items, token)
+        size = len(request.body or b"")
+        budget = self._budget
+        if keepalive and budget is not None and budget.reserve(size):
+            batch.reserved = size
+            request = request.replace(keepalive=True)
+        if self._starts_now:
+            answer: Awaitable[Response] = cast(StartingTransport, self._transport).start(request)
+        else:
+            answer = self._transport.send(request)
+        batch.token, batch.answer = token, answer
+        return True
+
+    def can_keepalive(self, batch: Batch, token: str) -> bool:
+        """Whether ``batch`` would fit the page's keepalive budget now."""
+        if self._budget is None:
+            return False
+        return len(self._request(batch.items, token).body or b"") <= self._budget.available()
+
+    async def answer(self, batch: Batch) -> Response:
+        """The answer to ``batch``'s request; its keepalive bytes are released whatever came."""
+        assert batch.answer is not None
+        try:
+            return await batch.answer
+        finally:
+            self._release(batch)
+            batch.answer = None
+
+    def _release(self, batch: Batch) -> None:
+        if batch.reserved and self._budget is not None:
+            self._budget.release(batch.reserved)
+        batch.reserved = 0
+
+    def split(self, batch: Batch) -> list[Batch]:
+        """A 413: the batch becomes its two halves, each to be sent and settled on its own."""
+        half = len(batch.items) // 2
+        halves = [Batch(batch.items[:half]), Batch(batch.items[half:])]
+        index = self._batches.index(batch)
+        self._batches[index : index + 1] = halves
+        return halves
+
+    def start_for_page_hide(self, token: str) -> list[Batch]:
+        """The page is going away: start with keepalive every taken batch whose request has
+        not started, then take queued events while the budget lasts and start those. Returns
+        the new batches (someone must await their answers); the rest stay queued and stored."""
+        if not self._starts_now or self._budget is None:
+            return []
+        for batch in self._batches:
+            if batch.answer is None:
+                if not self.can_keepalive(batch, token):
+                    return []  # a request without keepalive dies with the page
+                self.start(batch, token, keepalive=True)
+        started: list[Batch] = []
+        while items := self.queue.take_for_unload(self._budget.available()):
+            for batch in self._register(items):
+                self.start(batch, token, keepalive=True)
+                started.append(batch)
+        return started
+
+    def _request(self, items: list[QueuedEvent], token: str) -> Request:
+        settings = self._settings
+        if settings.event_route == "behavior":
+            request = api.single_request(
+                settings.api_base, token, items[0].event.json, settings.timeout_s, keepalive=False
+            )
+        else:
+            request = api.batch_request(
+                settings.api_base,
+                token,
+                [item.event.json for item in items],
+                settings.timeout_s,
+                keepalive=False,
+            )
+        if settings.compression == "gzip" and request.body:
+            request = api.gzipped(request)
+        return request
+
+    # -- settling ---------------------------------------------------------------------------
+
+    def settle(self, batch: Batch, outcomes: list[api.Outcome]) -> None:
+        """Settle each event of ``batch`` by its outcome; retryable ones go back to the queue
+        (in order, after their backoff) until their attempts run out."""
+        self._end(batch)
+        if self.closed:
+            return  # close() already failed them
+        max_attempts = self._policy.max_attempts
+        retry: list[QueuedEvent] = []
+        retry_after: float | None = None
+        for item, outcome in zip(batch.items, outcomes):  # noqa: B905 - one outcome per item
+            final = outcome.kind != "retry" or item.attempts + 1 >= max_attempts
+            if final:
+                self._forget(item)  # final, one way or the other: the stored copy goes
+            if outcome.kind == "delivered":
+                item.delivery.resolve(SendEventResult(True, outcome.status, outcome.data))
+            elif final:
+                assert outcome.error is not None
+                item.delivery.fail(self._final_error(outcome, max_attempts))
+            else:
+                retry.append(item)
+                if outcome.retry_after_s is not None:
+                    retry_after = max(retry_after or 0.0, outcome.retry_after_s)
+        if retry:
+            attempt = max(item.attempts for item in retry) + 1
+            delay = backoff_delay(
+                attempt, retry_after_s=retry_after, random=self._random, policy=self._policy
+            )
+            ready_at = self._clock.monotonic() + delay
+            if retry_after is not None:
+                # The server said when to come back (429, 503): nothing else goes before then.
+                self.queue.hold_until(ready_at)
+            self.queue.put_back(retry, ready_at)
+
+    @staticmethod
+    def _final_error(outcome: api.Outcome, max_attempts: int) -> MasivoError:
+        error = outcome.error
+        assert error is not None
+        if outcome.kind != "retry":
+            return error
+        # The last attempt failed: say so, and keep everything support needs.
+        final = type(error)(
+            f"{error.message} Gave up after {max_attempts} attempts.",
+            status=error.status,
+            details=error.details,
+            code=error.code,
+            request_id=error.request_id,
+        )
+        final.__cause__ = error
+        return final
+
+    def abandon(self, batch: Batch) -> None:
+        """``batch``'s task ended without an answer (its event loop ended): its events go
+        back to the front of the queue, unsettled, for a later flush (the server de-duplicates
+        by ``event_id`` if the request did arrive)."""
+        self._end(batch)
+        if not self.closed:
+            self.queue.put_back(batch.items, 0.0, count_attempt=False)
+
+    def _end(self, batch: Batch) -> None:
+        self._release(batch)
+        if batch in self._batches:
+            self._batches.remove(batch)
+        self.on_change()
+
+    def drop_expired(self, now: float) -> None:
+        """Drop the events that waited longer than the policy keeps them."""
+        expired = self.queue.take_expired(now, self._policy.max_event_age_s)
+        if expired:
+            age = self._policy.max_event_age_s
+            longest = f"{age / 3600:g} hours" if age >= 3600 else f"{age:g} seconds"
+            self._drop(expired, f"it waited over {longest} (DeliveryPolicy.max_event_age_s).")
+
+    def _evict_over_bounds(self) -> None:
+        max_events, max_bytes = self._policy.memory_bounds
+        evicted = self.queue.evict_over_bounds(max_events, max_bytes)
+        if evicted:
+            self._drop(
+                evicted,
+                f"The queue was over its bound ({max_events} events or {max_bytes} bytes) "
+                "and this was its oldest event.",
+            )
+
+    def _drop(self, items: list[QueuedEvent], reason: str) -> None:
+        # An on_error hook hears of every drop; otherwise the log gets a periodic summary.
+        per_event = self.report is not log_failure
+        for item in items:
+            self._forget(item)
+            item.delivery.fail(
+                MasivoDroppedError(f"Dropped before delivery: {reason}"), log=per_event
+            )
+        if not per_event:
+            self._drop_summary.add(len(items), reason, self._clock.monotonic())
+
+    def _forget(self, item: QueuedEvent) -> None:
+        if self.persistence is not None:
+            self.persistence.forget(item.event.event_id)
+
+    def discard(self, reason: str) -> int:
+        """Drop every queued event (opt-out): each resolves unsent with ``reason``."""
+        items = self.queue.clear()
+        for item in items:
+            self._forget(item)
+            item.delivery.resolve(SendEventResult(False, 0, {"reason": reason}))
+        return len(items)
+
+    def close(self) -> int:
+        """Fail every unsettled event (the client is destroyed) and forget their stored
+        copies; returns how many. Never raises."""
+        if self.closed:
+            return 0
+        self.closed = True
+        dropped = [item for batch in self._batches for item in batch.items] + self.queue.clear()
+        for batch in self._batches:
+            self._release(batch)
+        self._batches.clear()
+        error = MasivoError(
+            "The client was destroyed before this event was sent; await flush() before destroy()."
+        )
+        for item in dropped:
+            self._forget(item)
+            item.delivery.fail(error, log=False)
+        if self.persistence is not None:
+            try:
+                self.persistence.close()
+            except Exception:  # storage trouble must not stop destroy()
+                logger.exception("masivo_web: closing the event store failed")
+        return len(dropped)

@@ -1,0 +1,131 @@
+"""Rules that protect speed and portability, as tests: a tidy-up that breaks one goes red.
+
+- The page's modules use only the asyncio that CPython, Pyodide and MicroPython share; the
+  rest (futures, done-callbacks, shield, wait, call_soon...) lives in ``runtime`` and ``aio``.
+- ``import masivo_web`` does not load what costs milliseconds in Pyodide and is not needed.
+- A tracking call schedules nothing on the loop (the first event of a client excepted).
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from masivo_web import create_client
+from masivo_web.runtime import IS_BROWSER
+from tests.fakes import FakeMasivo
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "masivo_web"
+
+#: asyncio names MicroPython lacks or breaks (or that cost a loop round trip in a page): only
+#: the adapter modules may touch them.
+NOT_PORTABLE = {
+    "add_done_callback",
+    "call_at",
+    "call_later",
+    "call_soon",
+    "create_future",
+    "ensure_future",
+    "get_running_loop",
+    "shield",
+}
+ADAPTERS = {"runtime.py", "aio.py"}
+
+
+def _page_modules() -> list[Path]:
+    spec = importlib.util.spec_from_file_location("browser_wheel", ROOT / "tools/browser_wheel.py")
+    assert spec is not None and spec.loader is not None
+    wheel = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(wheel)
+    excluded: tuple[str, ...] = wheel.EXCLUDED
+    modules = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(ROOT).as_posix()
+        if not relative.startswith(excluded):
+            modules.append(path)
+    return modules
+
+
+def _non_portable_uses(source: str) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute):
+            if node.attr in NOT_PORTABLE:
+                found.append(f"line {node.lineno}: .{node.attr}")
+            elif (
+                node.attr == "wait"
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "asyncio"
+            ):
+                found.append(f"line {node.lineno}: asyncio.wait")
+    return found
+
+
+def test_the_rule_catches_what_it_is_about() -> None:
+    source = "import asyncio\nasync def f(loop, task):\n    loop.call_soon(g)\n"
+    source += "    await asyncio.wait([task])\n    task.add_done_callback(g)\n"
+    assert sorted(_non_portable_uses(source)) == [
+        "line 3: .call_soon",
+        "line 4: asyncio.wait",
+        "line 5: .add_done_callback",
+    ]
+
+
+def test_page_modules_use_only_the_portable_asyncio() -> None:
+    modules = _page_modules()
+    assert {path.name for path in modules} >= {"outbox.py", "flusher.py", "client.py"}
+    offenders = {
+        path.relative_to(ROOT).as_posix(): uses
+        for path in modules
+        if path.name not in ADAPTERS
+        and (uses := _non_portable_uses(path.read_text(encoding="utf-8")))
+    }
+    assert offenders == {}, "use masivo_web.aio / masivo_web.runtime instead"
+
+
+#: Modules a page's ``import masivo_web`` must not load: each costs milliseconds in Pyodide
+#: (``uuid`` ~20 ms cold, ``hashlib`` every algorithm) or belongs to tests and servers.
+NOT_AT_IMPORT = (
+    "uuid",
+    "urllib",
+    "hashlib",
+    "dataclasses",
+    "email",
+    "zlib",
+    "masivo_web.sync",
+    "masivo_web.transports.mock",
+    "masivo_web.transports.stdlib",
+    "masivo_web.emulator",
+)
+
+
+@pytest.mark.skipif(IS_BROWSER, reason="Emscripten cannot start a fresh interpreter")
+def test_import_loads_nothing_it_does_not_need() -> None:
+    code = (
+        "import sys\nimport masivo_web\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {NOT_AT_IMPORT!r} "
+        f"or m in {NOT_AT_IMPORT!r}))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout.strip()
+    assert loaded == "[]"
+
+
+async def test_a_tracking_call_schedules_nothing_on_the_loop(masivo: FakeMasivo) -> None:
+    client = create_client("k", transport=masivo.transport, clock=masivo.clock)
+    event = {"type": "ADD_TO_CART", "customer_id": "c-1", "brand_id": None}
+    client.send_analytics_event(event)  # the first starts the flusher and authorizes
+    await asyncio.sleep(0)
+    tasks = asyncio.all_tasks()
+    for _ in range(20):
+        client.send_analytics_event(event)
+    assert asyncio.all_tasks() == tasks
+    client.destroy()
