@@ -2,8 +2,8 @@
 ``python -m masivo_web demo --headless`` (both load this file by path).
 
 Playwright's own browser download does not work on these machines, so the system Chromium is
-launched directly; without the background-networking flags it stalls on the closed network
-(``../shared/notes/browser-spike.md``).
+launched directly; without the background-networking flags it stalls on a closed network
+(it keeps trying to reach Google's services before loading pages).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The Masivo HTTP contract (``../shared/masivo-api.md``): requests built, answers read. No I/O.
+"""The Masivo HTTP contract (``docs/masivo-api.md``): requests built, answers read. No I/O.
 
 The client sends what these functions build and hands the answers back to them, so every rule of
 the contract (headers, body shapes, per-item results, error bodies) lives in one readable place.
@@ -74,6 +74,24 @@ def single_request(
 ) -> Request:
     """``POST {api_base}/behavior/events`` with one event as the body."""
     return _post(api_base + SINGLE_PATH, token, event_json.encode("utf-8"), timeout_s, keepalive)
+
+
+def events_request(
+    api_base: str,
+    token: str,
+    events_json: Sequence[str],
+    timeout_s: float,
+    *,
+    single: bool,
+    gzip: bool,
+) -> Request:
+    """The request for already-serialised events: one batch, or (``single``) the one event on
+    the single-event route; gzipped when asked."""
+    if single:
+        request = single_request(api_base, token, events_json[0], timeout_s, keepalive=False)
+    else:
+        request = batch_request(api_base, token, events_json, timeout_s, keepalive=False)
+    return gzipped(request) if gzip and request.body else request
 
 
 #: zlib's level 6: most of level 9's saving on JSON for a fraction of its time.

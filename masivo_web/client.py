@@ -7,26 +7,20 @@ from __future__ import annotations
 
 import json
 import logging
-import warnings
-import weakref
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._record import Record
 from .aio import first_of
-from .auth import AuthManager, TokenRegistry
 from .config import Settings
-from .context import EventContext, page_fields
+from .context import page_fields
 from .delivery import Delivery, SendEventResult
 from .errors import MasivoConfigError, MasivoError, MasivoValidationError
 from .events import new_event_id, prepare_event
-from .flusher import Flusher
-from .identity import Identity
-from .lifecycle import PageLifecycle
-from .outbox import Outbox
-from .runtime import Clock, Page, at_exit, running_loop
-from .storage import Storage
+from .runtime import Clock, running_loop
+
+if TYPE_CHECKING:
+    from .factory import ClientParts
 
 logger = logging.getLogger("masivo_web")
 
@@ -34,49 +28,6 @@ logger = logging.getLogger("masivo_web")
 BeforeSend = Callable[[dict[str, Any]], dict[str, Any] | None]
 #: ``on_error(error, event_id)``: a failure nobody awaited.
 OnError = Callable[[MasivoError, str], None]
-
-
-class ClientParts(Record):
-    """What a client is made of, built by ``create_client`` (the composition root) and
-    injectable there: the page, storage, token manager, outbox and flusher."""
-
-    __slots__ = (
-        "before_send",
-        "context",
-        "flusher",
-        "identity",
-        "lifecycle",
-        "outbox",
-        "page",
-        "storage",
-        "token_registry",
-        "tokens",
-    )
-
-    def __init__(
-        self,
-        *,
-        page: Page | None,
-        storage: Storage,
-        identity: Identity,
-        context: EventContext,
-        tokens: AuthManager,
-        token_registry: TokenRegistry,
-        outbox: Outbox,
-        flusher: Flusher,
-        lifecycle: PageLifecycle,
-        before_send: BeforeSend | None,
-    ) -> None:
-        self.page = page
-        self.storage = storage
-        self.identity = identity
-        self.context = context
-        self.tokens = tokens
-        self.token_registry = token_registry
-        self.outbox = outbox
-        self.flusher = flusher
-        self.lifecycle = lifecycle
-        self.before_send = before_send
 
 
 class MasivoClient:
@@ -106,7 +57,6 @@ class MasivoClient:
         # Read once: a storage read per event costs ~30 µs through the JS bridge.
         self._opted_out = self._storage.get(self._opt_out_key) == "1"
         self._destroyed = False
-        _live_clients.add(self)
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -300,7 +250,6 @@ class MasivoClient:
         if self._destroyed:
             return
         self._destroyed = True
-        _live_clients.discard(self)
         steps = (
             self._lifecycle.remove,
             self._context.close,
@@ -352,23 +301,3 @@ def _not_sent(event_id: str, reason: str) -> Delivery:
     delivery = Delivery(event_id)
     delivery.resolve(SendEventResult(False, 0, {"reason": reason}))
     return delivery
-
-
-#: Clients not destroyed yet: at interpreter exit, each that still holds events says so.
-_live_clients: weakref.WeakSet[MasivoClient] = weakref.WeakSet()
-
-
-def _report_unsent_at_exit() -> None:
-    for client in list(_live_clients):
-        unsent = client.pending_events
-        if unsent:
-            message = (
-                f"masivo_web: the program ended with {unsent} event(s) not sent by a client "
-                "that was never closed; `await masivo.close()` (or `async with`) before the "
-                "event loop ends, or use SyncClient, which flushes at exit."
-            )
-            logger.warning(message)
-            warnings.warn(message, ResourceWarning, stacklevel=1)
-
-
-at_exit(_report_unsent_at_exit)

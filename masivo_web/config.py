@@ -1,11 +1,17 @@
-"""The settings of one client, checked once in ``create_client``; messages say what to do."""
+"""The settings of one client, checked once in ``create_client``; messages say what to do.
+
+``auth_url`` and ``api_base`` default to the ``MASIVO_AUTH_URL`` and ``MASIVO_API_BASE``
+environment variables when set (so a script can be pointed at a local emulator without editing
+it), else to Masivo's production URLs."""
 
 from __future__ import annotations
 
 import math
-from typing import Literal
+import os
+from collections.abc import Callable
+from typing import Any, Literal
 
-from ._record import Record
+from .api import DEFAULT_API_BASE, DEFAULT_AUTH_URL
 from .errors import MasivoConfigError, short_repr
 
 EventRoute = Literal["analytics", "behavior"]
@@ -13,137 +19,88 @@ EventRoute = Literal["analytics", "behavior"]
 Compression = Literal["gzip"] | None
 
 
-class Settings(Record):
-    """Validated client settings. The API key is kept out of ``repr`` so it never reaches a log."""
+class Option:
+    """One client option: its check, which returns the value to keep or raises
+    :class:`MasivoConfigError` saying what to pass instead."""
 
-    __slots__ = (
-        "api_base",
-        "api_key",
-        "auth_url",
-        "batch_size",
-        "brand_id",
-        "compression",
-        "context",
-        "enabled",
-        "event_route",
-        "identify_event_type",
-        "idle_flush_s",
-        "max_wait_s",
-        "page_event_type",
-        "timeout_s",
-    )
-    _hidden = frozenset({"api_key"})
+    __slots__ = ("check",)
 
-    def __init__(
-        self,
-        api_key: str,
-        brand_id: str | None,
-        auth_url: str,
-        api_base: str,
-        batch_size: int,
-        idle_flush_s: float,
-        max_wait_s: float,
-        timeout_s: float,
-        event_route: EventRoute,
-        context: bool = True,
-        enabled: bool = True,
-        page_event_type: str = "PAGE_VIEW",
-        identify_event_type: str = "IDENTIFY",
-        compression: Compression = None,
-    ) -> None:
-        self.api_key = api_key
-        self.brand_id = brand_id
-        self.auth_url = auth_url
-        self.api_base = api_base
-        self.batch_size = batch_size
-        self.idle_flush_s = idle_flush_s
-        self.max_wait_s = max_wait_s
-        self.timeout_s = timeout_s
-        self.event_route = event_route
-        self.context = context
-        self.enabled = enabled
-        self.page_event_type = page_event_type
-        self.identify_event_type = identify_event_type
-        self.compression = compression
+    def __init__(self, check: Callable[[str, Any], Any]) -> None:
+        self.check = check
 
 
-def check_settings(
-    *,
-    api_key: object,
-    brand_id: object,
-    auth_url: object,
-    api_base: object,
-    batch_size: object,
-    idle_flush_s: object,
-    max_wait_s: object,
-    timeout_s: object,
-    event_route: object,
-    context: object = True,
-    enabled: object = True,
-    page_event_type: object = "PAGE_VIEW",
-    identify_event_type: object = "IDENTIFY",
-    compression: object = None,
-) -> Settings:
-    """Return :class:`Settings` or raise :class:`MasivoConfigError` for the first bad argument."""
-    if not isinstance(api_key, str) or not api_key.strip():
+def _api_key(name: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
         raise MasivoConfigError(
             "create_client() needs your Masivo CLIENT API key as a non-empty string "
             "(Masivo dashboard → API keys)."
         )
-    if api_key != api_key.strip():
+    if value != value.strip():
         raise MasivoConfigError(
             "The API key has leading or trailing whitespace; copy it again without spaces."
         )
-    if brand_id is not None and (not isinstance(brand_id, str) or not brand_id):
+    return value
+
+
+def _brand_id(name: str, value: object) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value):
         raise MasivoConfigError(
-            f"brand_id must be a non-empty string or None; got {short_repr(brand_id)}."
+            f"brand_id must be a non-empty string or None; got {short_repr(value)}."
         )
-    if (
-        not isinstance(batch_size, int)
-        or isinstance(batch_size, bool)
-        or not 1 <= batch_size <= 100
-    ):
+    return value
+
+
+def _url_or(variable: str, default: str) -> Callable[[str, Any], str]:
+    def check(name: str, value: object) -> str:
+        if value is None:
+            value = os.environ.get(variable) or default
+            name = f"{name} (from {variable})" if variable in os.environ else name
+        return _check_url(name, value)
+
+    return check
+
+
+def _api_base(name: str, value: object) -> str:
+    return _url_or("MASIVO_API_BASE", DEFAULT_API_BASE)(name, value).rstrip("/")
+
+
+def _batch_size(name: str, value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 100:
         raise MasivoConfigError(
             "batch_size must be an integer from 1 to 100 (Masivo's batch limit); "
-            f"got {short_repr(batch_size)}."
+            f"got {short_repr(value)}."
         )
-    if event_route not in ("analytics", "behavior"):
+    return value
+
+
+def _event_route(name: str, value: object) -> EventRoute:
+    if value not in ("analytics", "behavior"):
         raise MasivoConfigError(
             f"event_route must be 'analytics' (batched, the default) or 'behavior' (one event "
-            f"per request); got {short_repr(event_route)}."
+            f"per request); got {short_repr(value)}."
         )
-    for name, flag in (("context", context), ("enabled", enabled)):
-        if not isinstance(flag, bool):
-            raise MasivoConfigError(f"{name} must be True or False; got {short_repr(flag)}.")
-    for name, event_type in (
-        ("page_event_type", page_event_type),
-        ("identify_event_type", identify_event_type),
-    ):
-        if not isinstance(event_type, str) or not event_type.strip():
-            raise MasivoConfigError(
-                f"{name} must be an event type name; got {short_repr(event_type)}."
-            )
-    if compression not in (None, "gzip"):
+    return "behavior" if value == "behavior" else "analytics"
+
+
+def _flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise MasivoConfigError(f"{name} must be True or False; got {short_repr(value)}.")
+    return value
+
+
+def _event_type(name: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise MasivoConfigError(f"{name} must be an event type name; got {short_repr(value)}.")
+    return value
+
+
+def _compression(name: str, value: object) -> Compression:
+    if value not in (None, "gzip"):
         raise MasivoConfigError(
             "compression must be None (plain JSON, the default) or 'gzip' (only where the "
-            f"server accepts Content-Encoding: gzip); got {short_repr(compression)}."
+            f"server accepts Content-Encoding: gzip); got {short_repr(value)}."
         )
-    return Settings(
-        api_key=api_key,
-        brand_id=brand_id,
-        auth_url=_check_url("auth_url", auth_url),
-        api_base=_check_url("api_base", api_base).rstrip("/"),
-        batch_size=batch_size,
-        idle_flush_s=_check_seconds("idle_flush_s", idle_flush_s),
-        max_wait_s=_check_seconds("max_wait_s", max_wait_s),
-        timeout_s=_check_seconds("timeout_s", timeout_s),
-        event_route=event_route,
-        context=bool(context),
-        enabled=bool(enabled),
-        page_event_type=str(page_event_type),
-        identify_event_type=str(identify_event_type),
-        compression="gzip" if compression == "gzip" else None,
-    )
+    return "gzip" if value == "gzip" else None
 
 
 def _check_url(name: str, value: object) -> str:
@@ -160,7 +117,7 @@ def _check_url(name: str, value: object) -> str:
     return value
 
 
-def _check_seconds(name: str, value: object) -> float:
+def _seconds(name: str, value: object) -> float:
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
@@ -171,3 +128,50 @@ def _check_seconds(name: str, value: object) -> float:
             f"{name} must be a positive number of seconds; got {short_repr(value)}."
         )
     return float(value)
+
+
+class Settings:
+    """Validated client settings, one line per option: its type and its check (adding an
+    option: a line here, a parameter of ``create_client``, and the code that uses it). The
+    API key is kept out of ``repr`` so it never reaches a log."""
+
+    api_key: str = Option(_api_key)  # type: ignore[assignment]
+    brand_id: str | None = Option(_brand_id)  # type: ignore[assignment]
+    auth_url: str = Option(_url_or("MASIVO_AUTH_URL", DEFAULT_AUTH_URL))  # type: ignore[assignment]
+    api_base: str = Option(_api_base)  # type: ignore[assignment]
+    batch_size: int = Option(_batch_size)  # type: ignore[assignment]
+    idle_flush_s: float = Option(_seconds)  # type: ignore[assignment]
+    max_wait_s: float = Option(_seconds)  # type: ignore[assignment]
+    timeout_s: float = Option(_seconds)  # type: ignore[assignment]
+    event_route: EventRoute = Option(_event_route)  # type: ignore[assignment]
+    context: bool = Option(_flag)  # type: ignore[assignment]
+    enabled: bool = Option(_flag)  # type: ignore[assignment]
+    page_event_type: str = Option(_event_type)  # type: ignore[assignment]
+    identify_event_type: str = Option(_event_type)  # type: ignore[assignment]
+    compression: Compression = Option(_compression)  # type: ignore[assignment]
+
+    def __init__(self, **values: Any) -> None:
+        """Checks each option (the first bad one raises) and keeps the checked values."""
+        unknown = set(values) - set(OPTION_NAMES)
+        if unknown:
+            raise MasivoConfigError(f"Unknown client option(s): {', '.join(sorted(unknown))}.")
+        for name in OPTION_NAMES:
+            option: Option = type(self).__dict__[name]
+            setattr(self, name, option.check(name, values.get(name)))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Settings):
+            return NotImplemented
+        return vars(self) == vars(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{name}={getattr(self, name)!r}" for name in OPTION_NAMES if name != "api_key"
+        )
+        return f"Settings({shown})"
+
+
+#: Every client setting, in order.
+OPTION_NAMES = tuple(name for name, value in vars(Settings).items() if isinstance(value, Option))

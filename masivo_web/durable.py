@@ -5,7 +5,7 @@ Queued events are written to storage in the same turn of the event loop as the t
 the call), before anything is sent, and at once when the page is hidden; they are removed only
 once acknowledged, finally rejected, or dropped. Events queued in one turn share one storage key,
 a *segment* of up to :data:`SEGMENT_EVENTS` events: a burst costs one ``setItem``, not one per
-event, and the queue is never rewritten as a whole (peers.md §7.12). Keys hold no secret:
+event, and the queue is never rewritten as a whole. Keys hold no secret:
 ``masivo_web:<namespace>:ev:<first event_id>``, where the namespace is a hash of the API key and
 API base; the value is the owner on the first line, then ``queued_at|sequence|event-json`` per
 event. API keys and tokens are never written.

@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import MasivoValidationError
 
-#: Masivo's per-event limit on the batch route (masivo-api.md).
+#: Masivo's per-event limit on the batch route (docs/masivo-api.md).
 MAX_EVENT_BYTES = 32 * 1024
 #: Deepest nesting of dicts/lists accepted in an event (real events nest 2-4 levels).
 MAX_NESTING_DEPTH = 32

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import logging
 import random as _random
+import warnings
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 from . import api
-from .auth import TokenRegistry, shared_tokens
-from .client import BeforeSend, ClientParts, MasivoClient, OnError
-from .config import Compression, EventRoute, Settings, check_settings
+from ._record import Record
+from .auth import AuthManager, TokenRegistry, shared_tokens
+from .client import BeforeSend, MasivoClient, OnError
+from .config import OPTION_NAMES, Compression, EventRoute, Settings
 from .context import EventContext, static_context
 from .durable import namespace_for, page_storage, persistence_for
 from .errors import MasivoConfigError
@@ -22,9 +25,56 @@ from .identity import Identity
 from .lifecycle import PageLifecycle
 from .outbox import Outbox
 from .policy import DeliveryPolicy
-from .runtime import Clock, Page, SystemClock, current_page
+from .runtime import Clock, Page, SystemClock, at_exit, current_page
 from .storage import MemoryStorage, Storage
 from .transports import Transport, default_transport
+from .wire import Wire
+
+
+class ClientParts(Record):
+    """What a client is made of, built by ``create_client`` (the composition root) and
+    injectable there: the page, storage, token manager, outbox and flusher."""
+
+    __slots__ = (
+        "before_send",
+        "context",
+        "flusher",
+        "identity",
+        "lifecycle",
+        "outbox",
+        "page",
+        "storage",
+        "token_registry",
+        "tokens",
+    )
+
+    def __init__(
+        self,
+        *,
+        page: Page | None,
+        storage: Storage,
+        identity: Identity,
+        context: EventContext,
+        tokens: AuthManager,
+        token_registry: TokenRegistry,
+        outbox: Outbox,
+        flusher: Flusher,
+        lifecycle: PageLifecycle,
+        before_send: BeforeSend | None,
+    ) -> None:
+        self.page = page
+        self.storage = storage
+        self.identity = identity
+        self.context = context
+        self.tokens = tokens
+        self.token_registry = token_registry
+        self.outbox = outbox
+        self.flusher = flusher
+        self.lifecycle = lifecycle
+        self.before_send = before_send
+
+
+logger = logging.getLogger("masivo_web")
 
 #: ``page=`` default: the page this interpreter runs in, if any.
 DETECT: Any = object()
@@ -61,7 +111,9 @@ def create_client(
     timer starts until the first event.
 
     ``auth_url`` defaults to ``https://api.masivo.ai/auth/authorize`` and ``api_base`` to
-    ``https://app.masivo.ai/api/storefront/v1``. ``brand_id`` is injected into events that have
+    ``https://app.masivo.ai/api/storefront/v1``, or to the ``MASIVO_AUTH_URL`` and
+    ``MASIVO_API_BASE`` environment variables when they are set (point a script at a local
+    emulator without editing it). ``brand_id`` is injected into events that have
     a ``platform`` but no ``brand_id``. Events are sent in batches of ``batch_size`` (at most
     100), after ``idle_flush_s`` without a new event, ``max_wait_s`` after the oldest queued
     event, or on ``await flush()``. ``event_route="behavior"`` sends each event alone to the
@@ -85,22 +137,8 @@ def create_client(
 
     Raises :class:`MasivoConfigError` at once for a bad argument.
     """
-    settings = check_settings(
-        api_key=api_key,
-        brand_id=brand_id,
-        auth_url=api.DEFAULT_AUTH_URL if auth_url is None else auth_url,
-        api_base=api.DEFAULT_API_BASE if api_base is None else api_base,
-        batch_size=batch_size,
-        idle_flush_s=idle_flush_s,
-        max_wait_s=max_wait_s,
-        timeout_s=timeout_s,
-        event_route=event_route,
-        context=context,
-        enabled=enabled,
-        page_event_type=page_event_type,
-        identify_event_type=identify_event_type,
-        compression=compression,
-    )
+    arguments = locals()  # the settings are checked by name: see config.Settings
+    settings = Settings(**{name: arguments[name] for name in OPTION_NAMES})
     if transport is not None and not callable(getattr(transport, "send", None)):
         raise MasivoConfigError("transport must have an async send(request) method.")
     for name, hook in (("on_error", on_error), ("before_send", before_send)):
@@ -161,10 +199,9 @@ def build_client(
     outbox = Outbox(
         settings,
         policy,
-        transport=transport,
+        wire=Wire(settings, transport, page.keepalive_budget if page is not None else None),
         clock=clock,
         random=random,
-        budget=page.keepalive_budget if page is not None else None,
         persistence=persistence,
         report=on_error,
     )
@@ -192,13 +229,33 @@ def build_client(
         if persistence is not None:
             # In a page the loop is always there: begin adopting closed tabs' unsent events.
             flusher.start_recovery(persistence)
+    _live_clients.add(client)
     return client
 
 
 def _log_everything() -> None:
-    logger = logging.getLogger("masivo_web")
     logger.setLevel(logging.DEBUG)
     if not logger.handlers:  # in Pyodide stderr is the browser console
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
         logger.addHandler(handler)
+
+
+#: Clients not destroyed yet: at interpreter exit, each that still holds events says so.
+_live_clients: weakref.WeakSet[MasivoClient] = weakref.WeakSet()
+
+
+def _report_unsent_at_exit() -> None:
+    for client in list(_live_clients):
+        unsent = client.pending_events  # 0 once destroyed
+        if unsent:
+            message = (
+                f"masivo_web: the program ended with {unsent} event(s) not sent by a client "
+                "that was never closed; `await masivo.close()` (or `async with`) before the "
+                "event loop ends, or use SyncClient, which flushes at exit."
+            )
+            logger.warning(message)
+            warnings.warn(message, ResourceWarning, stacklevel=1)
+
+
+at_exit(_report_unsent_at_exit)

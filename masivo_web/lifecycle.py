@@ -8,7 +8,7 @@ main thread); under CPython, in a worker, or server-side rendering there is no p
 call finds nothing left to start): events queued while the page was already hidden still go
 out when it is closed. The show handler runs when a hidden page is visible again or restored
 from the back/forward cache. ``unload``/``beforeunload`` are never used: they break the bfcache
-(peers.md §5.14).
+(as the peer SDKs found).
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import cast
 
 from . import api
 from .config import Settings
@@ -22,12 +21,12 @@ from .delivery import Delivery, DropSummary, SendEventResult, log_failure
 from .durable import Persistence, StoredEvent
 from .errors import MasivoDroppedError, MasivoError
 from .events import PreparedEvent
-from .keepalive import KeepaliveBudget
 from .policy import DeliveryPolicy
 from .queue import EventQueue, QueuedEvent
-from .retry import backoff_delay
+from .retry import backoff_delay, final_error
 from .runtime import Clock
-from .transports import Request, Response, StartingTransport, Transport
+from .transports import Request, Response
+from .wire import Wire
 
 logger = logging.getLogger("masivo_web")
 
@@ -57,22 +56,18 @@ class Outbox:
         settings: Settings,
         policy: DeliveryPolicy,
         *,
-        transport: Transport,
+        wire: Wire,
         clock: Clock,
         random: Callable[[], float],
-        budget: KeepaliveBudget | None,
         persistence: Persistence | None = None,
         report: Reporter | None = None,
         on_change: Callable[[], None] = lambda: None,
     ) -> None:
         self._settings = settings
         self._policy = policy
-        self._transport = transport
+        self._wire = wire
         self._clock = clock
         self._random = random
-        #: The page's keepalive budget (None: no page, so no keepalive requests).
-        self._budget = budget
-        self._starts_now = isinstance(transport, StartingTransport)
         self.queue = EventQueue(
             batch_size=settings.batch_size,
             idle_flush_s=settings.idle_flush_s,
@@ -94,11 +89,6 @@ class Outbox:
     def batches(self) -> int:
         """Batches taken and not settled yet (their requests on the wire, or about to be)."""
         return len(self._batches)
-
-    @property
-    def can_start_now(self) -> bool:
-        """Whether a request can be put on the wire synchronously (the page-hide flush)."""
-        return self._starts_now
 
     def where(self, event_id: str) -> str | None:
         """``"queued"``, ``"taken"`` (its request not started yet), ``"sent"`` (on the wire,
@@ -159,28 +149,19 @@ class Outbox:
         self._batches.extend(batches)
         return batches
 
-    def start(self, batch: Batch, token: str, *, keepalive: bool) -> bool:
-        """Put ``batch``'s request on the wire with ``token``; with ``keepalive`` while the
-        page's budget allows. False (nothing started) when ``keepalive`` is required (the page
-        is going away) and the budget has no room."""
-        request = self._request(batch.items, token)
-        size = len(request.body or b"")
-        budget = self._budget
-        if keepalive and budget is not None and budget.reserve(size):
-            batch.reserved = size
-            request = request.replace(keepalive=True)
-        if self._starts_now:
-            answer: Awaitable[Response] = cast(StartingTransport, self._transport).start(request)
-        else:
-            answer = self._transport.send(request)
-        batch.token, batch.answer = token, answer
-        return True
+    def start(self, batch: Batch, token: str, *, keepalive: bool) -> None:
+        """Put ``batch``'s request on the wire with ``token``, asking for ``keepalive`` (the
+        request outlives the page) while the page's budget has room for its body."""
+        self._start(batch, self._request(batch, token), token, keepalive=keepalive)
 
-    def can_keepalive(self, batch: Batch, token: str) -> bool:
-        """Whether ``batch`` would fit the page's keepalive budget now."""
-        if self._budget is None:
-            return False
-        return len(self._request(batch.items, token).body or b"") <= self._budget.available()
+    def _start(self, batch: Batch, request: Request, token: str, *, keepalive: bool) -> None:
+        if self.closed:  # destroyed while its task waited for a token: nothing goes out
+            raise MasivoError("The client was destroyed before this batch was sent.")
+        batch.answer, batch.reserved = self._wire.start(request, keepalive=keepalive)
+        batch.token = token
+
+    def _request(self, batch: Batch, token: str) -> Request:
+        return self._wire.request([item.event.json for item in batch.items], token)
 
     async def answer(self, batch: Batch) -> Response:
         """The answer to ``batch``'s request; its keepalive bytes are released whatever came."""
@@ -192,8 +173,7 @@ class Outbox:
             batch.answer = None
 
     def _release(self, batch: Batch) -> None:
-        if batch.reserved and self._budget is not None:
-            self._budget.release(batch.reserved)
+        self._wire.release(batch.reserved)
         batch.reserved = 0
 
     def split(self, batch: Batch) -> list[Batch]:
@@ -208,37 +188,21 @@ class Outbox:
         """The page is going away: start with keepalive every taken batch whose request has
         not started, then take queued events while the budget lasts and start those. Returns
         the new batches (someone must await their answers); the rest stay queued and stored."""
-        if not self._starts_now or self._budget is None:
+        wire = self._wire
+        if not wire.starts_now or wire.keepalive_room is None:
             return []
         for batch in self._batches:
             if batch.answer is None:
-                if not self.can_keepalive(batch, token):
+                request = self._request(batch, token)
+                if not wire.fits_keepalive(request):
                     return []  # a request without keepalive dies with the page
-                self.start(batch, token, keepalive=True)
+                self._start(batch, request, token, keepalive=True)
         started: list[Batch] = []
-        while items := self.queue.take_for_unload(self._budget.available()):
+        while items := self.queue.take_for_unload(wire.keepalive_room or 0):
             for batch in self._register(items):
                 self.start(batch, token, keepalive=True)
                 started.append(batch)
         return started
-
-    def _request(self, items: list[QueuedEvent], token: str) -> Request:
-        settings = self._settings
-        if settings.event_route == "behavior":
-            request = api.single_request(
-                settings.api_base, token, items[0].event.json, settings.timeout_s, keepalive=False
-            )
-        else:
-            request = api.batch_request(
-                settings.api_base,
-                token,
-                [item.event.json for item in items],
-                settings.timeout_s,
-                keepalive=False,
-            )
-        if settings.compression == "gzip" and request.body:
-            request = api.gzipped(request)
-        return request
 
     # -- settling ---------------------------------------------------------------------------
 
@@ -259,7 +223,7 @@ class Outbox:
                 item.delivery.resolve(SendEventResult(True, outcome.status, outcome.data))
             elif final:
                 assert outcome.error is not None
-                item.delivery.fail(self._final_error(outcome, max_attempts))
+                item.delivery.fail(final_error(outcome, max_attempts))
             else:
                 retry.append(item)
                 if outcome.retry_after_s is not None:
@@ -274,23 +238,6 @@ class Outbox:
                 # The server said when to come back (429, 503): nothing else goes before then.
                 self.queue.hold_until(ready_at)
             self.queue.put_back(retry, ready_at)
-
-    @staticmethod
-    def _final_error(outcome: api.Outcome, max_attempts: int) -> MasivoError:
-        error = outcome.error
-        assert error is not None
-        if outcome.kind != "retry":
-            return error
-        # The last attempt failed: say so, and keep everything support needs.
-        final = type(error)(
-            f"{error.message} Gave up after {max_attempts} attempts.",
-            status=error.status,
-            details=error.details,
-            code=error.code,
-            request_id=error.request_id,
-        )
-        final.__cause__ = error
-        return final
 
     def abandon(self, batch: Batch) -> None:
         """``batch``'s task ended without an answer (its event loop ended): its events go

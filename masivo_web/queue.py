@@ -10,7 +10,7 @@ from __future__ import annotations
 from .delivery import Delivery
 from .events import PreparedEvent
 
-#: Masivo's body limit on the batch route (masivo-api.md): 500 KB.
+#: Masivo's body limit on the batch route (docs/masivo-api.md): 500 KB.
 MAX_BATCH_BYTES = 500 * 1024
 #: ``{"events":[`` + ``]}``: the bytes a batch body adds around its events.
 _ENVELOPE_BYTES = len('{"events":[]}')

@@ -10,8 +10,13 @@ numbers are a :class:`~masivo_web.policy.DeliveryPolicy`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
+from .errors import MasivoError
 from .policy import DeliveryPolicy
+
+if TYPE_CHECKING:
+    from .api import Outcome
 
 #: The defaults, for callers that do not pass a policy.
 DEFAULT_POLICY = DeliveryPolicy()
@@ -66,3 +71,22 @@ def parse_retry_after(value: str | None, *, now_epoch: float) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, moment.timestamp() - now_epoch)
+
+
+def final_error(outcome: Outcome, max_attempts: int) -> MasivoError:
+    """The error that ends an event: a rejection as it came, or, after the last attempt, the
+    last error saying so, with everything support needs (status, code, details, request id)
+    and the last error as its cause."""
+    error = outcome.error
+    assert error is not None
+    if outcome.kind != "retry":
+        return error
+    final = type(error)(
+        f"{error.message} Gave up after {max_attempts} attempts.",
+        status=error.status,
+        details=error.details,
+        code=error.code,
+        request_id=error.request_id,
+    )
+    final.__cause__ = error
+    return final

@@ -1,6 +1,6 @@
 """Key-value storage for the write-ahead event store: ``localStorage`` in a page, memory
 elsewhere, and a wrapper that falls back to memory (with one warning) when the browser's storage
-fails: quota exceeded, or storage disabled (peers.md §5.9: never let storage break the page)."""
+fails: quota exceeded, or storage disabled (the peers' lesson: never let storage break the page)."""
 
 from __future__ import annotations
 

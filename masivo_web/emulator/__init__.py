@@ -1,4 +1,4 @@
-"""The local Masivo emulator: a real HTTP server implementing ``masivo-api.md``.
+"""The local Masivo emulator: a real HTTP server implementing ``docs/masivo-api.md``.
 
 Needs the ``emulator`` extra (``pip install 'masivo_web[emulator]'``); the SDK never imports it.
 

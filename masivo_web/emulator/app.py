@@ -1,4 +1,4 @@
-"""The emulated Masivo service as a Starlette app: the contract of ``masivo-api.md`` plus
+"""The emulated Masivo service as a Starlette app: the contract of ``docs/masivo-api.md`` plus
 ``/_emulator/*`` routes to inspect and steer it from tests and the demo.
 
 Not emulated (said plainly, as stripe-mock does): accounts and their registered custom types

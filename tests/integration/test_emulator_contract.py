@@ -1,4 +1,4 @@
-"""The emulator implements masivo-api.md: checked with raw HTTP, independent of the SDK."""
+"""The emulator implements docs/masivo-api.md: checked with raw HTTP, independent of the SDK."""
 
 from __future__ import annotations
 

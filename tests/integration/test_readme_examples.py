@@ -1,5 +1,5 @@
-"""The README's runnable examples run as written (against the emulator, which plays
-api.masivo.ai / app.masivo.ai for them)."""
+"""The README's runnable examples run as written, against the emulator, found the way the
+README tells users: ``MASIVO_AUTH_URL`` and ``MASIVO_API_BASE`` in the environment."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from masivo_web import api
 from masivo_web.emulator import EmulatorServer
 
 pytestmark = pytest.mark.emulator
@@ -31,8 +30,9 @@ def test_readme_example_runs_as_written(
 ) -> None:
     emulator = fresh_masivo_emulator
     emulator.control.add_key("your-client-api-key", "client")
-    monkeypatch.setattr(api, "DEFAULT_AUTH_URL", emulator.auth_url)
-    monkeypatch.setattr(api, "DEFAULT_API_BASE", emulator.api_base)
+    # What the README tells a user to do: point the SDK at the emulator from the environment.
+    monkeypatch.setenv("MASIVO_AUTH_URL", emulator.auth_url)
+    monkeypatch.setenv("MASIVO_API_BASE", emulator.api_base)
     exec(compile(code, "README.md", "exec"), {"__name__": "__main__"})
     printed = capsys.readouterr().out
     for expected in re.findall(r"# (True \d+|\d{3}|True|False \{.*\})$", code, re.M):

@@ -659,3 +659,15 @@ async def test_gzip_compression_sends_the_same_batch_in_fewer_bytes(masivo: Fake
     assert len(packed_request.body) < len(plain_request.body) / 5
     plain.destroy()
     packed.destroy()
+
+
+def test_the_environment_points_a_client_at_another_masivo(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MASIVO_AUTH_URL", "http://127.0.0.1:8765/auth/authorize")
+    monkeypatch.setenv("MASIVO_API_BASE", "http://127.0.0.1:8765/api/storefront/v1/")
+    settings = create_client("k").settings
+    assert settings.auth_url == "http://127.0.0.1:8765/auth/authorize"
+    assert settings.api_base == "http://127.0.0.1:8765/api/storefront/v1"
+    assert create_client("k", auth_url=AUTH_URL).settings.auth_url == AUTH_URL  # given wins
+    monkeypatch.setenv("MASIVO_API_BASE", "localhost:8765")
+    with pytest.raises(MasivoConfigError, match="MASIVO_API_BASE"):
+        create_client("k")

@@ -73,3 +73,16 @@ def test_the_package_has_no_runtime_dependencies_and_ships_py_typed() -> None:
     assert (ROOT / "masivo_web" / "py.typed").exists()
     assert project["dynamic"] == ["version"]  # read from masivo_web/_version.py
     assert masivo_web.__version__ == masivo_web._version.VERSION
+
+
+def test_every_setting_is_one_create_client_parameter_and_back() -> None:
+    # An option is written in three places: its create_client parameter, its Settings line
+    # (type and check), and the code that uses it. This keeps the first two in step.
+    import inspect
+
+    from masivo_web.config import OPTION_NAMES
+
+    parameters = set(inspect.signature(masivo_web.create_client).parameters)
+    parts = {"on_error", "before_send", "debug", "policy"}
+    parts |= {"transport", "clock", "random", "page", "storage", "tokens"}
+    assert parameters - parts == set(OPTION_NAMES)
