@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench import main_thread_tasks, masivo_browser, masivo_page_url, trace_events  # noqa: E402
+from common import masivo_browser, masivo_page_url  # noqa: E402
+from measure import main_thread_tasks, trace_events  # noqa: E402
 
 from masivo_web.emulator import EmulatorServer  # noqa: E402
 from masivo_web.emulator.static import StaticServer  # noqa: E402

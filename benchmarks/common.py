@@ -1,0 +1,106 @@
+"""What every benchmark shares: paths, the workload's event, the variants, Chromium, the site
+and the emulator."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+from masivo_web.emulator import EmulatorServer  # noqa: E402
+from masivo_web.emulator.static import StaticServer  # noqa: E402
+
+ISOLATED = {
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Embedder-Policy": "require-corp",
+}
+PEERS = ROOT / "benchmarks" / "peers"
+#: Every figure of the last run, so the report can be rewritten without measuring again.
+RESULTS = ROOT / "benchmarks" / "results.json"
+FLUSHES = 6  # the first flush, then five in steady state
+EVENT = {
+    "type": "ADD_TO_CART",
+    "customer_id": "c-1",
+    "brand_id": None,
+    "product": {"sku": "SKU-1", "amount": 1, "value": 9.99},
+}
+#: Chromium trace categories with main-thread tasks (RunTask) and User Timing marks.
+TRACE_CATEGORIES = ["toplevel", "blink.user_timing", "disabled-by-default-devtools.timeline"]
+
+
+class Variant:
+    """One SDK configuration: its page and query."""
+
+    def __init__(self, name: str, page: str, query: dict[str, str], masivo: bool = False) -> None:
+        self.name, self.page, self.query, self.masivo = name, page, query, masivo
+
+
+PRECOMPILED = "masivo_web, precompiled"
+VARIANTS = [
+    Variant("masivo_web", "masivo.html", {}, masivo=True),
+    Variant("masivo_web, gzip", "masivo.html", {"compression": "gzip"}, masivo=True),
+    Variant("masivo_web, PyScript", "masivo-pyscript.html", {}, masivo=True),
+    Variant(PRECOMPILED, "masivo.html", {"wheel": "precompiled"}, masivo=True),
+    Variant("posthog-js", "posthog.html", {}),
+    Variant("posthog-js, memory persistence", "posthog.html", {"persistence": "memory"}),
+    Variant("@segment/analytics-next", "segment.html", {}),
+]
+
+
+def versions() -> dict[str, str]:
+    found = {}
+    for package in ("posthog-js", "@segment/analytics-next"):
+        manifest = PEERS / "node_modules" / package / "package.json"
+        found[package] = json.loads(manifest.read_text())["version"]
+    pyodide = ROOT / "node_modules" / "pyodide" / "package.json"
+    found["pyodide"] = json.loads(pyodide.read_text())["version"]
+    chromium = subprocess.run(["/usr/bin/chromium", "--version"], capture_output=True, text=True)
+    found["chromium"] = chromium.stdout.strip()
+    return found
+
+
+def playwright_settings() -> Any:
+    spec = importlib.util.spec_from_file_location("pw", ROOT / "playwright.config.py")
+    assert spec is not None
+    assert spec.loader is not None
+    settings = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(settings)
+    return settings
+
+
+@contextlib.contextmanager
+def masivo_browser() -> Iterator[tuple[Any, StaticServer, EmulatorServer]]:
+    """Chromium, the pages' server and the emulator, for passes on masivo_web's page alone
+    (``--profiles``, ``probes.py``)."""
+    from playwright.sync_api import sync_playwright
+
+    with (
+        EmulatorServer() as emulator,
+        StaticServer(ROOT, headers=ISOLATED) as site,
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(**playwright_settings().launch_options())
+        try:
+            yield browser, site, emulator
+        finally:
+            browser.close()
+
+
+def masivo_page_url(site: StaticServer, emulator: EmulatorServer, **extra: str) -> str:
+    """masivo_web's bench page, pointed at ``emulator``."""
+    query = {"key": emulator.client_key, "auth": emulator.auth_url, "api": emulator.api_base}
+    return f"{site.url}/benchmarks/pages/masivo.html?{urlencode({**query, **extra})}"
+
+
+# -- one page ---------------------------------------------------------------------------------
