@@ -12,11 +12,13 @@ import base64
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from ._record import Record
 from .aio import Settable, cancel, spawn
 from .errors import MasivoAuthError, MasivoError
 from .runtime import Clock
+from .storage import Storage
 
 logger = logging.getLogger("masivo_web")
 
@@ -86,6 +88,43 @@ class TokenState(Record):
         return due
 
 
+class TokenCache(Protocol):
+    """Where a token outlives its page: the tab's ``sessionStorage`` (see :class:`TabToken`)."""
+
+    def load(self) -> tuple[str, float] | None:
+        """The token kept and the epoch second it was issued, if any."""
+        ...
+
+    def save(self, token: str, issued_epoch: float) -> None: ...
+
+    def forget(self) -> None: ...
+
+
+class TabToken:
+    """A token kept in the tab's ``sessionStorage`` under a name that reveals neither the key
+    nor the auth URL, so the next page of the tab can send from its first millisecond (its
+    page-hide flush needs a token at once). Never ``localStorage`` (it would outlive the tab and
+    be shared with every tab), never logged; the API key itself is never stored."""
+
+    def __init__(self, storage: Storage, name: str) -> None:
+        self._storage = storage
+        self._name = name
+
+    def load(self) -> tuple[str, float] | None:
+        record = self._storage.get(self._name)
+        issued, _, token = (record or "").partition("|")
+        try:
+            return (token, float(issued)) if token else None
+        except ValueError:
+            return None
+
+    def save(self, token: str, issued_epoch: float) -> None:
+        self._storage.set(self._name, f"{issued_epoch:.3f}|{token}")
+
+    def forget(self) -> None:
+        self._storage.remove(self._name)
+
+
 class AuthManager:
     """The token of one API key, shared by the clients of that key that reach Masivo the same
     way (one transport): one authorize at a time, one refresh task. Clients get it from a
@@ -103,6 +142,7 @@ class AuthManager:
         clock: Clock,
         *,
         refused_backoff_s: float = 60.0,
+        cache: TokenCache | None = None,
     ) -> None:
         self.key = key
         self.users = 0
@@ -120,6 +160,22 @@ class AuthManager:
         # The last refusal of the key and the monotonic time until which it is repeated.
         self._refused: tuple[MasivoAuthError, float] | None = None
         self._closed = False
+        self._cache = cache
+        if cache is not None:
+            self._state = self._from_cache(cache)
+
+    def _from_cache(self, cache: TokenCache) -> TokenState | None:
+        kept = cache.load()
+        if kept is None:
+            return None
+        token, issued_epoch = kept
+        now, now_epoch = self._clock.monotonic(), self._clock.time()
+        fresh = TokenState.issued(token, now=now, now_epoch=now_epoch)
+        state = TokenState(token, now - max(0.0, now_epoch - issued_epoch), fresh.expires_at)
+        if not state.usable(now):
+            cache.forget()
+            return None
+        return state
 
     @property
     def cached_token(self) -> str | None:
@@ -129,9 +185,15 @@ class AuthManager:
         return None
 
     def warm(self) -> None:
-        """Start authorizing now, in the background, unless a token is cached or coming."""
-        if self.cached_token is None and self._refusal() is None and self._pending is None:
-            self._start_authorize()
+        """Have a token soon: authorize now, in the background, unless a token is cached or
+        coming; with a token kept from an earlier page, keep it fresh (the refresh task)."""
+        if self._closed or self._refusal() is not None:
+            return
+        if self.cached_token is None:
+            if self._pending is None:
+                self._start_authorize()
+        elif self._refresher is None or self._refresher.done():
+            self._refresher = spawn(self._refresh_forever())
 
     async def get_token(self) -> str:
         """A usable token, authorizing first if needed. Concurrent callers share one request.
@@ -154,6 +216,8 @@ class AuthManager:
         """Forget ``token`` after the server rejected it (a newer token is kept)."""
         if self._state is not None and self._state.token == token:
             self._state = None
+            if self._cache is not None:
+                self._cache.forget()
 
     def close(self) -> None:
         """Stop the refresh task and forget the token."""
@@ -186,6 +250,9 @@ class AuthManager:
             token = await self._authorize()
         except MasivoAuthError as exc:
             self._refused = (exc, self._clock.monotonic() + self._refused_backoff_s)
+            self._state = None
+            if self._cache is not None:
+                self._cache.forget()
             logger.error("masivo_web: %s", exc.message)
             pending.set_error(exc)
         except MasivoError as exc:
@@ -194,9 +261,10 @@ class AuthManager:
             pending.set_error(MasivoError(f"Authorization was interrupted: {exc!r}"))
             raise
         else:
-            self._state = TokenState.issued(
-                token, now=self._clock.monotonic(), now_epoch=self._clock.time()
-            )
+            now_epoch = self._clock.time()
+            self._state = TokenState.issued(token, now=self._clock.monotonic(), now_epoch=now_epoch)
+            if self._cache is not None:
+                self._cache.save(token, now_epoch)
             pending.set_value(token)
             if not self._closed and (self._refresher is None or self._refresher.done()):
                 self._refresher = spawn(self._refresh_forever())
@@ -243,12 +311,16 @@ class TokenRegistry:
         clock: Clock,
         *,
         refused_backoff_s: float = 60.0,
+        cache: TokenCache | None = None,
     ) -> AuthManager:
-        """The manager for ``api_key`` at ``auth_url`` through ``transport``, made on first use."""
+        """The manager for ``api_key`` at ``auth_url`` through ``transport``, made on first use
+        (starting from the token ``cache`` kept, if any)."""
         key = (auth_url, api_key, id(transport))
         manager = self._managers.get(key)
         if manager is None:
-            manager = AuthManager(key, authorize, clock, refused_backoff_s=refused_backoff_s)
+            manager = AuthManager(
+                key, authorize, clock, refused_backoff_s=refused_backoff_s, cache=cache
+            )
             self._managers[key] = manager
         manager.users += 1
         return manager

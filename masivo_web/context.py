@@ -41,8 +41,12 @@ def static_context(page: Page | None) -> dict[str, Any]:
             context["locale"] = language.replace("_", "-")
         context["timezone"] = time.strftime("%z")
         return context
-    context["user_agent"] = str(page.navigator.userAgent)
-    context["locale"] = str(page.navigator.language)
+    for name, value in (
+        ("user_agent", page.navigator.userAgent),
+        ("locale", page.navigator.language),
+    ):
+        if value:  # no empty parts (a locked-down browser may hide them)
+            context[name] = str(value)
     return context  # the timezone comes later: see EventContext
 
 
@@ -164,9 +168,10 @@ class EventContext:
 
     def _rebuild(self, key: tuple[str, str]) -> None:
         url, title = key
-        where = _where(url, self._referrer, title)
+        # No empty parts: every byte counts at page hide (64 KiB of keepalive bodies per page).
+        where = {name: value for name, value in _where(url, self._referrer, title).items() if value}
         context = {**self._static, "page": where}
-        utm = campaign(where["search"])
+        utm = campaign(where.get("search", ""))
         if utm:
             context["campaign"] = utm
         self._key, self._json = key, _dumps(context)

@@ -27,18 +27,10 @@ from itertools import islice
 
 from ._record import Record
 from .events import PreparedEvent
-from .liveness import LeaseLiveness, Liveness, WebLocksLiveness
-from .runtime import Clock, Page, next_turn
-from .storage import FallbackStorage, LocalStorage, Storage
+from .runtime import next_turn
+from .storage import Storage
 
 logger = logging.getLogger("masivo_web")
-
-#: How often a live owner renews its lease and checks whether another owner has gone.
-MAINTENANCE_INTERVAL_S = 5.0
-#: A full look for orphans at least this often, even when no live owner was seen to go.
-RESCAN_INTERVAL_S = 60.0
-#: How long a claim waits before checking that no other tab claimed the same events (fallback).
-CLAIM_SETTLE_S = 0.2
 
 
 def namespace_for(api_key: str, api_base: str) -> str:
@@ -239,102 +231,3 @@ def _parse_segment(record: str) -> tuple[str, list[tuple[str, int, StoredEvent]]
     except (ValueError, KeyError, TypeError):
         return None
     return (owner, events) if owner and events else None
-
-
-class Persistence:
-    """The write-ahead store of one client plus orphan adoption."""
-
-    def __init__(self, store: EventStore, liveness: Liveness, clock: Clock) -> None:
-        self.store = store
-        #: ``save(event, queued_epoch)``: the store's own, without a call in between (per event).
-        self.save: Callable[[PreparedEvent, float], None] = store.save
-        self.liveness = liveness
-        self._clock = clock
-        liveness.hold(store.owner)
-
-    def write(self) -> None:
-        """Store what was saved since the last write, now (before a send, at page hide)."""
-        self.store.write()
-
-    def forget(self, event_id: str) -> None:
-        self.store.forget(event_id)
-
-    async def adopt_orphans(self) -> list[StoredEvent]:
-        """Claim the stored events of owners that are gone; each ends up with one tab only."""
-
-        async def adopt() -> list[StoredEvent]:
-            alive = await self.liveness.alive() | {self.store.owner}
-            claimed = self.store.claim_orphans(alive)
-            if claimed and not self.liveness.exclusive:
-                # Another tab may have claimed the same records meanwhile: the last writer wins,
-                # and each side keeps only what still names it.
-                await self._clock.sleep(CLAIM_SETTLE_S)
-                claimed = self.store.keep_claims(claimed)
-            return claimed
-
-        return await self.liveness.exclusively(f"{self.store.prefix}adopt", adopt)
-
-    async def maintain(self, adopted: Callable[[list[StoredEvent]], None]) -> None:
-        """Forever: renew the lease, and adopt orphans at once, whenever a live owner has gone,
-        and every :data:`RESCAN_INTERVAL_S` (an owner may live and die between two looks).
-
-        Scanning reads every storage key through the JS bridge, so it is not done every few
-        seconds: orphans only appear when an owner goes away.
-        """
-        seen: set[str] | None = None
-        last_scan = self._clock.monotonic()
-        while True:
-            self.liveness.renew()
-            try:
-                alive = await self.liveness.alive()
-                now = self._clock.monotonic()
-                gone = seen is None or bool(seen - alive)
-                orphans: list[StoredEvent] = []
-                if gone or now - last_scan >= RESCAN_INTERVAL_S:
-                    orphans, last_scan = await self.adopt_orphans(), now
-                seen = alive
-            except Exception:  # storage or lock trouble must not stop the SDK
-                logger.exception("masivo_web: looking for unsent events of closed tabs failed")
-                orphans = []
-            if orphans:
-                adopted(orphans)
-            await self._clock.sleep(MAINTENANCE_INTERVAL_S)
-
-    def close(self) -> None:
-        self.store.write()
-        self.liveness.release()
-
-
-def page_storage(page: Page | None) -> Storage | None:
-    """The page's localStorage (falling back to memory if it fails), or None under CPython and
-    where the browser's storage is disabled (said once, in the log)."""
-    if page is None:
-        return None
-    if page.local_storage is None:
-        logger.warning(
-            "masivo_web: browser storage is disabled; queued events are kept in memory only, "
-            "and a closed tab may lose them."
-        )
-        return None
-    return FallbackStorage(LocalStorage(page.local_storage))
-
-
-def persistence_for(
-    page: Page | None,
-    storage: Storage | None,
-    namespace: str,
-    owner: str,
-    clock: Clock,
-    bounds: tuple[int, int],
-) -> Persistence | None:
-    """Write-ahead persistence in ``storage`` (None: the queue lives in memory only), keeping
-    at most ``bounds`` (events, bytes) stored."""
-    if page is None or storage is None:
-        return None
-    locks = getattr(page.navigator, "locks", None)
-    liveness: Liveness
-    if locks is not None:
-        liveness = WebLocksLiveness(page, namespace)
-    else:
-        liveness = LeaseLiveness(storage, namespace, clock)
-    return Persistence(EventStore(storage, namespace, owner, bounds=bounds), liveness, clock)

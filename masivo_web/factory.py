@@ -13,20 +13,21 @@ from typing import Any
 
 from . import api
 from ._record import Record
-from .auth import AuthManager, TokenRegistry, shared_tokens
+from .auth import AuthManager, TabToken, TokenRegistry, shared_tokens
 from .client import BeforeSend, MasivoClient, OnError
 from .config import OPTION_NAMES, Compression, EventRoute, Settings
 from .context import EventContext, static_context
-from .durable import namespace_for, page_storage, persistence_for
+from .durable import namespace_for
 from .errors import MasivoConfigError
 from .events import new_event_id
 from .flusher import Flusher
 from .identity import Identity
 from .lifecycle import PageLifecycle
 from .outbox import Outbox
+from .persistence import page_storage, persistence_for
 from .policy import DeliveryPolicy
-from .runtime import Clock, Page, SystemClock, at_exit, current_page
-from .storage import MemoryStorage, Storage
+from .runtime import Clock, Page, SystemClock, at_exit, current_page, loop_running, next_turn
+from .storage import FallbackStorage, LocalStorage, MemoryStorage, Storage
 from .transports import Transport, default_transport
 from .wire import Wire
 
@@ -195,6 +196,7 @@ def build_client(
         authorize,
         clock,
         refused_backoff_s=policy.refused_key_backoff_s,
+        cache=_tab_token(page, settings),
     )
     outbox = Outbox(
         settings,
@@ -229,8 +231,20 @@ def build_client(
         if persistence is not None:
             # In a page the loop is always there: begin adopting closed tabs' unsent events.
             flusher.start_recovery(persistence)
+        if loop_running():
+            # A token before the first event: the page-hide flush can only send with a token
+            # it already has, and a visitor may leave within a second (a bounce).
+            next_turn(manager.warm)
     _live_clients.add(client)
     return client
+
+
+def _tab_token(page: Page | None, settings: Settings) -> TabToken | None:
+    """Where a page keeps its token for the later pages of its tab (``sessionStorage``)."""
+    if page is None or page.session_storage is None:
+        return None
+    name = f"masivo_web:token:{namespace_for(settings.api_key, settings.auth_url)}"
+    return TabToken(FallbackStorage(LocalStorage(page.session_storage)), name)
 
 
 def _log_everything() -> None:

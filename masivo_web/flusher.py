@@ -17,10 +17,11 @@ from .aio import Wakeup, cancel, spawn
 from .auth import AuthManager
 from .config import Settings
 from .delivery import Delivery
-from .durable import Persistence, StoredEvent
+from .durable import StoredEvent
 from .errors import MasivoAuthError, MasivoError
 from .events import PreparedEvent
 from .outbox import Batch, Outbox
+from .persistence import Persistence
 from .policy import DeliveryPolicy
 from .runtime import IS_BROWSER, Clock, next_turn, running_loop
 from .transports import Response

@@ -18,9 +18,10 @@ from collections.abc import Awaitable, Callable
 from . import api
 from .config import Settings
 from .delivery import Delivery, DropSummary, SendEventResult, log_failure
-from .durable import Persistence, StoredEvent
+from .durable import StoredEvent
 from .errors import MasivoDroppedError, MasivoError
 from .events import PreparedEvent
+from .persistence import Persistence
 from .policy import DeliveryPolicy
 from .queue import EventQueue, QueuedEvent
 from .retry import backoff_delay, final_error

@@ -69,6 +69,18 @@ def running_loop() -> asyncio.AbstractEventLoop:
         ) from None
 
 
+def loop_running() -> bool:
+    """Whether SDK work can be scheduled now (always in a page; under CPython, inside a
+    running event loop)."""
+    if IS_BROWSER:
+        return True
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 def at_exit(callback: Callable[[], object]) -> None:
     """Call ``callback`` when the interpreter exits (CPython); a page has no such moment (its
     last chance is ``pagehide``), so there it does nothing."""
@@ -147,6 +159,7 @@ class Page(Record):
         "keepalive_budget",
         "local_storage",
         "navigator",
+        "session_storage",
         "window",
     )
 
@@ -157,11 +170,14 @@ class Page(Record):
         navigator: Any,
         local_storage: Any,
         create_proxy: Callable[[Callable[..., Any]], Any],
+        session_storage: Any = None,
     ) -> None:
         self.window = window
         self.document = document
         self.navigator = navigator
         self.local_storage = local_storage
+        #: ``window.sessionStorage`` (the tab's), or None where storage is disabled.
+        self.session_storage = session_storage
         self.create_proxy = create_proxy
         #: The page's keepalive bytes in flight: one budget per page, shared by its clients.
         self.keepalive_budget = KeepaliveBudget()
@@ -193,8 +209,11 @@ def _read_page() -> Page | None:
     document = getattr(js, "document", None)
     if window is None or document is None:
         return None
-    try:
-        storage = window.localStorage
-    except Exception:  # SecurityError when the user or an iframe sandbox disabled storage
-        storage = None
-    return Page(window, document, window.navigator, storage, create_proxy)
+    storages = []
+    for name in ("localStorage", "sessionStorage"):
+        try:
+            storages.append(getattr(window, name))
+        except Exception:  # SecurityError when the user or an iframe sandbox disabled storage
+            storages.append(None)
+    local, session = storages
+    return Page(window, document, window.navigator, local, create_proxy, session)

@@ -44,7 +44,8 @@ class MemoryStorage:
 
 
 class LocalStorage:
-    """The page's ``window.localStorage`` (a JS object reached through Pyodide)."""
+    """A page's Web Storage object (``window.localStorage``, or ``sessionStorage`` for the tab's
+    token) reached through the JS bridge."""
 
     def __init__(self, js_storage: Any) -> None:
         self._storage = js_storage

@@ -216,5 +216,18 @@ class FakeLocalStorage:
         return keys[index] if index < len(keys) else None
 
 
-def fake_page(storage: FakeLocalStorage | None = None, create_proxy: Any = None) -> Page:
-    return Page(FakeTarget(), FakeTarget(), FakeNavigator(), storage, create_proxy or (lambda f: f))
+def fake_page(
+    storage: FakeLocalStorage | None = None,
+    create_proxy: Any = None,
+    session: FakeLocalStorage | None = None,
+) -> Page:
+    """A page of a site whose ``localStorage`` is ``storage``; ``session`` is its tab's
+    ``sessionStorage`` (pages of one tab share it)."""
+    return Page(
+        FakeTarget(),
+        FakeTarget(),
+        FakeNavigator(),
+        storage,
+        create_proxy or (lambda f: f),
+        session,
+    )

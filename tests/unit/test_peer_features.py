@@ -356,3 +356,17 @@ async def test_where_the_page_says_when_it_changes_it_is_not_read_per_event(
     client.destroy()
     assert window.navigation.listeners["currententrychange"] == []
     assert observer.observing is None
+
+
+async def test_the_context_has_no_empty_parts(masivo: FakeMasivo) -> None:
+    page = fake_page(FakeLocalStorage())
+    page.document.referrer = ""  # a direct visit
+    page.document.title = ""
+    page.window.location = type("Location", (), {"href": "https://shop.test/"})()
+    client = client_for(masivo, page)
+    client.send_analytics_event(EVENT)
+    await client.flush()
+    (event,) = sent(masivo)
+    assert event["context"]["page"] == {"url": "https://shop.test/", "path": "/"}
+    assert "campaign" not in event["context"]
+    client.destroy()
