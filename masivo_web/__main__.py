@@ -59,6 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     proof.add_argument(
         "--navigations", type=int, default=0, help="Chromium reloads/navigations mid-flush"
     )
+    proof.add_argument(
+        "--departures",
+        type=int,
+        default=0,
+        help="runs of each way of leaving a page in Chromium (navigate, close, reload...)",
+    )
     proof.set_defaults(handler=_reliability)
     args = parser.parse_args(argv)
     handler = args.handler
