@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from ._record import Record
-from .errors import MasivoAuthError, MasivoError, MasivoServerKeyError
+from .errors import MasivoAuthError, MasivoConfigError, MasivoError, MasivoServerKeyError
 from .retry import is_retryable_status, parse_retry_after
 from .transports.base import Request, Response
 
@@ -32,7 +32,7 @@ def authorize_request(auth_url: str, api_key: str, timeout_s: float) -> Request:
     )
 
 
-def read_authorize_response(response: Response) -> str:
+def read_authorize_response(response: Response, auth_url: str = "auth_url") -> str:
     """The token from an authorize answer, or the error that explains the refusal."""
     body = response.json()
     token = body.get("data") if isinstance(body, dict) else None
@@ -45,6 +45,15 @@ def read_authorize_response(response: Response) -> str:
             "in a web page exposes your account. Revoke it in the Masivo dashboard and create a "
             "CLIENT key for create_client().",
             status=403,
+            details=details,
+        )
+    if response.status in (404, 405):
+        # Not Masivo's authorize route: no retry will find it there.
+        raise MasivoConfigError(
+            f"{auth_url} answered HTTP {response.status}: it is not Masivo's authorize route. "
+            "Check create_client(auth_url=...) (or MASIVO_AUTH_URL); the default is "
+            f"{DEFAULT_AUTH_URL}.",
+            status=response.status,
             details=details,
         )
     if response.status in (400, 401):

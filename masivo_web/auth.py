@@ -16,7 +16,7 @@ from typing import Protocol
 
 from ._record import Record
 from .aio import Settable, cancel, spawn
-from .errors import MasivoAuthError, MasivoError
+from .errors import MasivoAuthError, MasivoConfigError, MasivoError
 from .runtime import Clock
 from .storage import Storage
 
@@ -158,7 +158,7 @@ class AuthManager:
         self._pending_task: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
         # The last refusal of the key and the monotonic time until which it is repeated.
-        self._refused: tuple[MasivoAuthError, float] | None = None
+        self._refused: tuple[MasivoError, float] | None = None
         self._closed = False
         self._cache = cache
         if cache is not None:
@@ -230,7 +230,7 @@ class AuthManager:
             self._pending = None
         self._state = None
 
-    def _refusal(self) -> MasivoAuthError | None:
+    def _refusal(self) -> MasivoError | None:
         if self._refused is not None:
             error, until = self._refused
             if self._clock.monotonic() < until:
@@ -246,9 +246,10 @@ class AuthManager:
 
     async def _authorize_once(self, pending: Settable[str]) -> None:
         self.authorize_calls += 1
+        logger.debug("masivo_web: authorizing")
         try:
             token = await self._authorize()
-        except MasivoAuthError as exc:
+        except (MasivoAuthError, MasivoConfigError) as exc:  # final: no retry can fix it
             self._refused = (exc, self._clock.monotonic() + self._refused_backoff_s)
             self._state = None
             if self._cache is not None:
@@ -256,6 +257,7 @@ class AuthManager:
             logger.error("masivo_web: %s", exc.message)
             pending.set_error(exc)
         except MasivoError as exc:
+            logger.debug("masivo_web: authorize failed (%s)", exc.message)
             pending.set_error(exc)
         except BaseException as exc:  # cancelled (its loop ended), or a bug: waiters must wake
             pending.set_error(MasivoError(f"Authorization was interrupted: {exc!r}"))
@@ -265,6 +267,7 @@ class AuthManager:
             self._state = TokenState.issued(token, now=self._clock.monotonic(), now_epoch=now_epoch)
             if self._cache is not None:
                 self._cache.save(token, now_epoch)
+            logger.debug("masivo_web: token received")
             pending.set_value(token)
             if not self._closed and (self._refresher is None or self._refresher.done()):
                 self._refresher = spawn(self._refresh_forever())
@@ -278,7 +281,7 @@ class AuthManager:
             await self._clock.sleep(max(0.0, self._state.refresh_due_at() - now))
             try:
                 await (self._pending or self._start_authorize()).wait()
-            except MasivoAuthError:
+            except (MasivoAuthError, MasivoConfigError):
                 return  # refused: the next use asks again, after the backoff
             except MasivoError as exc:
                 logger.warning("masivo_web: token refresh failed (%s); retrying soon", exc)

@@ -5,6 +5,7 @@ builds every part and passes them in."""
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -53,10 +54,8 @@ class MasivoClient:
         self._before_send = parts.before_send
         #: Events validated while the client is disabled (``enabled=False``), oldest first.
         self.recorded_events: list[dict[str, Any]] = []
-        self._opt_out_key = f"masivo_web:{parts.identity.namespace}:opted_out"
-        # Read once: a storage read per event costs ~30 µs through the JS bridge.
-        self._opted_out = self._storage.get(self._opt_out_key) == "1"
         self._destroyed = False
+        self._identity.opt_out_listeners.append(self._drop_for_opt_out)
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -100,7 +99,16 @@ class MasivoClient:
                 else:
                     merged["context"] = self._context.fresh()  # before_send may change it
         if self._before_send is not None:
-            changed = self._before_send(dict(merged))
+            try:
+                # A copy it may change freely: the application's own dicts stay as they were.
+                changed = self._before_send(copy.deepcopy(merged))
+            except Exception as exc:  # a broken hook drops the event, never the caller
+                error = MasivoValidationError(
+                    f"before_send raised {exc!r}; the event was dropped. Fix the hook, or "
+                    "return None from it to drop events on purpose."
+                )
+                error.__cause__ = exc
+                return self._failed(error)
             if changed is None:
                 return _not_sent(new_event_id(), "dropped by before_send")
             if not isinstance(changed, Mapping):
@@ -116,7 +124,7 @@ class MasivoClient:
         if not self.settings.enabled:
             self.recorded_events.append(json.loads(prepared.json))
             return _not_sent(prepared.event_id, "client disabled")
-        if self._opted_out:
+        if self._identity.opted_out:
             return _not_sent(prepared.event_id, "opted out")
         if logger.isEnabledFor(logging.DEBUG):  # cached by logging: cheaper than the call
             logger.debug("masivo_web: queued %s %s", prepared.type, prepared.event_id)
@@ -134,7 +142,10 @@ class MasivoClient:
 
         >>> masivo.page("Checkout", {"step": 2})
         """
-        where = page_fields(self._page) if self._page is not None else {}
+        page = self._page
+        where = (
+            page_fields(page, query_strings=self.settings.query_strings) if page is not None else {}
+        )
         event: dict[str, Any] = {"type": self.settings.page_event_type, "brand_id": None, **where}
         event.update(fields)
         if not event.get("url"):
@@ -145,7 +156,7 @@ class MasivoClient:
         if name is not None:
             event["name"] = name
         if properties is not None:
-            event["properties"] = dict(properties)
+            event["properties"] = _mapping("page() properties", properties)
         return self.send_analytics_event(event)
 
     # -- identity --------------------------------------------------------------------------
@@ -175,7 +186,7 @@ class MasivoClient:
             "brand_id": None,
         }
         if traits is not None:
-            event["traits"] = dict(traits)
+            event["traits"] = _mapping("identify() traits", traits)
         delivery = self.send_analytics_event(event)
         self._identity.identify(customer_id)
         return delivery
@@ -189,19 +200,16 @@ class MasivoClient:
     @property
     def opted_out(self) -> bool:
         """Whether the visitor opted out of tracking (kept across page loads)."""
-        return self._opted_out
+        return self._identity.opted_out
 
     def opt_out(self) -> None:
         """Stop tracking: queued events are dropped (and their stored copies), new ones are
         not sent. Remembered across page loads until :meth:`opt_in`."""
-        self._opted_out = True
-        self._storage.set(self._opt_out_key, "1")
-        self._outbox.discard("opted out")
+        self._identity.opt_out()  # every client of this site's visitor drops its queue
 
     def opt_in(self) -> None:
         """Resume tracking after :meth:`opt_out`."""
-        self._opted_out = False
-        self._storage.remove(self._opt_out_key)
+        self._identity.opt_in()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -251,6 +259,7 @@ class MasivoClient:
             return
         self._destroyed = True
         steps = (
+            self._stop_listening,
             self._lifecycle.remove,
             self._context.close,
             self._flusher.close,
@@ -288,11 +297,29 @@ class MasivoClient:
 
     # -- internals -------------------------------------------------------------------------
 
+    def _stop_listening(self) -> None:
+        self._identity.opt_out_listeners.remove(self._drop_for_opt_out)
+
+    def _drop_for_opt_out(self) -> None:
+        self._outbox.discard("opted out")
+
+    def _failed(self, error: MasivoError) -> Delivery:
+        """A delivery failed at once (reported to ``on_error`` unless someone awaits it)."""
+        delivery = Delivery(new_event_id(), self._outbox.report)
+        delivery.fail(error)
+        return delivery
+
     def _check_alive(self) -> None:
         if self._destroyed:
             raise MasivoConfigError(
                 "This client was destroyed; create a new one with create_client()."
             )
+
+
+def _mapping(name: str, value: object) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise MasivoValidationError(f"{name} must be a dict (or None); got {type(value).__name__}.")
+    return dict(value)
 
 
 def _not_sent(event_id: str, reason: str) -> Delivery:

@@ -149,6 +149,7 @@ class Settings:
     page_event_type: str = Option(_event_type)  # type: ignore[assignment]
     identify_event_type: str = Option(_event_type)  # type: ignore[assignment]
     compression: Compression = Option(_compression)  # type: ignore[assignment]
+    query_strings: bool = Option(_flag)  # type: ignore[assignment]
 
     def __init__(self, **values: Any) -> None:
         """Checks each option (the first bad one raises) and keeps the checked values."""

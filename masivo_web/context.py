@@ -58,11 +58,20 @@ def page_timezone(page: Page) -> str | None:
     return None
 
 
-def page_fields(page: Page) -> dict[str, str]:
-    """Where the page is, read now: url, path, referrer, title, search."""
+def page_fields(page: Page, *, query_strings: bool = True) -> dict[str, str]:
+    """Where the page is, read now: url, path, referrer, title, search (without the query
+    strings of url and referrer, and no search, when ``query_strings`` is False)."""
     # One read of location.href, parsed here: each JS property read costs ~15 µs in Pyodide.
     document = page.document
-    return _where(str(page.window.location.href), str(document.referrer), str(document.title))
+    where = _where(str(page.window.location.href), str(document.referrer), str(document.title))
+    return where if query_strings else _without_queries(where)
+
+
+def _without_queries(where: dict[str, str]) -> dict[str, str]:
+    """``where`` with no query string anywhere (they may hold tokens or e-mail addresses)."""
+    kept = {name: value.split("?", 1)[0] for name, value in where.items() if name != "search"}
+    kept["search"] = ""
+    return kept
 
 
 def _where(url: str, referrer: str, title: str) -> dict[str, str]:
@@ -109,14 +118,18 @@ class EventContext:
         "_location",
         "_needs_timezone",
         "_page",
+        "_query_strings",
         "_referrer",
         "_stale",
         "_static",
         "_unwatch",
     )
 
-    def __init__(self, page: Page | None, static: dict[str, Any]) -> None:
+    def __init__(
+        self, page: Page | None, static: dict[str, Any], *, query_strings: bool = True
+    ) -> None:
         self._page = page
+        self._query_strings = query_strings
         self._static = static
         # In a page the timezone is read on the loop's next turn, or by the first event if
         # that comes first (see page_timezone).
@@ -168,10 +181,12 @@ class EventContext:
 
     def _rebuild(self, key: tuple[str, str]) -> None:
         url, title = key
+        full = _where(url, self._referrer, title)
+        utm = campaign(full["search"])  # campaign names are kept without the query string
+        if not self._query_strings:
+            full = _without_queries(full)
         # No empty parts: every byte counts at page hide (64 KiB of keepalive bodies per page).
-        where = {name: value for name, value in _where(url, self._referrer, title).items() if value}
-        context = {**self._static, "page": where}
-        utm = campaign(where.get("search", ""))
+        context = {**self._static, "page": {name: value for name, value in full.items() if value}}
         if utm:
             context["campaign"] = utm
         self._key, self._json = key, _dumps(context)

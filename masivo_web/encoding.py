@@ -32,40 +32,65 @@ def check_depth(event: dict[str, Any]) -> None:
     checked first. A cycle counts as too deep.
     """
     # Most events are plain values and dicts of plain values: settled without the walk.
-    stack: list[tuple[Any, int]] = []
+    stack: list[tuple[Any, int, str]] = []
     leaves = _LEAF_TYPES
-    for value in event.values():
+    for name, value in event.items():
         kind = type(value)
         if kind in leaves:
             continue
-        if kind is dict and all(type(child) in leaves for child in value.values()):
+        if (
+            kind is dict
+            and all(type(child) in leaves for child in value.values())
+            and all(type(key) is str for key in value)
+        ):
             continue
         if kind in _NESTED_TYPES or isinstance(value, _NESTED):
-            stack.append((value, 2))  # other values are for the encoder to refuse
+            stack.append((value, 2, name))  # other values are for the encoder to refuse
     nested = _NESTED_TYPES
     while stack:
-        value, depth = stack.pop()
+        value, depth, field = stack.pop()
         if depth > MAX_NESTING_DEPTH:
             raise MasivoValidationError(
                 f"The event nests dicts/lists deeper than {MAX_NESTING_DEPTH} levels (or contains "
                 "a cycle); flatten it before sending."
             )
         kind = type(value)
-        if kind is dict:
-            children = value.values()
-        elif kind is list or kind is tuple or not isinstance(value, Mapping):
+        if kind is list or kind is tuple or (kind is not dict and not isinstance(value, Mapping)):
             children = value
         else:
+            for key in value:
+                if type(key) is not str:
+                    # json would turn 1 into "1" silently (a second "1" key beside it).
+                    raise MasivoValidationError(
+                        f"Event keys must be strings, also inside {field!r}; got {key!r} "
+                        f"({type(key).__name__}). Use str(key)."
+                    )
             children = value.values()
         for child in children:
             kind = type(child)
             # Exact types first; the slow ABC check only for the rare subclass.
             if kind in nested or (kind not in _LEAF_TYPES and isinstance(child, _NESTED)):
-                stack.append((child, depth + 1))
+                stack.append((child, depth + 1, field))
+
+
+#: What to do with the values applications most often hand in that JSON cannot carry.
+_HINTS = {
+    "Decimal": "send float(value), or str(value) to keep every digit",
+    "datetime": "send value.isoformat()",
+    "date": "send value.isoformat()",
+    "time": "send value.isoformat()",
+    "UUID": "send str(value)",
+    "set": "send list(value)",
+    "frozenset": "send list(value)",
+    "bytes": "send value.decode() for text, or base64 for binary data",
+    "bytearray": "send value.decode() for text, or base64 for binary data",
+}
 
 
 def _not_json(value: object) -> object:
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+    name = type(value).__name__
+    hint = _HINTS.get(name, "send a dict, list, string, number, boolean or None instead")
+    raise TypeError(f"a {name} is not JSON: {hint}")
 
 
 #: One encoder for every event: ``json.dumps`` builds a new encoder per call, which costs more
@@ -105,8 +130,16 @@ def serialise(event: dict[str, Any], tail: str = "") -> tuple[str, int]:
             "numbers, booleans and None."
         ) from None
     if size > MAX_EVENT_BYTES:
+        name, largest = _largest_field(event)
         raise MasivoValidationError(
             f"The event is {size} bytes as JSON; Masivo accepts at most {MAX_EVENT_BYTES}. "
-            "Move large data out of metadata."
+            f"Its largest field is {name!r} ({largest} bytes): send less there."
         )
     return text, size
+
+
+def _largest_field(event: dict[str, Any]) -> tuple[str, int]:
+    """The top-level field that takes the most bytes (only asked for an event too large)."""
+    sizes = {name: len(encode({name: value}).encode("utf-8")) for name, value in event.items()}
+    name = max(sizes, key=lambda key: sizes[key])
+    return name, sizes[name]

@@ -26,7 +26,16 @@ from .lifecycle import PageLifecycle
 from .outbox import Outbox
 from .persistence import page_storage, persistence_for
 from .policy import DeliveryPolicy
-from .runtime import Clock, Page, SystemClock, at_exit, current_page, loop_running, next_turn
+from .runtime import (
+    Clock,
+    Page,
+    SystemClock,
+    at_exit,
+    current_page,
+    log_handler,
+    loop_running,
+    next_turn,
+)
 from .storage import FallbackStorage, LocalStorage, MemoryStorage, Storage
 from .transports import Transport, default_transport
 from .wire import Wire
@@ -100,6 +109,7 @@ def create_client(
     page_event_type: str = "PAGE_VIEW",
     identify_event_type: str = "IDENTIFY",
     compression: Compression = None,
+    query_strings: bool = True,
     policy: DeliveryPolicy | None = None,
     transport: Transport | None = None,
     clock: Clock | None = None,
@@ -126,7 +136,10 @@ def create_client(
     (the console in a page). ``compression="gzip"`` gzips request bodies (a fraction of the
     bytes on the wire, for some CPU per batch); use it only where the server accepts
     ``Content-Encoding: gzip`` (the local emulator does; Masivo does not document it).
-    ``policy`` sets retries, queue bounds and concurrency (:class:`DeliveryPolicy`).
+    ``query_strings=False`` leaves query strings out of the page's URL and referrer in the
+    context and in ``page()`` events (they may hold tokens or e-mail addresses; campaign
+    ``utm_*`` names are still read). ``policy`` sets retries, queue bounds and concurrency
+    (:class:`DeliveryPolicy`).
 
     The parts, for tests and special set-ups: ``transport`` (how requests reach the network),
     ``clock`` and ``random``, ``page`` (the browser page, or None for none; detected by
@@ -178,6 +191,7 @@ def build_client(
 ) -> MasivoClient:
     """Wire checked settings and parts into a client (``create_client`` checks, this builds)."""
     namespace = namespace_for(settings.api_key, settings.api_base)
+    given_storage = storage is not None
     if storage is None:
         storage = page_storage(page)  # None without a page, or with storage disabled
     persistence = persistence_for(
@@ -187,7 +201,7 @@ def build_client(
 
     async def authorize() -> str:
         request = api.authorize_request(settings.auth_url, settings.api_key, settings.timeout_s)
-        return api.read_authorize_response(await transport.send(request))
+        return api.read_authorize_response(await transport.send(request), settings.auth_url)
 
     manager = tokens.acquire(
         settings.api_key,
@@ -214,8 +228,8 @@ def build_client(
         ClientParts(
             page=page,
             storage=store,
-            identity=Identity(storage, namespace),
-            context=EventContext(page, static_context(page)),
+            identity=_visitor(page, storage, namespace, shared=not given_storage),
+            context=EventContext(page, static_context(page), query_strings=settings.query_strings),
             tokens=manager,
             token_registry=tokens,
             outbox=outbox,
@@ -239,6 +253,21 @@ def build_client(
     return client
 
 
+def _visitor(
+    page: Page | None, storage: Storage | None, namespace: str, *, shared: bool
+) -> Identity:
+    """The site's visitor: one per page, shared by its clients (consent and identity belong
+    to the site, not to a key), moving this key's records of an earlier version to the site."""
+    if page is None or not shared:
+        return Identity(storage, namespace)
+    visitor = page.shared.get("visitor")
+    if isinstance(visitor, Identity):
+        visitor.migrate(namespace)
+        return visitor
+    visitor = page.shared["visitor"] = Identity(storage, namespace)
+    return visitor
+
+
 def _tab_token(page: Page | None, settings: Settings) -> TabToken | None:
     """Where a page keeps its token for the later pages of its tab (``sessionStorage``)."""
     if page is None or page.session_storage is None:
@@ -249,10 +278,11 @@ def _tab_token(page: Page | None, settings: Settings) -> TabToken | None:
 
 def _log_everything() -> None:
     logger.setLevel(logging.DEBUG)
-    if not logger.handlers:  # in Pyodide stderr is the browser console
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
-        logger.addHandler(handler)
+    if logger.handlers or logging.getLogger().handlers:
+        return  # logging is configured already: its handlers print each line (once)
+    handler = log_handler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    logger.addHandler(handler)
 
 
 #: Clients not destroyed yet: at interpreter exit, each that still holds events says so.

@@ -18,7 +18,7 @@ from .auth import AuthManager
 from .config import Settings
 from .delivery import Delivery
 from .durable import StoredEvent
-from .errors import MasivoAuthError, MasivoError
+from .errors import MasivoAuthError, MasivoConfigError, MasivoError
 from .events import PreparedEvent
 from .outbox import Batch, Outbox
 from .persistence import Persistence
@@ -135,8 +135,13 @@ class Flusher:
             return  # offline: nothing could get out
         token = self._tokens.cached_token
         if token is not None:
-            for batch in outbox.start_for_page_hide(token):
+            started = outbox.start_for_page_hide(token)
+            for batch in started:
                 self._walk(batch)
+            if started:
+                logger.debug("masivo_web: page hidden: %d request(s) started", len(started))
+        elif len(outbox):
+            logger.debug("masivo_web: page hidden before a token came: the events stay stored")
         if len(outbox):
             outbox.queue.request_flush()
             self._wake_now()
@@ -232,7 +237,7 @@ class Flusher:
                 single=self._settings.event_route == "behavior",
                 now_epoch=self._clock.time(),
             )
-        except MasivoAuthError as exc:  # the key was refused: no retry of these events helps
+        except (MasivoAuthError, MasivoConfigError) as exc:  # refused key, wrong auth_url: final
             return [api.Outcome("rejected", exc.status or 401, error=exc)] * count
         except MasivoError as exc:  # network failure, or an authorize 5xx: retry later
             return [api.Outcome("retry", exc.status or 0, error=exc)] * count
@@ -251,7 +256,10 @@ class Flusher:
                 # In a page every send asks for keepalive, so a batch on the wire survives the
                 # user navigating away; the page's budget decides.
                 self._outbox.start(batch, token, keepalive=IS_BROWSER)
-        return await self._outbox.answer(batch)
+                logger.debug("masivo_web: sending %d event(s)", len(batch.items))
+        response = await self._outbox.answer(batch)
+        logger.debug("masivo_web: Masivo answered HTTP %d", response.status)
+        return response
 
     def start_recovery(self, persistence: Persistence) -> None:
         """Begin adopting the unsent events of closed tabs (a page only)."""

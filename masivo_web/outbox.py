@@ -216,6 +216,7 @@ class Outbox:
         max_attempts = self._policy.max_attempts
         retry: list[QueuedEvent] = []
         retry_after: float | None = None
+        reason: MasivoError | None = None
         for item, outcome in zip(batch.items, outcomes):  # noqa: B905 - one outcome per item
             final = outcome.kind != "retry" or item.attempts + 1 >= max_attempts
             if final:
@@ -227,6 +228,7 @@ class Outbox:
                 item.delivery.fail(final_error(outcome, max_attempts))
             else:
                 retry.append(item)
+                reason = outcome.error
                 if outcome.retry_after_s is not None:
                     retry_after = max(retry_after or 0.0, outcome.retry_after_s)
         if retry:
@@ -235,6 +237,15 @@ class Outbox:
                 attempt, retry_after_s=retry_after, random=self._random, policy=self._policy
             )
             ready_at = self._clock.monotonic() + delay
+            logger.warning(
+                "masivo_web: %d event(s) not delivered yet (%s); next try in %.1f s "
+                "(attempt %d of %d)",
+                len(retry),
+                reason,
+                delay,
+                attempt + 1,
+                max_attempts,
+            )
             if retry_after is not None:
                 # The server said when to come back (429, 503): nothing else goes before then.
                 self.queue.hold_until(ready_at)

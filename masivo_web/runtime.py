@@ -8,6 +8,7 @@ Everything else asks this module. Only :func:`current_page` (and the fetch trans
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 import time
 from collections.abc import Callable
@@ -63,9 +64,10 @@ def running_loop() -> asyncio.AbstractEventLoop:
     except RuntimeError:
         raise MasivoConfigError(
             "send_analytics_event() needs a running asyncio event loop, and none is running. "
-            "From synchronous CPython code, wrap the work in a coroutine: "
-            "`async def main(): async with create_client(key) as masivo: "
-            "masivo.send_analytics_event(...)` and call `asyncio.run(main())`."
+            "From synchronous CPython code (a script, a WSGI view), use SyncClient: "
+            "`with SyncClient(key) as masivo: masivo.send_analytics_event(...)`; or wrap the "
+            "work in a coroutine: `async def main(): async with create_client(key) as masivo: "
+            "...` and call `asyncio.run(main())`."
         ) from None
 
 
@@ -79,6 +81,24 @@ def loop_running() -> bool:
     except RuntimeError:
         return False
     return True
+
+
+def log_handler() -> logging.Handler:
+    """Where ``debug=True`` writes: the browser console in a page (``console.debug`` for debug
+    lines, so they are not shown as errors), stderr under CPython."""
+    if not IS_BROWSER:
+        return logging.StreamHandler()
+
+    class ConsoleHandler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            import js
+
+            write = {"DEBUG": "debug", "INFO": "info", "WARNING": "warn"}.get(
+                record.levelname, "error"
+            )
+            getattr(js.console, write)(self.format(record))
+
+    return ConsoleHandler()
 
 
 def at_exit(callback: Callable[[], object]) -> None:
@@ -160,6 +180,7 @@ class Page(Record):
         "local_storage",
         "navigator",
         "session_storage",
+        "shared",
         "window",
     )
 
@@ -181,6 +202,8 @@ class Page(Record):
         self.create_proxy = create_proxy
         #: The page's keepalive bytes in flight: one budget per page, shared by its clients.
         self.keepalive_budget = KeepaliveBudget()
+        #: What the page's clients share besides (the site's visitor: identity and consent).
+        self.shared: dict[str, Any] = {}
 
     def online(self) -> bool:
         """``navigator.onLine`` (True when unknown)."""

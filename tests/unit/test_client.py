@@ -70,7 +70,7 @@ def test_create_client_needs_no_event_loop_and_sends_nothing(masivo: FakeMasivo)
 @ALWAYS_A_LOOP
 def test_sending_without_a_running_loop_says_how_to_send_from_sync_code(masivo: FakeMasivo) -> None:
     client = client_for(masivo)
-    with pytest.raises(MasivoConfigError, match=r"asyncio\.run"):
+    with pytest.raises(MasivoConfigError, match=r"SyncClient.*asyncio\.run"):
         client.send_analytics_event(EVENT)
 
 
@@ -671,3 +671,48 @@ def test_the_environment_points_a_client_at_another_masivo(monkeypatch: pytest.M
     monkeypatch.setenv("MASIVO_API_BASE", "localhost:8765")
     with pytest.raises(MasivoConfigError, match="MASIVO_API_BASE"):
         create_client("k")
+
+
+async def test_before_send_gets_a_copy_it_may_change(masivo: FakeMasivo) -> None:
+    def scrub(event: dict[str, Any]) -> dict[str, Any]:
+        event["user"].pop("email")  # the README's own example
+        return event
+
+    client = client_for(masivo, before_send=scrub)
+    user = {"id": "u-1", "email": "x@y.z"}
+    client.send_analytics_event(EVENT, user=user)
+    await client.flush()
+    assert user == {"id": "u-1", "email": "x@y.z"}  # the application's dict is untouched
+    assert sent_events(masivo)[0]["user"] == {"id": "u-1"}
+    client.destroy()
+
+
+async def test_a_before_send_that_raises_drops_the_event_and_reports_it(
+    masivo: FakeMasivo,
+) -> None:
+    reported: list[MasivoError] = []
+
+    def broken(event: dict[str, Any]) -> dict[str, Any]:
+        raise KeyError("user")
+
+    client = client_for(
+        masivo, before_send=broken, on_error=lambda error, event_id: reported.append(error)
+    )
+    delivery = client.send_analytics_event(EVENT)  # no exception into the click handler
+    (error,) = reported
+    assert isinstance(error, MasivoValidationError) and "before_send raised" in error.message
+    assert isinstance(error.__cause__, KeyError)
+    with pytest.raises(MasivoValidationError):
+        await delivery
+    await client.flush()
+    assert masivo.event_requests == []
+    client.destroy()
+
+
+async def test_identify_and_page_refuse_what_is_not_a_dict(masivo: FakeMasivo) -> None:
+    client = client_for(masivo)
+    with pytest.raises(MasivoValidationError, match="traits must be a dict"):
+        client.identify("c-1", [1])  # type: ignore[arg-type]
+    with pytest.raises(MasivoValidationError, match="properties must be a dict"):
+        client.page("Home", [1], url="https://shop.test/")  # type: ignore[arg-type]
+    client.destroy()

@@ -243,3 +243,33 @@ def test_nesting_inside_mapping_subclasses_is_seen() -> None:
         deep = OrderedDict(k=deep)
     with pytest.raises(MasivoValidationError, match="deeper"):
         prepare({**VALID, "metadata": OrderedDict(x=deep)})
+
+
+@pytest.mark.parametrize(
+    ("value", "hint"),
+    [
+        (__import__("decimal").Decimal("9.99"), r"float\(value\)"),
+        (__import__("datetime").datetime(2026, 1, 1), r"\.isoformat\(\)"),
+        (__import__("datetime").date(2026, 1, 1), r"\.isoformat\(\)"),
+        (__import__("uuid").UUID(int=1), r"str\(value\)"),
+        ({1, 2}, r"list\(value\)"),
+        (b"x", r"\.decode\(\)"),
+    ],
+    ids=["decimal", "datetime", "date", "uuid", "set", "bytes"],
+)
+def test_common_values_json_cannot_carry_get_a_hint(value: Any, hint: str) -> None:
+    with pytest.raises(MasivoValidationError, match=hint):
+        prepare({**VALID, "properties": {"x": value}})
+
+
+def test_nested_keys_must_be_strings_too() -> None:
+    # json would write {1: "a", "1": "b"} as two "1" keys: refused like a top-level one.
+    with pytest.raises(MasivoValidationError, match=r"keys must be strings.*metadata"):
+        prepare({**VALID, "metadata": {1: "a", "1": "b"}})
+    with pytest.raises(MasivoValidationError, match="keys must be strings"):
+        prepare({**VALID, "properties": {"deep": [{"ok": {2: "x"}}]}})
+
+
+def test_an_event_too_large_names_its_largest_field() -> None:
+    with pytest.raises(MasivoValidationError, match="'properties'"):
+        prepare({**VALID, "metadata": {"a": 1}, "properties": {"pad": "x" * 40_000}})

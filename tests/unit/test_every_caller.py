@@ -209,3 +209,32 @@ async def test_flush_returns_after_an_awaiter_gave_up(masivo: FakeMasivo) -> Non
     await settle()
     assert flushing.done()
     client.destroy()
+
+
+# -- messages a user can act on ----------------------------------------------------------------
+
+
+async def test_a_wrong_auth_url_is_final_at_once_and_named(masivo: FakeMasivo) -> None:
+    masivo.script("authorize", json_response(404, {"error": "Not Found"}))
+    reported: list[MasivoError] = []
+    client = client_for(masivo, on_error=lambda error, event_id: reported.append(error))
+    delivery = client.send_analytics_event(EVENT)
+    await client.flush()  # no 3.5 minutes of retries
+    with pytest.raises(MasivoError, match=AUTH_URL) as caught:
+        await delivery
+    assert caught.value.status == 404 and "auth_url" in caught.value.message
+    assert len(masivo.authorize_requests) == 1
+    client.destroy()
+
+
+async def test_each_retry_says_why_and_when_the_next_try_is(
+    masivo: FakeMasivo, caplog: pytest.LogCaptureFixture
+) -> None:
+    masivo.script("events", json_response(503, {"error": "Service Unavailable"}))
+    client = client_for(masivo)
+    delivery = client.send_analytics_event(EVENT)
+    await flush_while_time_passes(client, masivo.clock)
+    assert (await delivery).success
+    (line,) = [r.getMessage() for r in caplog.records if "not delivered yet" in r.getMessage()]
+    assert "503" in line and "next try in" in line and "attempt 2 of 10" in line
+    client.destroy()

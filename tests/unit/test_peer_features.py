@@ -4,6 +4,7 @@ several clients. Page-reading parts run on a fake page here and in Chromium in t
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -236,7 +237,13 @@ async def test_debug_logs_each_step(masivo: FakeMasivo, caplog: pytest.LogCaptur
         with caplog.at_level(logging.DEBUG, logger="masivo_web"):
             client.send_analytics_event(EVENT)
             await client.flush()
-        assert "queued ADD_TO_CART" in caplog.text
+        for step in ("queued ADD_TO_CART", "authorizing", "token received", "sending 1 event"):
+            assert step in caplog.text, step
+        assert "answered HTTP 200" in caplog.text
+        assert not any(r.levelno > logging.DEBUG for r in caplog.records)  # never red
+        assert masivo.tokens_issued[0] not in caplog.text  # a token never reaches a log
+        # caplog's handler is on the root logger: debug=True added no second printer.
+        assert logger.handlers == handlers
         client.destroy()
     finally:
         logger.setLevel(level)
@@ -251,11 +258,15 @@ async def test_clients_with_different_keys_or_settings_stay_independent(
     other_brand = create_client("other", transport=masivo.transport, clock=masivo.clock, page=tab)
     shop.send_analytics_event(EVENT)
     other_brand.send_analytics_event(EVENT)
-    shop.opt_out()  # consent is per client namespace
-    assert not other_brand.opted_out
-    assert shop.anonymous_id != other_brand.anonymous_id
     await other_brand.flush()
-    assert len(sent(masivo)) == 1
+    assert len(sent(masivo)) == 1  # its own queue: the shop's event waits for the shop's timers
+    # ...but one visitor: consent and identity belong to the site, not to a key.
+    assert shop.anonymous_id == other_brand.anonymous_id
+    shop.opt_out()
+    assert other_brand.opted_out
+    assert (await other_brand.send_analytics_event(EVENT)).success is False
+    await shop.flush()
+    assert len(sent(masivo)) == 1  # the shop's queued event was dropped at opt-out
     same_key = client_for(masivo, tab)
     assert await same_key.get_token() == await shop.get_token()  # one token per key
     for client in (shop, other_brand, same_key):
@@ -369,4 +380,59 @@ async def test_the_context_has_no_empty_parts(masivo: FakeMasivo) -> None:
     (event,) = sent(masivo)
     assert event["context"]["page"] == {"url": "https://shop.test/", "path": "/"}
     assert "campaign" not in event["context"]
+    client.destroy()
+
+
+async def test_consent_and_identity_survive_a_key_rotation(
+    page_loads: Callable[[], Page], masivo: FakeMasivo
+) -> None:
+    tab = page_loads()
+    old_key = create_client("old-key", transport=masivo.transport, clock=masivo.clock, page=tab)
+    old_key.identify("customer-7")
+    old_key.opt_out()
+    anonymous = old_key.anonymous_id
+    old_key.destroy()
+    tab = page_loads()  # the next deploy of the site uses a new key
+    new_key = create_client("new-key", transport=masivo.transport, clock=masivo.clock, page=tab)
+    assert new_key.opted_out  # an opted-out visitor is not tracked again
+    assert (new_key.customer_id, new_key.anonymous_id) == ("customer-7", anonymous)
+    new_key.destroy()
+
+
+async def test_records_of_an_earlier_version_move_to_the_site(masivo: FakeMasivo) -> None:
+    from masivo_web.durable import namespace_for
+
+    site = FakeLocalStorage()
+    namespace = namespace_for("k", "https://app.masivo.ai/api/storefront/v1")
+    site.data[f"masivo_web:{namespace}:identity"] = '{"anonymous_id": "a-1", "customer_id": "c-1"}'
+    site.data[f"masivo_web:{namespace}:opted_out"] = "1"
+    client = create_client(
+        "k", transport=masivo.transport, clock=masivo.clock, page=fake_page(site)
+    )
+    assert (client.anonymous_id, client.customer_id, client.opted_out) == ("a-1", "c-1", True)
+    legacy = (f"masivo_web:{namespace}:identity", f"masivo_web:{namespace}:opted_out")
+    assert not any(key in site.data for key in legacy)  # moved, not copied
+    client.destroy()
+
+
+async def test_query_strings_can_be_left_out_of_what_is_sent(masivo: FakeMasivo) -> None:
+    page = fake_page(FakeLocalStorage())
+    href = "https://shop.test/reset?token=secret&email=a%40b.c&utm_source=mail"
+    page.window.location = type("Location", (), {"href": href})()
+    page.document.referrer = "https://mail.test/open?id=42"
+    client = client_for(masivo, page, query_strings=False)
+    client.send_analytics_event(EVENT)
+    client.page("Reset")
+    await client.flush()
+    event, view = sent(masivo)
+    assert event["context"]["page"]["url"] == "https://shop.test/reset"
+    assert event["context"]["page"]["referrer"] == "https://mail.test/open"
+    assert "search" not in event["context"]["page"]
+    assert event["context"]["campaign"] == {"source": "mail"}
+    assert (view["url"], view["referrer"], view["search"]) == (
+        "https://shop.test/reset",
+        "https://mail.test/open",
+        "",
+    )
+    assert "secret" not in json.dumps(event) + json.dumps(view)
     client.destroy()
