@@ -11,8 +11,11 @@ no ``.pyc``), so the browser wheel, like the minified bundles of the JavaScript 
   annotations stay, dataclasses need them);
 - the long description in METADATA (the README) and the pytest entry point.
 
-Its name, version and tag are those of the full wheel (``py3-none-any``), which PyPI carries.
-The browser tests install this wheel, so what pages run is what the suite checks.
+Its version is the full wheel's with the local label ``+page`` (``masivo_web-0.1.0+page-py3-none-
+any.whl``): pip, micropip and their caches key on the file name, so the page build can never be
+taken for the full one. Imported under CPython it stops at once with an ``ImportError`` saying
+to install the full package. The browser tests install this wheel, so what pages run is what the
+suite checks.
 """
 
 from __future__ import annotations
@@ -123,9 +126,36 @@ def _record_line(name: str, data: bytes) -> str:
     return f"{name},sha256={digest},{len(data)}"
 
 
+#: The local version label of the page build.
+PAGE_LABEL = "+page"
+#: First lines of the page build's ``masivo_web/__init__.py``.
+CPYTHON_GUARD = (
+    "import sys as _sys\n"
+    "if _sys.platform not in ('emscripten', 'webassembly'):\n"
+    "    raise ImportError(\"This is masivo_web's page build (for Pyodide and PyScript pages): "
+    "it has no CPython transport, SyncClient, emulator or pytest plugin. Under CPython install "
+    'the full package: pip install masivo_web")\n'
+)
+
+
+def _guarded(source: str) -> str:
+    """``source`` (the package's compacted ``__init__``) with :data:`CPYTHON_GUARD` first, after
+    its ``from __future__`` import (which must stay the first statement)."""
+    future, newline, rest = source.partition("\n")
+    if future.startswith("from __future__"):
+        return future + newline + CPYTHON_GUARD + rest
+    return CPYTHON_GUARD + source
+
+
 def build(full_wheel: Path, target_dir: Path) -> Path:
     """Write the browser wheel for ``full_wheel`` into ``target_dir`` and return its path."""
-    target = target_dir / full_wheel.name
+    distribution, version, rest = full_wheel.name.split("-", 2)
+    page_version = version + PAGE_LABEL
+    old_info, new_info = (
+        f"{distribution}-{version}.dist-info/",
+        f"{distribution}-{page_version}.dist-info/",
+    )
+    target = target_dir / f"{distribution}-{page_version}-{rest}"
     files: dict[str, bytes] = {}
     record_name = ""
     with zipfile.ZipFile(full_wheel) as source:
@@ -134,13 +164,19 @@ def build(full_wheel: Path, target_dir: Path) -> Path:
             if name.endswith("/") or name.startswith(EXCLUDED):
                 continue
             data = source.read(name)
+            name = name.replace(old_info, new_info)
             if name.endswith(".dist-info/RECORD"):
                 record_name = name
                 continue
             if name.endswith(".dist-info/entry_points.txt"):
                 continue  # the pytest plugin is not in this wheel
             if name.endswith(".dist-info/METADATA"):
-                data = _short_metadata(data.decode()).encode()
+                metadata = _short_metadata(data.decode())
+                data = metadata.replace(
+                    f"Version: {version}\n", f"Version: {page_version}\n"
+                ).encode()
+            elif name == f"{distribution}/__init__.py":
+                data = _guarded(compact_source(data.decode())).encode()
             elif name.endswith(".py"):
                 data = compact_source(data.decode()).encode()
             files[name] = data

@@ -3,8 +3,8 @@ only the next page of the site sends.
 
 Each scenario runs in real Chromium against the emulator, in a fresh browser context (a new
 visit): Pyodide pages of the harness (``static/test/harness.html``) create a client, queue
-events and are left at once (navigated away, closed, reloaded), in the same JS task as the last
-tracking call where the browser allows it. Then the emulator's store is read twice:
+events and are left at once (navigated away, closed, reloaded): in the task right after the
+last tracking call's, as a click on a link would. Then the emulator's store is read twice:
 
 - **on the page**: what was stored before any later page of the site ran the SDK (the page left
   for has none), waiting up to :data:`ON_PAGE_WAIT_S` for the departing page's requests;
@@ -140,14 +140,15 @@ def _calls(count: int) -> str:
     )
 
 
-#: Runs the page's Python, then leaves in the same task. Returns the event ids and how long
-#: after the Python started the page was left.
+#: Runs the page's Python, then leaves at once: in the very next task, as a click on a link
+#: would (leaving in the same task races Playwright's own reply to this evaluation). Returns
+#: the event ids and how long after the Python started the page was left.
 _RUN_THEN_LEAVE = """async ([code, leave, elsewhere]) => {
   const started = performance.now();
   const ids = await runPython(code);
   const after = performance.now() - started;
-  if (leave === "navigate") location.href = elsewhere;
-  else if (leave === "reload") location.reload();
+  if (leave === "navigate") setTimeout(() => { location.href = elsewhere; }, 0);
+  else if (leave === "reload") setTimeout(() => location.reload(), 0);
   return [ids, after];
 }"""
 
@@ -184,7 +185,7 @@ def run_scenario(
             )
             where = "id => runPython(`masivo.where('${id}')`)"
             _until(lambda: page.evaluate(where, first_id) == "queued")
-            page.evaluate(f"() => {{ location.href = {elsewhere!r}; }}")
+            page.evaluate(f"() => {{ setTimeout(() => {{ location.href = {elsewhere!r}; }}, 0); }}")
         else:
             ids_json, after_ms = page.evaluate(_RUN_THEN_LEAVE, [code, leave, elsewhere])
         if scenario.leave == "close":

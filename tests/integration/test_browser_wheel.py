@@ -91,7 +91,9 @@ def test_the_precompiled_wheel_is_bytecode_for_its_python_and_imports_without_so
         [
             sys.executable,
             "-c",
-            "import sys; sys.path.insert(0, sys.argv[1]); import masivo_web\n"
+            # The page build refuses CPython (next test): pose as the page's interpreter.
+            "import sys; sys.platform = 'emscripten'; sys.path.insert(0, sys.argv[1])\n"
+            "import masivo_web\n"
             "from masivo_web.events import prepare_event\n"
             "print(masivo_web.__file__, prepare_event.__code__.co_filename)",
             str(tmp_path / "site"),
@@ -104,3 +106,31 @@ def test_the_precompiled_wheel_is_bytecode_for_its_python_and_imports_without_so
     module_file, code_file = imported.stdout.split()
     assert module_file.endswith("masivo_web/__init__.pyc")
     assert code_file.endswith("site-packages/masivo_web/events.py")  # as installed
+
+
+def test_the_page_build_has_its_own_name_and_refuses_cpython_clearly(
+    page_wheel: Path, tmp_path: Path
+) -> None:
+    assert page_wheel.name == f"masivo_web-{_version()}+page-py3-none-any.whl"
+    with zipfile.ZipFile(page_wheel) as wheel:
+        names = wheel.namelist()
+        (metadata,) = (name for name in names if name.endswith(".dist-info/METADATA"))
+        assert metadata == f"masivo_web-{_version()}+page.dist-info/METADATA"
+        assert f"Version: {_version()}+page" in wheel.read(metadata).decode()
+        wheel.extractall(tmp_path / "site")
+    imported = subprocess.run(
+        [sys.executable, "-c", "import masivo_web"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path / "site",  # the page build first on the path, not the repository
+        check=False,
+    )
+    assert imported.returncode == 1
+    assert "ImportError: This is masivo_web's page build" in imported.stderr
+    assert "pip install masivo_web" in imported.stderr
+
+
+def _version() -> str:
+    namespace: dict[str, str] = {}
+    exec((ROOT / "masivo_web" / "_version.py").read_text(), namespace)
+    return namespace["VERSION"]
