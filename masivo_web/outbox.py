@@ -237,8 +237,11 @@ class Outbox:
                 attempt, retry_after_s=retry_after, random=self._random, policy=self._policy
             )
             ready_at = self._clock.monotonic() + delay
-            logger.warning(
-                "masivo_web: %d event(s) not delivered yet (%s); next try in %.1f s "
+            # The first retry of events is a warning (a wrong URL must not mean minutes of
+            # silence); the later ones are info, so a flaky network does not flood the log.
+            logger.log(
+                logging.WARNING if attempt == 1 else logging.INFO,
+                "masivo_web: %d event(s) not delivered yet (%s); next try in %.3g s "
                 "(attempt %d of %d)",
                 len(retry),
                 reason,

@@ -4,6 +4,7 @@ error a support ticket needs. Each test here was a bug report first."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import pytest
@@ -230,11 +231,15 @@ async def test_a_wrong_auth_url_is_final_at_once_and_named(masivo: FakeMasivo) -
 async def test_each_retry_says_why_and_when_the_next_try_is(
     masivo: FakeMasivo, caplog: pytest.LogCaptureFixture
 ) -> None:
-    masivo.script("events", json_response(503, {"error": "Service Unavailable"}))
+    busy = json_response(503, {"error": "Service Unavailable"})
+    masivo.script("events", busy, busy)
     client = client_for(masivo)
     delivery = client.send_analytics_event(EVENT)
-    await flush_while_time_passes(client, masivo.clock)
+    with caplog.at_level(logging.INFO, logger="masivo_web"):
+        await flush_while_time_passes(client, masivo.clock)
     assert (await delivery).success
-    (line,) = [r.getMessage() for r in caplog.records if "not delivered yet" in r.getMessage()]
-    assert "503" in line and "next try in" in line and "attempt 2 of 10" in line
+    first, second = [r for r in caplog.records if "not delivered yet" in r.getMessage()]
+    assert "503" in first.getMessage() and "next try in" in first.getMessage()
+    assert "attempt 2 of 10" in first.getMessage() and first.levelno == logging.WARNING
+    assert "attempt 3 of 10" in second.getMessage() and second.levelno == logging.INFO
     client.destroy()
