@@ -53,7 +53,15 @@ class Scenario:
 #: first page, is stored before any later page of the site loads; every event that met two 503s
 #: is stored once the visitor comes back; none is stored twice (checked for every scenario).
 SCENARIOS = [
-    Scenario(f"{how}, {where}", leave, 30, later, delay_ms=delay, on_page_target=target)
+    Scenario(
+        f"{how}, {where}",
+        leave,
+        30,
+        later,
+        delay_ms=delay,
+        on_page_target=target,
+        after_return_target=30,  # nothing lost, whichever page sends it
+    )
     for later, where, delay, target in (
         (False, "first page, calls at once", 0, None),
         (False, "first page, calls 300 ms in", 300, 30),
@@ -66,17 +74,21 @@ SCENARIOS = [
     )
 ] + [
     Scenario(
-        "503 twice, then navigate", "navigate", 50, True, failures_first=2, after_return_target=50
-    ),
-    Scenario("500 calls, navigate at once", "navigate", 500, True, after_return_target=500),
-    Scenario(
-        "500 calls, gzip, navigate at once",
+        f"{how}, {where}",
         "navigate",
-        500,
-        True,
-        options="compression='gzip'",
-        after_return_target=500,
-    ),
+        events,
+        later,
+        delay_ms=0 if later else 300,
+        failures_first=failures,
+        options=options,
+        after_return_target=events,
+    )
+    for later, where in ((False, "first page, calls 300 ms in"), (True, "later page"))
+    for how, events, failures, options in (
+        ("503 twice, then navigate", 50, 2, ""),
+        ("500 calls, navigate at once", 500, 0, ""),
+        ("500 calls, gzip, navigate at once", 500, 0, "compression='gzip'"),
+    )
 ]
 # The first page's "calls at once" leaves within the token's round trip: measured, no target.
 
