@@ -23,7 +23,7 @@ from .events import PreparedEvent
 from .outbox import Batch, Outbox
 from .persistence import Persistence
 from .policy import DeliveryPolicy
-from .runtime import IS_BROWSER, Clock, next_turn, running_loop
+from .runtime import IS_BROWSER, Clock, loop_running, next_turn, running_loop
 from .transports import Response
 
 logger = logging.getLogger("masivo_web")
@@ -87,7 +87,7 @@ class Flusher:
 
     def _wake_now(self) -> None:
         self._wake_posted = False
-        if not self._closed:
+        if not self._closed and loop_running():  # else the next event or flush starts it
             self.ensure_running().set()
 
     # -- triggers ------------------------------------------------------------------------

@@ -258,15 +258,16 @@ class Outbox:
         """``batch``'s task ended without an answer (its event loop ended): its events go
         back to the front of the queue, unsettled, for a later flush (the server de-duplicates
         by ``event_id`` if the request did arrive)."""
-        self._end(batch)
+        self._end(batch, wake=False)  # its loop is ending: no flusher to wake there
         if not self.closed:
             self.queue.put_back(batch.items, 0.0, count_attempt=False)
 
-    def _end(self, batch: Batch) -> None:
+    def _end(self, batch: Batch, *, wake: bool = True) -> None:
         self._release(batch)
         if batch in self._batches:
             self._batches.remove(batch)
-        self.on_change()
+        if wake:
+            self.on_change()
 
     def drop_expired(self, now: float) -> None:
         """Drop the events that waited longer than the policy keeps them."""

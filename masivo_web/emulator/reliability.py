@@ -95,7 +95,16 @@ async def _send_through_chaos(
     emulator: EmulatorServer, events: int, seed: int
 ) -> tuple[list[str], int]:
     # The faults are the point here: the SDK's warnings about them would only bury the table.
-    logging.getLogger("masivo_web").setLevel(logging.ERROR)
+    logger = logging.getLogger("masivo_web")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        return await _send(emulator, events, seed)
+    finally:
+        logger.setLevel(level)
+
+
+async def _send(emulator: EmulatorServer, events: int, seed: int) -> tuple[list[str], int]:
     masivo = create_client(
         emulator.client_key,
         auth_url=emulator.auth_url,

@@ -169,3 +169,30 @@ def test_an_async_client_never_closed_says_what_it_did_not_send(
     assert script.returncode == 0, script.stderr
     assert "3 event(s) not sent" in script.stderr
     assert "close()" in script.stderr
+
+
+def test_a_loop_that_ends_with_a_batch_on_the_wire_is_quiet_and_keeps_the_events(
+    fresh_masivo_emulator: EmulatorServer,
+) -> None:
+    emulator = fresh_masivo_emulator
+    emulator.control.inject_fault("analytics", delay_s=3)
+    script = run_script(
+        f"""
+        import asyncio
+        from masivo_web import create_client
+        masivo = create_client({emulator.client_key!r}, auth_url={emulator.auth_url!r},
+                               api_base={emulator.api_base!r})
+        async def main():
+            for n in range(3):
+                masivo.send_analytics_event(type="ADD_TO_CART", customer_id="c", brand_id=None)
+            asyncio.ensure_future(masivo.flush())
+            await asyncio.sleep(0.5)  # the batch is on the wire when the loop ends
+        asyncio.run(main())
+        print(masivo.pending_events)  # back in the queue, not lost, not settled
+        """
+    )
+    assert script.returncode == 0, script.stderr
+    assert script.stdout.strip() == "3"
+    assert "Task was destroyed" not in script.stderr
+    assert "Traceback" not in script.stderr
+    assert "3 event(s) not sent" in script.stderr
