@@ -5,7 +5,6 @@ builds every part and passes them in."""
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -43,7 +42,6 @@ class MasivoClient:
         self.settings = settings
         self._clock = clock
         self._page = parts.page
-        self._storage = parts.storage
         self._identity = parts.identity
         self._context = parts.context
         self._tokens = parts.tokens
@@ -99,6 +97,8 @@ class MasivoClient:
                 else:
                     merged["context"] = self._context.fresh()  # before_send may change it
         if self._before_send is not None:
+            import copy  # only for clients with a hook: not at import
+
             try:
                 # A copy it may change freely: the application's own dicts stay as they were.
                 changed = self._before_send(copy.deepcopy(merged))

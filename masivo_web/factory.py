@@ -36,7 +36,7 @@ from .runtime import (
     loop_running,
     next_turn,
 )
-from .storage import FallbackStorage, LocalStorage, MemoryStorage, Storage
+from .storage import FallbackStorage, LocalStorage, Storage
 from .transports import Transport, default_transport
 from .wire import Wire
 
@@ -53,7 +53,6 @@ class ClientParts(Record):
         "lifecycle",
         "outbox",
         "page",
-        "storage",
         "token_registry",
         "tokens",
     )
@@ -62,7 +61,6 @@ class ClientParts(Record):
         self,
         *,
         page: Page | None,
-        storage: Storage,
         identity: Identity,
         context: EventContext,
         tokens: AuthManager,
@@ -73,7 +71,6 @@ class ClientParts(Record):
         before_send: BeforeSend | None,
     ) -> None:
         self.page = page
-        self.storage = storage
         self.identity = identity
         self.context = context
         self.tokens = tokens
@@ -197,7 +194,6 @@ def build_client(
     persistence = persistence_for(
         page, storage, namespace, new_event_id(), clock, policy.stored_bounds
     )
-    store: Storage = storage if storage is not None else MemoryStorage()
 
     async def authorize() -> str:
         request = api.authorize_request(settings.auth_url, settings.api_key, settings.timeout_s)
@@ -227,7 +223,6 @@ def build_client(
         settings,
         ClientParts(
             page=page,
-            storage=store,
             identity=_visitor(page, storage, namespace, shared=not given_storage),
             context=EventContext(page, static_context(page), query_strings=settings.query_strings),
             tokens=manager,
