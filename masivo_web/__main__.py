@@ -19,7 +19,7 @@ def _emulator(args: argparse.Namespace) -> int:
         )
         return 2
     settings = Settings(token_ttl_s=args.token_ttl, rate_limit=args.rate_limit)
-    serve_forever(args.host, args.port, db_path=args.db, settings=settings)
+    serve_forever(args.host, args.port, db_path=args.db, settings=settings, reset=args.reset)
     return 0
 
 
@@ -42,7 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     emulator = commands.add_parser("emulator", help="run the local Masivo emulator")
     emulator.add_argument("--host", default="127.0.0.1")
     emulator.add_argument("--port", type=int, default=8765)
-    emulator.add_argument("--db", default=":memory:", help="SQLite file (default: in memory)")
+    emulator.add_argument(
+        "--db", default=":memory:", help="SQLite file, kept across starts (default: in memory)"
+    )
+    emulator.add_argument(
+        "--reset", action="store_true", help="delete the events the --db file holds first"
+    )
     emulator.add_argument("--token-ttl", type=float, default=3600.0, help="token lifetime, s")
     emulator.add_argument("--rate-limit", type=int, default=1000, help="requests per minute")
     emulator.set_defaults(handler=_emulator)

@@ -175,6 +175,14 @@ class EventApi:
             return error(
                 413, "Payload too large", f"{len(raw)} bytes; the limit is 500 KB.", limits
             )
+        content_type = request.headers.get("content-type", "")
+        if content_type.split(";", 1)[0].strip().lower() != "application/json":
+            return error(
+                415,
+                "Unsupported Content-Type",
+                f"{content_type or 'none'!r}: send Content-Type: application/json.",
+                limits,
+            )
         encoding = request.headers.get("content-encoding", "identity").strip().lower()
         if encoding == "gzip":
             try:
@@ -311,7 +319,24 @@ def _notes(request: Request, route: str) -> dict[str, Any]:
 
 
 def _json(raw: bytes) -> Any:
-    return json.loads(raw.decode("utf-8"))
+    """The body as JSON, refusing what the real service would (a ValueError saying what):
+    NaN and Infinity (not JSON), a lone surrogate (not UTF-8, it could not be stored) and
+    nesting deeper than the parser goes."""
+    text = raw.decode("utf-8")
+    try:
+        value = json.loads(text, parse_constant=_not_a_json_number)
+    except RecursionError:
+        raise ValueError("the body nests deeper than the emulator parses") from None
+    if "\\ud" in text.lower():  # an escaped surrogate: fine in a pair, not alone
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("the body holds a lone UTF-16 surrogate (\\ud800-\\udfff)") from None
+    return value
+
+
+def _not_a_json_number(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value; send a finite number or null")
 
 
 def _new_id() -> str:

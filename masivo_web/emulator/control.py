@@ -60,7 +60,9 @@ def control_routes(state: EmulatorState) -> list[Route]:
 
     async def customer_events(request: Request) -> Response:
         # A customer's events, and the anonymous ones that preceded identify: an event that
-        # carries both the customer_id and an anonymous_id ties that anonymous id to them.
+        # carries both the customer_id and an anonymous_id ties that anonymous id to them. An
+        # event of that anonymous id is theirs only while it was anonymous (its customer_id
+        # was the anonymous id): two customers on one browser share the anonymous id.
         customer = request.path_params["customer_id"]
         events = state.events()
         linked = {
@@ -71,7 +73,8 @@ def control_routes(state: EmulatorState) -> list[Route]:
         mine = [
             event
             for event in events
-            if event.get("customer_id") == customer or event.get("anonymous_id") in linked
+            if event.get("customer_id") == customer
+            or (event.get("anonymous_id") in linked and event.get("customer_id") in linked)
         ]
         return JSONResponse({"data": mine})
 

@@ -111,9 +111,11 @@ class EmulatorServer:
         self.stop()
 
 
-def serve_forever(host: str, port: int, *, db_path: str, settings: Settings) -> None:
+def serve_forever(
+    host: str, port: int, *, db_path: str, settings: Settings, reset: bool = False
+) -> None:
     """Serve in the foreground until interrupted (the ``emulator`` command)."""
-    state = EmulatorState(db_path=db_path, defaults=settings)
+    state = EmulatorState(db_path=db_path, defaults=settings, keep_events=not reset)
     print(f"Masivo emulator on http://{host}:{port}")
     print(f"  auth_url = http://{host}:{port}/auth/authorize")
     print(f"  api_base = http://{host}:{port}{API_PREFIX}")

@@ -155,6 +155,8 @@ class EmulatorState:
     """Everything the emulator remembers; ``reset()`` returns it to a clean start."""
 
     db_path: str = ":memory:"
+    #: Start with the events a ``db_path`` file holds (False: delete them first, ``--reset``).
+    keep_events: bool = True
     defaults: Settings = field(default_factory=Settings)
     initial_keys: dict[str, KeyKind] = field(
         default_factory=lambda: {DEFAULT_CLIENT_KEY: "client", DEFAULT_SERVER_KEY: "server"}
@@ -166,13 +168,15 @@ class EmulatorState:
         self.db.executescript(_SCHEMA)
         self.secret = secrets.token_bytes(32)
         self._stored_signal: asyncio.Event | None = None
-        self.reset()
+        self.reset(events=not self.keep_events)
 
-    def reset(self) -> None:
-        """Forget events, requests, faults and rate counters; restore keys and settings."""
+    def reset(self, *, events: bool = True) -> None:
+        """Forget events (unless ``events`` is False), requests, faults and rate counters;
+        restore keys and settings."""
         # Requests that started before a reset must not land in the log after it.
         self.generation = getattr(self, "generation", 0) + 1
-        self.db.execute("DELETE FROM events")
+        if events:
+            self.db.execute("DELETE FROM events")
         self.keys: dict[str, KeyKind] = dict(self.initial_keys)
         self.settings = Settings(**vars(self.defaults))
         self.faults: list[Fault] = []

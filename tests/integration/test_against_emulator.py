@@ -251,6 +251,21 @@ async def test_anonymous_events_before_identify_are_attributable_to_the_customer
     assert len(emulator.control.received_events()) == 4
 
 
+async def test_two_customers_of_one_browser_do_not_see_each_others_events(
+    emulator: EmulatorServer,
+) -> None:
+    async with connect(emulator) as masivo:  # one browser: one anonymous id
+        masivo.send_analytics_event(type="VIEW", brand_id=None)  # anonymous
+        masivo.identify("customer-a")
+        masivo.send_analytics_event(type="A_ONLY", brand_id=None)
+        masivo.identify("customer-b")  # no reset(): the anonymous id stays
+        masivo.send_analytics_event(type="B_ONLY", brand_id=None)
+    types_a = [event["type"] for event in emulator.control.customer_events("customer-a")]
+    assert types_a == ["VIEW", "IDENTIFY", "A_ONLY"]
+    types_b = [event["type"] for event in emulator.control.customer_events("customer-b")]
+    assert types_b == ["VIEW", "IDENTIFY", "B_ONLY"]  # the anonymous view before both
+
+
 async def test_gzip_compression_is_stored_the_same_for_a_fraction_of_the_bytes(
     emulator: EmulatorServer,
 ) -> None:

@@ -138,6 +138,23 @@ def test_server_keys_may_send_reserved_types(call: Call) -> None:
     ("body", "status", "title"),
     [
         (b"{not json", 400, "Malformed JSON"),
+        # What json.loads takes but JSON is not, or what cannot be stored: 4xx, never a 500.
+        (
+            b'{"events": [{"type": "A", "customer_id": "c", "brand_id": null, "v": NaN}]}',
+            400,
+            "Malformed JSON",
+        ),
+        (
+            b'{"events": [{"type": "A", "customer_id": "c", "brand_id": null, "v": -Infinity}]}',
+            400,
+            "Malformed JSON",
+        ),
+        (
+            b'{"events": [{"type": "A", "customer_id": "\\ud800", "brand_id": null}]}',
+            400,
+            "Malformed JSON",
+        ),
+        (b'{"events": [' + b"[" * 3000 + b"]" * 3000 + b"]}", 400, "Malformed JSON"),
         ({"events": []}, 422, "Invalid body"),
         ({"events": [event()] * 101}, 422, "Invalid body"),
         ({"event": event()}, 422, "Invalid body"),
@@ -150,6 +167,22 @@ def test_bad_batch_bodies(call: Call, body: Any, status: int, title: str) -> Non
     assert (got, answer["error"]) == (status, title)
     assert "x-ratelimit-limit" in answer_headers
     assert "Traceback" not in json.dumps(answer)
+    assert call("GET", "/_emulator/events")[0] == 200  # and it still answers normally
+
+
+def test_a_body_must_say_it_is_json(call: Call) -> None:
+    token = token_for(call)
+    for content_type in ("text/plain", None):
+        headers = {"authorization": f"Bearer {token}"}
+        if content_type:
+            headers["content-type"] = content_type
+        status, _, answer = call("POST", "/analytics/events", {"events": [event()]}, headers)
+        assert (status, answer["error"]) == (415, "Unsupported Content-Type")
+    headers = {
+        "authorization": f"Bearer {token}",
+        "content-type": "application/json; charset=utf-8",
+    }
+    assert call("POST", "/analytics/events", {"events": [event()]}, headers)[0] == 200
 
 
 @pytest.mark.parametrize(
@@ -344,3 +377,30 @@ def test_bad_encodings_are_refused_with_the_reason(
     }
     answer_status, _, answer = call("POST", "/analytics/events", body, headers)
     assert (answer_status, answer["error"]) == (status, title)
+
+
+def test_a_db_file_keeps_its_events_across_starts_unless_reset(tmp_path: Any) -> None:
+    from masivo_web.emulator.store import EmulatorState
+
+    path = str(tmp_path / "events.sqlite3")
+    with EmulatorServer(db_path=path) as first:
+        token = json.loads(
+            urllib.request.urlopen(
+                urllib.request.Request(
+                    first.auth_url,
+                    headers={"x-api-key": first.client_key, "x-masivo-sdk": "client"},
+                )
+            ).read()
+        )["data"]
+        request = urllib.request.Request(
+            first.api_base + "/analytics/events",
+            data=json.dumps({"events": [event()]}).encode(),
+            headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
+        )
+        urllib.request.urlopen(request).read()
+        assert len(first.control.received_events()) == 1
+    with EmulatorServer(db_path=path) as again:
+        assert len(again.control.received_events()) == 1  # kept
+    assert EmulatorState(db_path=path, keep_events=False).db.execute(
+        "SELECT COUNT(*) FROM events"
+    ).fetchone() == (0,)  # --reset
