@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -23,12 +24,45 @@ def _bad(details: str) -> JSONResponse:
     return JSONResponse({"error": "Bad control request", "details": details}, status_code=400)
 
 
+class _Invalid(Exception):
+    """A control request the emulator cannot take; its message says what to send."""
+
+
 async def _body(request: Request) -> dict[str, Any]:
+    """The request's JSON object, or :class:`_Invalid` saying what is wrong with it."""
     try:
         body = await request.json()
-    except ValueError:
-        return {"__invalid__": True}
-    return body if isinstance(body, dict) else {"__invalid__": True}
+    except ValueError as exc:
+        raise _Invalid(f"The body is not JSON ({exc}); send a JSON object.") from None
+    if not isinstance(body, dict):
+        raise _Invalid(f"The body must be a JSON object, not {type(body).__name__}.")
+    return body
+
+
+def _number(
+    body: dict[str, Any], name: str, default: float | None, low: float, high: float
+) -> float | None:
+    """``body[name]`` as a finite number within [low, high] (``default`` when absent)."""
+    value = body.get(name, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise _Invalid(f"{name!r} must be a number from {low:g} to {high:g}; got {value!r}.")
+    return float(value)
+
+
+def _checked(
+    handler: Callable[[Request], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """``handler``, answering 400 with the reason for a control request it cannot take."""
+
+    async def checked(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except _Invalid as exc:
+            return _bad(str(exc))
+
+    return checked
 
 
 def control_routes(state: EmulatorState) -> list[Route]:
@@ -114,18 +148,21 @@ def control_routes(state: EmulatorState) -> list[Route]:
         route = body.get("route", "*")
         if route not in (*ROUTES, "*"):
             return _bad(f"'route' must be one of {[*ROUTES, '*']}")
-        try:
-            fault = Fault(
-                route=route,
-                remaining=int(body.get("count", 1)),
-                status=None if body.get("status") is None else int(body["status"]),
-                delay_s=float(body.get("delay_s", 0.0)),
-                drop=bool(body.get("drop", False)),
-                retry_after=None if body.get("retry_after") is None else float(body["retry_after"]),
-                after_processing=bool(body.get("after_processing", False)),
-            )
-        except (TypeError, ValueError) as exc:
-            return _bad(f"Fault fields have the wrong type: {exc}")
+        count = _number(body, "count", 1, 1, 1_000_000)
+        status = _number(body, "status", None, 200, 599)
+        retry_after = _number(body, "retry_after", None, 0, 3600)
+        for name in ("drop", "after_processing"):
+            if not isinstance(body.get(name, False), bool):
+                raise _Invalid(f"{name!r} must be true or false.")
+        fault = Fault(
+            route=route,
+            remaining=int(count or 1),
+            status=None if status is None else int(status),
+            delay_s=_number(body, "delay_s", 0.0, 0, 60) or 0.0,
+            drop=body.get("drop", False),
+            retry_after=retry_after,
+            after_processing=body.get("after_processing", False),
+        )
         if fault.remaining < 1 or (fault.status is None and not fault.drop and not fault.delay_s):
             return _bad("A fault needs count >= 1 and at least one of status, drop, delay_s")
         state.faults.append(fault)
@@ -137,22 +174,22 @@ def control_routes(state: EmulatorState) -> list[Route]:
         kinds = body.get("kinds", list(CHAOS_KINDS))
         if route not in (*ROUTES, "*") or not isinstance(kinds, list) or not kinds:
             return _bad(f"Send route (one of {[*ROUTES, '*']}) and a non-empty list of kinds")
+        if not all(isinstance(kind, str) for kind in kinds):
+            return _bad(f"'kinds' must be a list of names from {list(CHAOS_KINDS)}")
         unknown = set(kinds) - set(CHAOS_KINDS)
         if unknown:
             return _bad(f"Unknown chaos kinds {sorted(unknown)}; known: {list(CHAOS_KINDS)}")
-        try:
-            chaos = Chaos(
-                route=route,
-                probability=float(body.get("probability", 0.2)),
-                kinds=tuple(kinds),
-                seed=int(body.get("seed", 0)),
-                slow_s=float(body.get("slow_s", 1.0)),
-                retry_after=float(body.get("retry_after", 0.2)),
-            )
-        except (TypeError, ValueError) as exc:
-            return _bad(f"Chaos fields have the wrong type: {exc}")
-        if not 0 <= chaos.probability <= 1:
-            return _bad("'probability' must be between 0 and 1")
+        seed = body.get("seed", 0)
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            return _bad(f"'seed' must be an integer; got {seed!r}")
+        chaos = Chaos(
+            route=route,
+            probability=_number(body, "probability", 0.2, 0, 1) or 0.0,
+            kinds=tuple(kinds),
+            seed=seed,
+            slow_s=_number(body, "slow_s", 1.0, 0, 60) or 0.0,
+            retry_after=_number(body, "retry_after", 0.2, 0, 3600) or 0.0,
+        )
         state.chaos = chaos
         return JSONResponse({"data": chaos.public()}, status_code=201)
 
@@ -176,10 +213,12 @@ def control_routes(state: EmulatorState) -> list[Route]:
         unknown = set(body) - known
         if unknown:
             return _bad(f"Unknown settings {sorted(unknown)}; known: {sorted(known)}")
-        for name, value in body.items():
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                return _bad(f"{name!r} must be a positive number")
-            setattr(state.settings, name, type(getattr(state.settings, name))(value))
+        checked = {}
+        for name in body:  # every value checked before any is applied
+            value = _number(body, name, None, 1e-3, 1e9)
+            checked[name] = type(getattr(state.settings, name))(value)
+        for name, value in checked.items():
+            setattr(state.settings, name, value)
         return JSONResponse({"data": vars(state.settings)})
 
     async def revoke_tokens(request: Request) -> Response:
@@ -194,12 +233,12 @@ def control_routes(state: EmulatorState) -> list[Route]:
         Route("/reset", reset, methods=["POST"]),
         Route("/requests", list_requests, methods=["GET"]),
         Route("/stats", stats, methods=["GET"]),
-        Route("/keys", add_key, methods=["POST"]),
-        Route("/faults", add_fault, methods=["POST"]),
+        Route("/keys", _checked(add_key), methods=["POST"]),
+        Route("/faults", _checked(add_fault), methods=["POST"]),
         Route("/faults", list_faults, methods=["GET"]),
         Route("/faults", clear_faults, methods=["DELETE"]),
-        Route("/settings", update_settings, methods=["PUT"]),
-        Route("/chaos", set_chaos, methods=["POST"]),
+        Route("/settings", _checked(update_settings), methods=["PUT"]),
+        Route("/chaos", _checked(set_chaos), methods=["POST"]),
         Route("/chaos", get_chaos, methods=["GET"]),
         Route("/chaos", stop_chaos, methods=["DELETE"]),
         Route("/revoke-tokens", revoke_tokens, methods=["POST"]),

@@ -404,3 +404,32 @@ def test_a_db_file_keeps_its_events_across_starts_unless_reset(tmp_path: Any) ->
     assert EmulatorState(db_path=path, keep_events=False).db.execute(
         "SELECT COUNT(*) FROM events"
     ).fetchone() == (0,)  # --reset
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "says"),
+    [
+        ("PUT", "/_emulator/settings", b'{"token_ttl_s": Infinity}', "token_ttl_s"),
+        ("PUT", "/_emulator/settings", b'{"rate_limit": 1e400}', "rate_limit"),
+        ("PUT", "/_emulator/settings", b"{oops", "not JSON"),
+        ("PUT", "/_emulator/settings", b"[1]", "JSON object"),
+        ("POST", "/_emulator/faults", {"status": 1000}, "status"),
+        ("POST", "/_emulator/faults", {"status": 500, "count": 1e400}, "count"),
+        ("POST", "/_emulator/faults", {"delay_s": -1}, "delay_s"),
+        ("POST", "/_emulator/chaos", {"kinds": [["a"]]}, "kinds"),
+        ("POST", "/_emulator/chaos", {"kinds": ["500"], "probability": 2}, "probability"),
+        ("POST", "/_emulator/chaos", {"kinds": ["500"], "seed": "x"}, "seed"),
+        ("POST", "/_emulator/keys", b"nope", "not JSON"),
+    ],
+)
+def test_control_routes_refuse_bad_input_with_a_reason_and_change_nothing(
+    call: Call, method: str, path: str, body: Any, says: str
+) -> None:
+    before = call("GET", "/_emulator/faults")[2], call("GET", "/_emulator/chaos")[2]
+    status, _, answer = call(method, path, body, {"content-type": "application/json"})
+    assert status == 400, answer
+    assert answer["error"] == "Bad control request" and says in answer["details"]
+    assert (call("GET", "/_emulator/faults")[2], call("GET", "/_emulator/chaos")[2]) == before
+    assert len(token_for(call)) > 20  # tokens are still issued and valid afterwards
+    headers = {"authorization": f"Bearer {token_for(call)}", "content-type": "application/json"}
+    assert call("POST", "/analytics/events", {"events": [event()]}, headers)[0] == 200
