@@ -13,7 +13,7 @@ from typing import Any
 
 from . import api
 from ._record import Record
-from .auth import AuthManager, TabToken, TokenRegistry, shared_tokens
+from .auth import AuthManager, TokenRegistry, shared_tokens
 from .client import BeforeSend, MasivoClient, OnError
 from .config import OPTION_NAMES, Compression, EventRoute, Settings
 from .context import EventContext, static_context
@@ -37,6 +37,7 @@ from .runtime import (
     next_turn,
 )
 from .storage import FallbackStorage, LocalStorage, Storage
+from .tokens import TabToken
 from .transports import Transport, default_transport
 from .wire import Wire
 

@@ -112,8 +112,8 @@ async def test_a_kept_token_refreshes_on_its_own_schedule(masivo: FakeMasivo) ->
 
 
 def test_unreadable_kept_tokens_are_ignored() -> None:
-    from masivo_web.auth import TabToken
     from masivo_web.storage import MemoryStorage
+    from masivo_web.tokens import TabToken
 
     storage = MemoryStorage()
     kept = TabToken(storage, "name")
