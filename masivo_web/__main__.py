@@ -8,6 +8,17 @@ import argparse
 import sys
 
 
+def _port(text: str) -> int:
+    """A TCP port for ``--port``/``--api-port``, or argparse's one-line error."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: use 1-65535 (0: any free one)")
+    return port
+
+
 def _emulator(args: argparse.Namespace) -> int:
     try:
         from .emulator import Settings, serve_forever
@@ -19,8 +30,23 @@ def _emulator(args: argparse.Namespace) -> int:
         )
         return 2
     settings = Settings(token_ttl_s=args.token_ttl, rate_limit=args.rate_limit)
-    serve_forever(args.host, args.port, db_path=args.db, settings=settings, reset=args.reset)
+    import sqlite3
+
+    try:
+        serve_forever(args.host, args.port, db_path=args.db, settings=settings, reset=args.reset)
+    except OSError as exc:  # the port is in use, or the host is not this machine's
+        print(f"masivo_web emulator: {exc.strerror or exc}. {_hint(exc)}", file=sys.stderr)
+        return 2
+    except sqlite3.Error as exc:  # --db in a folder that does not exist, or not a database
+        print(f"masivo_web emulator: cannot open --db {args.db!r} ({exc}).", file=sys.stderr)
+        return 2
     return 0
+
+
+def _hint(exc: OSError) -> str:
+    if isinstance(exc, ConnectionError) or exc.errno in (98, 48, 10048):  # address in use
+        return "Choose another --port (0 picks a free one)."
+    return "Check --host (an address of this machine)."
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -41,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     emulator = commands.add_parser("emulator", help="run the local Masivo emulator")
     emulator.add_argument("--host", default="127.0.0.1")
-    emulator.add_argument("--port", type=int, default=8765)
+    emulator.add_argument("--port", type=_port, default=8765, help="(default: 8765)")
     emulator.add_argument(
         "--db", default=":memory:", help="SQLite file, kept across starts (default: in memory)"
     )
@@ -53,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     emulator.set_defaults(handler=_emulator)
     demo = commands.add_parser("demo", help="serve the PyScript demo shop against the emulator")
     demo.add_argument("--headless", action="store_true", help="drive it in headless Chromium")
-    demo.add_argument("--port", type=int, default=None, help="page origin port (8000)")
-    demo.add_argument("--api-port", type=int, default=None, help="emulator port (8765)")
+    demo.add_argument("--port", type=_port, default=None, help="page origin port (8000)")
+    demo.add_argument("--api-port", type=_port, default=None, help="emulator port (8765)")
     demo.set_defaults(handler=_demo)
     proof = commands.add_parser(
         "reliability", help="count lost and doubled events under seeded faults"

@@ -114,11 +114,21 @@ class EmulatorServer:
 def serve_forever(
     host: str, port: int, *, db_path: str, settings: Settings, reset: bool = False
 ) -> None:
-    """Serve in the foreground until interrupted (the ``emulator`` command)."""
+    """Serve in the foreground until interrupted (the ``emulator`` command). Raises OSError
+    (port in use) or ``sqlite3.Error`` (``db_path`` cannot be opened) before printing anything."""
     state = EmulatorState(db_path=db_path, defaults=settings, keep_events=not reset)
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))  # before the banner: a busy port is said at once
+    except OSError:
+        listener.close()
+        raise
+    port = listener.getsockname()[1]
     print(f"Masivo emulator on http://{host}:{port}")
     print(f"  auth_url = http://{host}:{port}/auth/authorize")
     print(f"  api_base = http://{host}:{port}{API_PREFIX}")
     print(f"  CLIENT key: {DEFAULT_CLIENT_KEY}   SERVER key: {DEFAULT_SERVER_KEY}")
     print(f"  inspect: http://{host}:{port}/_emulator/events", flush=True)
-    uvicorn.run(create_app(state), host=host, port=port, log_level="info", lifespan="off")
+    config = uvicorn.Config(create_app(state), log_level="info", lifespan="off")
+    uvicorn.Server(config).run(sockets=[listener])

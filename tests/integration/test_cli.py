@@ -1,0 +1,48 @@
+"""The command line: mistakes get one line saying which flag to change, never a traceback."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.emulator
+
+
+def run(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "masivo_web", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "says"),
+    [
+        (("emulator", "--port", "70000"), "--port: 70000 is not a port"),
+        (("emulator", "--port", "http"), "--port: 'http' is not a port number"),
+        (("emulator", "--db", "/nonexistent/folder/x.sqlite3"), "cannot open --db"),
+        (("demo", "--api-port", "-1"), "--api-port: -1 is not a port"),
+    ],
+)
+def test_a_bad_flag_is_one_line_naming_it(arguments: tuple[str, ...], says: str) -> None:
+    result = run(*arguments)
+    assert result.returncode == 2
+    assert says in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_busy_port_is_said_before_any_banner() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        result = run("emulator", "--port", str(busy.getsockname()[1]))
+    assert result.returncode == 2
+    assert "Choose another --port" in result.stderr
+    assert result.stdout == ""  # no banner for a server that never started
+    assert "Traceback" not in result.stderr
