@@ -48,7 +48,8 @@ class EmulatorClient:
     def wait_for_events(
         self, count: int, *, type: str | None = None, timeout: float = 10.0
     ) -> list[dict[str, Any]]:
-        """Block until at least ``count`` events (of ``type``) are stored, then return them.
+        """Block until at least ``count`` events (of ``type``) are stored, then return every
+        matching event stored by then (``count`` or more: unpacking asserts the exact number).
 
         The emulator holds the request open until they arrive (no polling sleeps); raises
         ``TimeoutError`` listing what did arrive when ``timeout`` passes first.

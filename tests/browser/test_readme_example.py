@@ -12,7 +12,9 @@ from playwright.sync_api import Page
 from masivo_web.emulator import EmulatorServer
 from masivo_web.emulator.static import StaticServer
 
-SITE = Path(__file__).resolve().parents[2] / "static"  # the folder your pages live in
+# The folder your site's pages live in. In this repository they are in static/ (the demo shop
+# is static/demo/); in yours, e.g. Path(__file__).parent.parent / "site".
+SITE = Path(__file__).resolve().parents[2] / "static"
 
 
 @pytest.fixture(scope="session")
