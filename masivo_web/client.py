@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 from .aio import first_of
 from .config import Settings
 from .context import page_fields
-from .delivery import Delivery, SendEventResult
+from .delivery import Delivery, not_sent
 from .errors import MasivoConfigError, MasivoError, MasivoValidationError
-from .events import new_event_id, prepare_event
+from .events import as_dict, new_event_id, prepare_event
 from .runtime import Clock, running_loop
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ class MasivoClient:
                 error.__cause__ = exc
                 return self._failed(error)
             if changed is None:
-                return _not_sent(new_event_id(), "dropped by before_send")
+                return not_sent(new_event_id(), "dropped by before_send")
             if not isinstance(changed, Mapping):
                 raise MasivoValidationError("before_send must return the event (a dict) or None.")
             merged = dict(changed)
@@ -123,9 +123,9 @@ class MasivoClient:
         )
         if not self.settings.enabled:
             self.recorded_events.append(json.loads(prepared.json))
-            return _not_sent(prepared.event_id, "client disabled")
+            return not_sent(prepared.event_id, "client disabled")
         if self._identity.opted_out:
-            return _not_sent(prepared.event_id, "opted out")
+            return not_sent(prepared.event_id, "opted out")
         if logger.isEnabledFor(logging.DEBUG):  # cached by logging: cheaper than the call
             logger.debug("masivo_web: queued %s %s", prepared.type, prepared.event_id)
         return self._flusher.enqueue(prepared)
@@ -156,7 +156,7 @@ class MasivoClient:
         if name is not None:
             event["name"] = name
         if properties is not None:
-            event["properties"] = _mapping("page() properties", properties)
+            event["properties"] = as_dict("page() properties", properties)
         return self.send_analytics_event(event)
 
     # -- identity --------------------------------------------------------------------------
@@ -186,7 +186,7 @@ class MasivoClient:
             "brand_id": None,
         }
         if traits is not None:
-            event["traits"] = _mapping("identify() traits", traits)
+            event["traits"] = as_dict("identify() traits", traits)
         delivery = self.send_analytics_event(event)
         self._identity.identify(customer_id)
         return delivery
@@ -314,17 +314,3 @@ class MasivoClient:
             raise MasivoConfigError(
                 "This client was destroyed; create a new one with create_client()."
             )
-
-
-def _mapping(name: str, value: object) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
-        raise MasivoValidationError(f"{name} must be a dict (or None); got {type(value).__name__}.")
-    return dict(value)
-
-
-def _not_sent(event_id: str, reason: str) -> Delivery:
-    """A delivery settled at once for an event the app chose not to send (``before_send``
-    dropped it, the client is disabled or opted out): a result, not an error."""
-    delivery = Delivery(event_id)
-    delivery.resolve(SendEventResult(False, 0, {"reason": reason}))
-    return delivery

@@ -139,3 +139,11 @@ class Delivery(Settable[SendEventResult]):
     def __repr__(self) -> str:
         state = "done" if self.done() else "pending"
         return f"<Delivery {self.event_id} {state}>"
+
+
+def not_sent(event_id: str, reason: str) -> Delivery:
+    """A delivery settled at once for an event the app chose not to send (``before_send``
+    dropped it, the client is disabled or opted out): a result, not an error."""
+    delivery = Delivery(event_id)
+    delivery.resolve(SendEventResult(False, 0, {"reason": reason}))
+    return delivery

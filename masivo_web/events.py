@@ -315,3 +315,9 @@ def _normalise_issued_at(value: object, now: datetime) -> str:
             "events."
         )
     return format_timestamp(moment.timestamp())
+
+
+def as_dict(name: str, value: object) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise MasivoValidationError(f"{name} must be a dict (or None); got {type(value).__name__}.")
+    return dict(value)

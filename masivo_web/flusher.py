@@ -20,9 +20,10 @@ from .delivery import Delivery
 from .durable import StoredEvent
 from .errors import MasivoAuthError, MasivoConfigError, MasivoError
 from .events import PreparedEvent
-from .outbox import Batch, Outbox
+from .outbox import Outbox
 from .persistence import Persistence
 from .policy import DeliveryPolicy
+from .queue import Batch
 from .runtime import IS_BROWSER, Clock, loop_running, next_turn, running_loop
 from .transports import Response
 

@@ -13,7 +13,7 @@ and the page-hide handler asks it to start, synchronously, what it can.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from . import api
 from .config import Settings
@@ -23,8 +23,8 @@ from .errors import MasivoDroppedError, MasivoError
 from .events import PreparedEvent
 from .persistence import Persistence
 from .policy import DeliveryPolicy
-from .queue import EventQueue, QueuedEvent
-from .retry import backoff_delay, final_error
+from .queue import Batch, EventQueue, QueuedEvent
+from .retry import backoff_delay, final_error, log_retry
 from .runtime import Clock
 from .transports import Request, Response
 from .wire import Wire
@@ -33,20 +33,6 @@ logger = logging.getLogger("masivo_web")
 
 #: Called with each failure nobody awaited: (error, event_id).
 Reporter = Callable[[MasivoError, str], None]
-
-
-class Batch:
-    """Events taken from the queue for one request. *Taken* until :meth:`Outbox.start` puts its
-    request on the wire (``answer`` set), *sent* until answered; a 401 starts it again."""
-
-    __slots__ = ("answer", "items", "reserved", "token")
-
-    def __init__(self, items: list[QueuedEvent]) -> None:
-        self.items = items
-        self.token: str | None = None
-        self.answer: Awaitable[Response] | None = None
-        #: Keepalive bytes this batch's request holds of the page's budget.
-        self.reserved = 0
 
 
 class Outbox:
@@ -237,18 +223,7 @@ class Outbox:
                 attempt, retry_after_s=retry_after, random=self._random, policy=self._policy
             )
             ready_at = self._clock.monotonic() + delay
-            # The first retry of events is a warning (a wrong URL must not mean minutes of
-            # silence); the later ones are info, so a flaky network does not flood the log.
-            logger.log(
-                logging.WARNING if attempt == 1 else logging.INFO,
-                "masivo_web: %d event(s) not delivered yet (%s); next try in %.3g s "
-                "(attempt %d of %d)",
-                len(retry),
-                reason,
-                delay,
-                attempt + 1,
-                max_attempts,
-            )
+            log_retry(len(retry), reason, delay, attempt, max_attempts)
             if retry_after is not None:
                 # The server said when to come back (429, 503): nothing else goes before then.
                 self.queue.hold_until(ready_at)

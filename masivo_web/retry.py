@@ -9,6 +9,7 @@ numbers are a :class:`~masivo_web.policy.DeliveryPolicy`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -90,3 +91,18 @@ def final_error(outcome: Outcome, max_attempts: int) -> MasivoError:
     )
     final.__cause__ = error
     return final
+
+
+def log_retry(count: int, reason: object, delay: float, attempt: int, max_attempts: int) -> None:
+    """Say that ``count`` events are tried again in ``delay`` seconds, and why. The first retry
+    is a warning (a wrong URL must not mean minutes of silence); later ones are info, so a
+    flaky network does not flood the log."""
+    logging.getLogger("masivo_web").log(
+        logging.WARNING if attempt == 1 else logging.INFO,
+        "masivo_web: %d event(s) not delivered yet (%s); next try in %.3g s (attempt %d of %d)",
+        count,
+        reason,
+        delay,
+        attempt + 1,
+        max_attempts,
+    )
