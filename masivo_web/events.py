@@ -199,6 +199,12 @@ def _apply_brand(event: dict[str, Any], default_brand_id: str | None) -> None:
     if "brand_id" not in event:
         if default_brand_id is not None and event.get("platform") is not None:
             event["brand_id"] = default_brand_id
+        elif default_brand_id is not None:
+            raise MasivoValidationError(
+                "Every event needs 'brand_id' (Masivo requires the key). The client's brand_id "
+                f"({default_brand_id!r}) is filled in only for events with a 'platform' (as "
+                "@masivo/core does): pass brand_id=... (or None) or platform=... with this event."
+            )
         else:
             raise MasivoValidationError(
                 "Every event needs 'brand_id' (Masivo requires the key): pass the brand's id, "

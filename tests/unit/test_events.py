@@ -273,3 +273,13 @@ def test_nested_keys_must_be_strings_too() -> None:
 def test_an_event_too_large_names_its_largest_field() -> None:
     with pytest.raises(MasivoValidationError, match="'properties'"):
         prepare({**VALID, "metadata": {"a": 1}, "properties": {"pad": "x" * 40_000}})
+
+
+def test_a_missing_brand_id_says_when_the_clients_default_applies() -> None:
+    with pytest.raises(MasivoValidationError, match="only for events with a 'platform'"):
+        prepare({"type": "ADD_TO_CART", "customer_id": "c"}, default_brand_id="brand-456")
+    with_platform = prepare(
+        {"type": "ADD_TO_CART", "customer_id": "c", "platform": "web"},
+        default_brand_id="brand-456",
+    )
+    assert with_platform["brand_id"] == "brand-456"
