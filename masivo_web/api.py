@@ -32,7 +32,7 @@ def authorize_request(auth_url: str, api_key: str, timeout_s: float) -> Request:
     )
 
 
-def read_authorize_response(response: Response, auth_url: str = "auth_url") -> str:
+def read_authorize_response(response: Response, auth_url: str) -> str:
     """The token from an authorize answer, or the error that explains the refusal."""
     body = response.json()
     token = body.get("data") if isinstance(body, dict) else None

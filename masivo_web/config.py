@@ -29,6 +29,11 @@ class Option:
         self.check = check
 
 
+def option(check: Callable[[str, Any], Any]) -> Any:
+    """A :class:`Settings` line: typed ``Any`` so the line's annotation is the option's type."""
+    return Option(check)
+
+
 def _api_key(name: str, value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise MasivoConfigError(
@@ -135,21 +140,21 @@ class Settings:
     option: a line here, a parameter of ``create_client``, and the code that uses it). The
     API key is kept out of ``repr`` so it never reaches a log."""
 
-    api_key: str = Option(_api_key)  # type: ignore[assignment]
-    brand_id: str | None = Option(_brand_id)  # type: ignore[assignment]
-    auth_url: str = Option(_url_or("MASIVO_AUTH_URL", DEFAULT_AUTH_URL))  # type: ignore[assignment]
-    api_base: str = Option(_api_base)  # type: ignore[assignment]
-    batch_size: int = Option(_batch_size)  # type: ignore[assignment]
-    idle_flush_s: float = Option(_seconds)  # type: ignore[assignment]
-    max_wait_s: float = Option(_seconds)  # type: ignore[assignment]
-    timeout_s: float = Option(_seconds)  # type: ignore[assignment]
-    event_route: EventRoute = Option(_event_route)  # type: ignore[assignment]
-    context: bool = Option(_flag)  # type: ignore[assignment]
-    enabled: bool = Option(_flag)  # type: ignore[assignment]
-    page_event_type: str = Option(_event_type)  # type: ignore[assignment]
-    identify_event_type: str = Option(_event_type)  # type: ignore[assignment]
-    compression: Compression = Option(_compression)  # type: ignore[assignment]
-    query_strings: bool = Option(_flag)  # type: ignore[assignment]
+    api_key: str = option(_api_key)
+    brand_id: str | None = option(_brand_id)
+    auth_url: str = option(_url_or("MASIVO_AUTH_URL", DEFAULT_AUTH_URL))
+    api_base: str = option(_api_base)
+    batch_size: int = option(_batch_size)
+    idle_flush_s: float = option(_seconds)
+    max_wait_s: float = option(_seconds)
+    timeout_s: float = option(_seconds)
+    event_route: EventRoute = option(_event_route)
+    context: bool = option(_flag)
+    enabled: bool = option(_flag)
+    page_event_type: str = option(_event_type)
+    identify_event_type: str = option(_event_type)
+    compression: Compression = option(_compression)
+    query_strings: bool = option(_flag)
 
     def __init__(self, **values: Any) -> None:
         """Checks each option (the first bad one raises) and keeps the checked values."""

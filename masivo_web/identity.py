@@ -72,8 +72,9 @@ class Identity:
             if storage.get(IDENTITY_KEY) is None:
                 storage.set(IDENTITY_KEY, record)
             storage.remove(old_identity)
-        if storage.get(old_opt_out) is not None:
-            if storage.get(old_opt_out) == "1":
+        consent = storage.get(old_opt_out)
+        if consent is not None:
+            if consent == "1":
                 storage.set(OPTED_OUT_KEY, "1")  # a refusal is never lost in the move
                 self.opted_out = True
             storage.remove(old_opt_out)

@@ -12,10 +12,13 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from masivo_web import MasivoClient, create_client
 from masivo_web.runtime import Page
 from masivo_web.transports import MockTransport, Request, Response
 
 START_EPOCH = 1_795_000_000.0
+AUTH_URL = "https://auth.test/auth/authorize"
+API_BASE = "https://api.test/api/storefront/v1"
 #: A scripted answer: a response, or a function (plain or async) of the request.
 Answer = Callable[[Request], Response | Awaitable[Response]] | Response
 
@@ -134,6 +137,19 @@ class FakeMasivo:
                 ]
             },
         )
+
+
+def client_for(masivo: FakeMasivo, key: str = "client-key", **options: Any) -> MasivoClient:
+    """A client of ``masivo`` (its transport and clock), with no jitter."""
+    return create_client(
+        key,
+        auth_url=AUTH_URL,
+        api_base=API_BASE,
+        transport=masivo.transport,
+        clock=masivo.clock,
+        random=lambda: 0.0,
+        **options,
+    )
 
 
 async def flush_while_time_passes(client: Any, clock: FakeClock, limit_s: float = 3600.0) -> None:

@@ -134,7 +134,8 @@ class Result:
         return f"{self.median(name):g}" + (f" ({low:g}-{high:g})" if low != high else "")
 
 
-def _client_code(emulator: EmulatorServer, options: str) -> str:
+def client_code(emulator: EmulatorServer, options: str = "") -> str:
+    """Python that makes ``masivo``, a client of ``emulator`` (``options``: more arguments)."""
     extra = f", {options}" if options else ""
     return (
         "from masivo_web import create_client\n"
@@ -171,7 +172,7 @@ def run_scenario(
     """One fresh visit that leaves a page as ``scenario`` says; the counts."""
     emulator.control.reset()
     harness, elsewhere = f"{site_url}/test/harness.html", f"{site_url}/test/elsewhere.html"
-    client = _client_code(emulator, scenario.options)
+    client = client_code(emulator, scenario.options)
     context = browser.new_context()
     try:
         page = _open(context, harness, settings)
@@ -297,7 +298,7 @@ def token_window_ms(browser: Any, settings: Any, runs: int) -> list[float]:
             context = browser.new_context()
             try:
                 page = _open(context, f"{site.url}/test/harness.html", settings)
-                code = _TOKEN_WINDOW.format(client=_client_code(emulator, ""))
+                code = _TOKEN_WINDOW.format(client=client_code(emulator, ""))
                 windows.append(float(page.evaluate("code => runPython(code)", code)))
             finally:
                 context.close()

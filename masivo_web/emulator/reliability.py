@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import DeliveryPolicy, create_client
+from .departures import client_code
 from .server import EmulatorServer
 
 #: Fault classes and the chaos kinds each injects into the batch route.
@@ -191,11 +192,7 @@ def _run_pages(browser: Any, navigations: int, seed: int, events_per_page: int) 
         page = context.new_page()
         page.set_default_timeout(settings.ACTION_TIMEOUT_MS)
         harness = f"{pages.url}/test/harness.html"
-        client = (
-            "from masivo_web import create_client\n"
-            f"masivo = create_client({emulator.client_key!r}, auth_url={emulator.auth_url!r}, "
-            f"api_base={emulator.api_base!r}, timeout_s=0.5)\n"
-        )
+        client = client_code(emulator, "timeout_s=0.5")
         started = time.monotonic()
         for _ in range(navigations + 1):
             page.goto(harness)

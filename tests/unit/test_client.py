@@ -12,7 +12,6 @@ import pytest
 
 from masivo_web import (
     MasivoAuthError,
-    MasivoClient,
     MasivoConfigError,
     MasivoError,
     MasivoNetworkError,
@@ -25,25 +24,20 @@ from masivo_web.auth import TokenRegistry
 from masivo_web.policy import DeliveryPolicy
 from masivo_web.runtime import IS_BROWSER
 from masivo_web.transports import MockTransport, Request, Response
-from tests.fakes import FakeClock, FakeMasivo, flush_while_time_passes, json_response, settle
+from tests.fakes import (
+    API_BASE,
+    AUTH_URL,
+    FakeClock,
+    FakeMasivo,
+    client_for,
+    flush_while_time_passes,
+    json_response,
+    settle,
+)
 
-AUTH_URL = "https://auth.test/auth/authorize"
-API_BASE = "https://api.test/api/storefront/v1"
 EVENT: dict[str, Any] = {"type": "ADD_TO_CART", "customer_id": "customer-123", "brand_id": None}
 MAX_ATTEMPTS = DeliveryPolicy().max_attempts
 MAX_IN_FLIGHT = DeliveryPolicy().max_in_flight
-
-
-def client_for(masivo: FakeMasivo, key: str = "client-key", **options: Any) -> MasivoClient:
-    return create_client(
-        key,
-        auth_url=AUTH_URL,
-        api_base=API_BASE,
-        transport=masivo.transport,
-        clock=masivo.clock,
-        random=lambda: 0.0,
-        **options,
-    )
 
 
 def sent_events(masivo: FakeMasivo) -> list[dict[str, Any]]:

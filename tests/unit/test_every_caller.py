@@ -9,25 +9,19 @@ from typing import Any
 
 import pytest
 
-from masivo_web import MasivoAuthError, MasivoClient, MasivoError, create_client
+from masivo_web import MasivoAuthError, MasivoError
 from masivo_web.transports import Request, Response
-from tests.fakes import FakeClock, FakeMasivo, flush_while_time_passes, json_response, settle
+from tests.fakes import (
+    AUTH_URL,
+    FakeClock,
+    FakeMasivo,
+    client_for,
+    flush_while_time_passes,
+    json_response,
+    settle,
+)
 
-AUTH_URL = "https://auth.test/auth/authorize"
-API_BASE = "https://api.test/api/storefront/v1"
 EVENT: dict[str, Any] = {"type": "ADD_TO_CART", "customer_id": "customer-123", "brand_id": None}
-
-
-def client_for(masivo: FakeMasivo, key: str = "client-key", **options: Any) -> MasivoClient:
-    return create_client(
-        key,
-        auth_url=AUTH_URL,
-        api_base=API_BASE,
-        transport=masivo.transport,
-        clock=masivo.clock,
-        random=lambda: 0.0,
-        **options,
-    )
 
 
 def slow_events(masivo: FakeMasivo, seconds: float) -> None:
