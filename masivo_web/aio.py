@@ -82,7 +82,7 @@ class Settable(Generic[T]):
 
     async def settled(self) -> None:
         """Return once settled, whichever way (never raises its error)."""
-        try:  # noqa: SIM105 - MicroPython has no contextlib
+        try:  # not contextlib.suppress: MicroPython has no contextlib
             await self.wait()
         except Exception:  # only the settling matters here
             pass

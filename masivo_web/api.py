@@ -12,6 +12,7 @@ from typing import Any, Literal
 from ._record import Record
 from .errors import MasivoAuthError, MasivoConfigError, MasivoError, MasivoServerKeyError
 from .retry import is_retryable_status, parse_retry_after
+from .runtime import gzip
 from .transports.base import Request, Response
 
 DEFAULT_AUTH_URL = "https://api.masivo.ai/auth/authorize"
@@ -103,17 +104,11 @@ def events_request(
     return gzipped(request) if gzip and request.body else request
 
 
-#: zlib's level 6: most of level 9's saving on JSON for a fraction of its time.
-GZIP_LEVEL = 6
-
-
 def gzipped(request: Request) -> Request:
     """``request`` with its body gzipped and ``Content-Encoding: gzip``."""
-    import zlib  # only for clients that ask for compression
-
-    packer = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)  # 31: the gzip container
-    body = packer.compress(request.body or b"") + packer.flush()
-    return request.replace(body=body, headers={**request.headers, "content-encoding": "gzip"})
+    headers = dict(request.headers)
+    headers["content-encoding"] = "gzip"
+    return request.replace(body=gzip(request.body or b""), headers=headers)
 
 
 def _post(url: str, token: str, body: bytes, timeout_s: float, keepalive: bool) -> Request:

@@ -17,7 +17,7 @@ from .context import page_fields
 from .delivery import Delivery, not_sent
 from .errors import MasivoConfigError, MasivoError, MasivoValidationError
 from .events import as_dict, new_event_id, prepare_event
-from .runtime import Clock, running_loop
+from .runtime import MAPPINGS, Clock, running_loop
 
 if TYPE_CHECKING:
     from .factory import ClientParts
@@ -57,12 +57,11 @@ class MasivoClient:
 
     # -- sending ---------------------------------------------------------------------------
 
-    def send_analytics_event(
-        self, event: Mapping[str, Any] | None = None, /, **fields: Any
-    ) -> Delivery:
+    def send_analytics_event(self, *event: Mapping[str, Any] | None, **fields: Any) -> Delivery:
         """Validate and queue one event; returns at once.
 
-        Give the event as a dict, as keyword arguments, or both (keywords win). Required:
+        Give the event as a dict (one positional argument), as keyword arguments, or both
+        (keywords win). Required:
         ``type`` and the ``brand_id`` key (None if brands do not apply); ``customer_id``
         defaults to the identified customer, else the anonymous id. The SDK adds ``event_id``,
         ``issued_at``, ``anonymous_id`` and ``context``. Awaiting the returned
@@ -79,16 +78,23 @@ class MasivoClient:
             self._check_alive()
         running_loop()  # no loop: a clear error now, not a lost event later
         context_json = None
-        if event is not None and type(event) is not dict and not isinstance(event, Mapping):
-            merged: Any = event  # validation refuses it, with the reason
+        # ``*event``, not ``event=None, /``: MicroPython cannot parse positional-only parameters.
+        if len(event) > 1:
+            raise MasivoValidationError(
+                f"send_analytics_event() takes one event dict, got {len(event)} positional "
+                "arguments; merge them, or pass the fields as keywords."
+            )
+        given = event[0] if event else None
+        if given is not None and type(given) is not dict and not isinstance(given, MAPPINGS):
+            merged: Any = given  # validation refuses it, with the reason
         else:
             identity = self._identity
             merged = {
                 "anonymous_id": identity.anonymous_id,
                 "customer_id": identity.customer_id or identity.anonymous_id,
             }
-            if event:
-                merged.update(event)
+            if given:
+                merged.update(given)
             if fields:
                 merged.update(fields)
             if self.settings.context and "context" not in merged:
@@ -111,7 +117,7 @@ class MasivoClient:
                 return self._failed(error)
             if changed is None:
                 return not_sent(new_event_id(), "dropped by before_send")
-            if not isinstance(changed, Mapping):
+            if not isinstance(changed, MAPPINGS):
                 raise MasivoValidationError("before_send must return the event (a dict) or None.")
             merged = dict(changed)
         prepared = prepare_event(
@@ -146,7 +152,8 @@ class MasivoClient:
         where = (
             page_fields(page, query_strings=self.settings.query_strings) if page is not None else {}
         )
-        event: dict[str, Any] = {"type": self.settings.page_event_type, "brand_id": None, **where}
+        event: dict[str, Any] = {"type": self.settings.page_event_type, "brand_id": None}
+        event.update(where)
         event.update(fields)
         if not event.get("url"):
             raise MasivoValidationError(

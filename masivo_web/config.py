@@ -7,12 +7,12 @@ it), else to Masivo's production URLs."""
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from typing import Any, Literal
 
 from .api import DEFAULT_API_BASE, DEFAULT_AUTH_URL
 from .errors import MasivoConfigError, short_repr
+from .runtime import ENVIRON
 
 EventRoute = Literal["analytics", "behavior"]
 #: How request bodies are encoded: None (plain JSON) or "gzip" (``Content-Encoding: gzip``).
@@ -23,10 +23,14 @@ class Option:
     """One client option: its check, which returns the value to keep or raises
     :class:`MasivoConfigError` saying what to pass instead."""
 
-    __slots__ = ("check",)
+    __slots__ = ("check", "order")
+    _made = 0
 
     def __init__(self, check: Callable[[str, Any], Any]) -> None:
         self.check = check
+        # The order of the Settings lines (MicroPython's class dicts do not keep it).
+        Option._made += 1
+        self.order = Option._made
 
 
 def option(check: Callable[[str, Any], Any]) -> Any:
@@ -58,8 +62,8 @@ def _brand_id(name: str, value: object) -> str | None:
 def _url_or(variable: str, default: str) -> Callable[[str, Any], str]:
     def check(name: str, value: object) -> str:
         if value is None:
-            value = os.environ.get(variable) or default
-            name = f"{name} (from {variable})" if variable in os.environ else name
+            value = ENVIRON.get(variable) or default
+            name = f"{name} (from {variable})" if variable in ENVIRON else name
         return _check_url(name, value)
 
     return check
@@ -125,7 +129,7 @@ def _check_url(name: str, value: object) -> str:
 def _seconds(name: str, value: object) -> float:
     if (
         isinstance(value, bool)
-        or not isinstance(value, int | float)
+        or not isinstance(value, (int, float))
         or not math.isfinite(value)
         or value <= 0
     ):
@@ -168,7 +172,7 @@ class Settings:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Settings):
             return NotImplemented
-        return vars(self) == vars(other)
+        return all(getattr(self, name) == getattr(other, name) for name in OPTION_NAMES)
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -180,4 +184,9 @@ class Settings:
 
 
 #: Every client setting, in order.
-OPTION_NAMES = tuple(name for name, value in vars(Settings).items() if isinstance(value, Option))
+OPTION_NAMES = tuple(
+    sorted(
+        (name for name, value in Settings.__dict__.items() if isinstance(value, Option)),
+        key=lambda name: Settings.__dict__[name].order,
+    )
+)

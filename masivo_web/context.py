@@ -12,15 +12,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import locale
-import time
 from collections.abc import Callable
 from typing import Any
 
 from ._version import VERSION
-from .runtime import Page, next_turn
+from .encoding import encode
+from .runtime import Page, host_context, next_turn
 
 LIBRARY = {"name": "masivo_web", "version": VERSION}
 _UTM = {
@@ -36,10 +34,7 @@ def static_context(page: Page | None) -> dict[str, Any]:
     """The parts that do not change while the page lives: read once per client."""
     context: dict[str, Any] = {"library": LIBRARY}
     if page is None:
-        language = locale.getlocale()[0]
-        if language:
-            context["locale"] = language.replace("_", "-")
-        context["timezone"] = time.strftime("%z")
+        context.update(host_context())
         return context
     for name, value in (
         ("user_agent", page.navigator.userAgent),
@@ -53,9 +48,10 @@ def static_context(page: Page | None) -> dict[str, Any]:
 def page_timezone(page: Page) -> str | None:
     """The IANA timezone of the browser, or None. The first ``Intl`` call of a page loads its
     locale data (~30 ms), so it is not made while ``create_client`` runs."""
-    with contextlib.suppress(Exception):  # a very old or locked-down browser has no Intl
+    try:
         return str(page.window.Intl.DateTimeFormat.new().resolvedOptions().timeZone)
-    return None
+    except Exception:  # a very old or locked-down browser has no Intl
+        return None
 
 
 def page_fields(page: Page, *, query_strings: bool = True) -> dict[str, str]:
@@ -93,10 +89,42 @@ def campaign(search: str) -> dict[str, str]:
     """``utm_*`` parameters of a query string, under Segment-style names."""
     if "utm_" not in search:
         return {}
-    from urllib.parse import parse_qs  # only on a campaign landing URL
+    query: dict[str, str] = {}
+    for pair in search.lstrip("?").split("&"):
+        key, _, value = pair.partition("=")
+        key = _unquote(key)
+        if key in _UTM and key not in query and value:  # the first non-empty one, as parse_qs
+            query[key] = _unquote(value)
+    return {name: query[key] for key, name in _UTM.items() if query.get(key)}
 
-    query = parse_qs(search.lstrip("?"))
-    return {name: query[key][0] for key, name in _UTM.items() if query.get(key)}
+
+_HEX = "0123456789abcdefABCDEF"
+
+
+def _unquote(text: str) -> str:
+    """``text`` from a query string decoded: ``+`` is a space, ``%XX`` a UTF-8 byte (a bad
+    escape stays as it is, and bad UTF-8 becomes U+FFFD, as ``urllib.parse`` does)."""
+    text = text.replace("+", " ")
+    if "%" not in text:
+        return text
+    out = bytearray()
+    pieces = text.split("%")
+    out += pieces[0].encode()
+    for piece in pieces[1:]:
+        code = piece[:2]
+        if len(code) == 2 and code[0] in _HEX and code[1] in _HEX:
+            out.append(int(code, 16))
+            out += piece[2:].encode()
+        else:  # not an escape: the % stays
+            out += b"%" + piece.encode()
+    return _decode(bytes(out))
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except ValueError:  # UnicodeDecodeError (MicroPython: UnicodeError)
+        return "".join(chr(byte) if byte < 0x80 else "\ufffd" for byte in data)
 
 
 class EventContext:
@@ -138,7 +166,7 @@ class EventContext:
         self._document: Any = page.document if page is not None else None
         self._referrer = str(page.document.referrer) if page is not None else ""
         self._key: tuple[str, str] | None = None
-        self._json = _dumps(static)
+        self._json = encode(static)
         self._stale = True
         #: Stops watching the page; None while the page is read per event.
         self._unwatch: Callable[[], None] | None = None
@@ -186,10 +214,11 @@ class EventContext:
         if not self._query_strings:
             full = _without_queries(full)
         # No empty parts: every byte counts at page hide (64 KiB of keepalive bodies per page).
-        context = {**self._static, "page": {name: value for name, value in full.items() if value}}
+        context = dict(self._static)
+        context["page"] = {name: value for name, value in full.items() if value}
         if utm:
             context["campaign"] = utm
-        self._key, self._json = key, _dumps(context)
+        self._key, self._json = key, encode(context)
 
 
 def _watch(page: Page, changed: Callable[..., None]) -> Callable[[], None] | None:
@@ -210,10 +239,12 @@ def _watch(page: Page, changed: Callable[..., None]) -> Callable[[], None] | Non
         observer.observe(head, options)
         navigation.addEventListener("currententrychange", handler)
     except Exception:  # an unusual browser: read per event instead
-        with contextlib.suppress(Exception):
+        try:
             if observer is not None:
                 observer.disconnect()
             getattr(handler, "destroy", lambda: None)()
+        except Exception:
+            pass
         return None
 
     def unwatch() -> None:
@@ -224,7 +255,3 @@ def _watch(page: Page, changed: Callable[..., None]) -> Callable[[], None] | Non
             destroy()
 
     return unwatch
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

@@ -9,6 +9,7 @@ from typing import Any
 from ._record import Record
 from .aio import Settable
 from .errors import MasivoError
+from .runtime import INTERPRETER
 
 logger = logging.getLogger("masivo_web")
 
@@ -89,6 +90,12 @@ class Delivery(Settable[SendEventResult]):
     def __await__(self) -> Generator[Any, None, SendEventResult]:
         self.awaited()
         return self.wait().__await__()
+
+    if INTERPRETER == "micropython":  # its ``await`` asks for __iter__; its coroutines are one
+
+        def __iter__(self) -> Any:
+            self.awaited()
+            return self.wait()
 
     def awaited(self) -> None:
         """Someone waits for the answer: failures are theirs (not ``on_error``'s), and the

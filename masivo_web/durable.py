@@ -20,14 +20,14 @@ and keeps only the segments still claimed by itself.
 
 from __future__ import annotations
 
+import binascii
 import json
 import logging
 from collections.abc import Callable, Iterable
-from itertools import islice
 
 from ._record import Record
 from .events import PreparedEvent
-from .runtime import next_turn
+from .runtime import next_turn, ordered_dict
 from .storage import Storage
 
 logger = logging.getLogger("masivo_web")
@@ -39,8 +39,8 @@ def namespace_for(api_key: str, api_base: str) -> str:
         from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]
     except ImportError:  # CPython 3.11 names it _sha256; hashlib finds it
         from hashlib import sha256
-    digest: str = sha256(f"{api_key}|{api_base}".encode()).hexdigest()
-    return digest[:16]
+    # hexlify, not hexdigest(): MicroPython's hashes have only digest().
+    return binascii.hexlify(sha256(f"{api_key}|{api_base}".encode()).digest()).decode()[:16]
 
 
 class StoredEvent(Record):
@@ -85,11 +85,11 @@ class EventStore:
         # Orders events queued within one millisecond: storage keys come back in any order.
         self._sequence = 0
         # Saved, not written yet (or waiting for room): event_id -> (event, epoch, sequence).
-        self._pending: dict[str, tuple[PreparedEvent, float, int]] = {}
+        self._pending: dict[str, tuple[PreparedEvent, float, int]] = ordered_dict()
         # Written segments of this owner: key -> {event_id: line}, and each event's key.
         self._segments: dict[str, dict[str, str]] = {}
         self._segment_of: dict[str, str] = {}
-        self._dirty: dict[str, None] = {}  # keys to rewrite, oldest first
+        self._dirty: dict[str, None] = ordered_dict()  # keys to rewrite, oldest first
         self._write_scheduled = False
 
     def save(self, event: PreparedEvent, queued_epoch: float) -> None:
@@ -116,7 +116,7 @@ class EventStore:
         """Put every saved event into storage and take the forgotten ones out, now."""
         self._write_scheduled = False
         pending = self._pending
-        chunk: dict[str, str] = {}
+        chunk: dict[str, str] = ordered_dict()
         taken = 0
         for event_id, entry in pending.items():
             line = _line(*entry)
@@ -129,14 +129,16 @@ class EventStore:
             self.stored_bytes += len(line)
             if len(chunk) == SEGMENT_EVENTS:
                 self._new_segment(chunk)
-                chunk = {}
+                chunk = ordered_dict()
         if chunk:
             self._new_segment(chunk)
         if taken:  # rebuilt, not emptied one by one from the front (quadratic for a dict)
-            self._pending = (
-                dict(islice(pending.items(), taken, None)) if taken < len(pending) else {}
-            )
-        dirty, self._dirty = self._dirty, {}
+            self._pending = ordered_dict()
+            if taken < len(pending):
+                for index, (event_id, entry) in enumerate(pending.items()):
+                    if index >= taken:
+                        self._pending[event_id] = entry
+        dirty, self._dirty = self._dirty, ordered_dict()
         for key in dirty:
             lines = self._segments.get(key)
             if lines:

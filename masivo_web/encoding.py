@@ -8,17 +8,17 @@ dict into compact JSON, refusing what JSON or Masivo cannot carry with a
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from .errors import MasivoValidationError
+from .runtime import MAPPINGS, STRICT_JSON
 
 #: Masivo's per-event limit on the batch route (docs/masivo-api.md).
 MAX_EVENT_BYTES = 32 * 1024
 #: Deepest nesting of dicts/lists accepted in an event (real events nest 2-4 levels).
 MAX_NESTING_DEPTH = 32
 
-_NESTED = (dict, list, tuple, Mapping)
+_NESTED = (list, tuple) + MAPPINGS
 _NESTED_TYPES = frozenset({dict, list, tuple})
 # Exact types that cannot nest: skipping them avoids a slow ABC isinstance check per value.
 _LEAF_TYPES = frozenset({str, int, float, bool, type(None)})
@@ -55,7 +55,7 @@ def check_depth(event: dict[str, Any]) -> None:
                 "a cycle); flatten it before sending."
             )
         kind = type(value)
-        if kind is list or kind is tuple or (kind is not dict and not isinstance(value, Mapping)):
+        if kind is list or kind is tuple or (kind is not dict and not isinstance(value, MAPPINGS)):
             children = value
         else:
             for key in value:
@@ -93,24 +93,59 @@ def _not_json(value: object) -> object:
     raise TypeError(f"a {name} is not JSON: {hint}")
 
 
-#: One encoder for every event: ``json.dumps`` builds a new encoder per call, which costs more
-#: than encoding a small event. Cycles need no tracking here: ``check_depth`` refuses them first.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-_c_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
-_c_encode = (
-    _c_make_encoder(
-        None, _not_json, json.encoder.encode_basestring, None, ":", ",", False, False, False
+if STRICT_JSON:
+    #: One encoder for every event: ``json.dumps`` builds a new encoder per call, which costs
+    #: more than encoding a small event. Cycles need no tracking here: ``check_depth`` refuses
+    #: them first.
+    _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    _c_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
+    _c_encode = (
+        _c_make_encoder(
+            None, _not_json, json.encoder.encode_basestring, None, ":", ",", False, False, False
+        )
+        if _c_make_encoder is not None
+        else None
     )
-    if _c_make_encoder is not None
-    else None
-)
+
+    def encode(event: dict[str, Any]) -> str:
+        """Compact JSON (no spaces, UTF-8 kept as is); raises what ``json`` raises."""
+        if _c_encode is None:
+            return _ENCODER.encode(event)
+        return "".join(_c_encode(event, 0))
+
+else:
+
+    def encode(event: dict[str, Any]) -> str:
+        """Compact JSON (no spaces, UTF-8 kept as is): MicroPython's ``json.dumps`` (its only
+        option is ``separators``; it writes non-ASCII as is) after :func:`check_values`, since
+        it writes ``nan``, sets or objects without complaint."""
+        check_values(event)
+        return json.dumps(event, separators=(",", ":"))
 
 
-def encode(event: dict[str, Any]) -> str:
-    """Compact JSON (no spaces, UTF-8 kept as is); raises what ``json`` raises."""
-    if _c_encode is None:
-        return _ENCODER.encode(event)
-    return "".join(_c_encode(event, 0))
+def check_values(value: object) -> None:
+    """Raise ``TypeError``/``ValueError`` (as CPython's encoder does) for anything in ``value``
+    that JSON cannot carry: where the interpreter's ``json`` would write it anyway."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str or kind is int or kind is bool or item is None:
+            continue
+        if isinstance(item, float):
+            if item - item != 0:  # inf - inf and nan - nan are nan
+                raise ValueError(f"Out of range float values are not JSON compliant: {item!r}")
+        elif isinstance(item, (str, int)):
+            pass  # a subclass: written as its base type
+        elif isinstance(item, dict):
+            for key in item:
+                if type(key) is not str:
+                    raise TypeError(f"keys must be str, not {type(key).__name__}")
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+        else:
+            _not_json(item)
 
 
 def serialise(event: dict[str, Any], tail: str = "") -> tuple[str, int]:
@@ -121,10 +156,10 @@ def serialise(event: dict[str, Any], tail: str = "") -> tuple[str, int]:
         text = encode(event)
         if tail:
             text = text[:-1] + tail
-        size = len(text) if text.isascii() else len(text.encode("utf-8"))
-    except (TypeError, ValueError, RecursionError) as exc:
+        size = len(text.encode("utf-8"))
+    except (TypeError, ValueError) as exc:
         # TypeError: bytes, sets, objects; ValueError: NaN/inf, a cycle, or a lone surrogate
-        # that UTF-8 cannot carry; RecursionError: nesting deeper than the interpreter allows.
+        # that UTF-8 cannot carry. (Nesting too deep for the interpreter: check_depth.)
         raise MasivoValidationError(
             f"The event cannot be sent as JSON ({exc}). Use only dicts, lists, strings, finite "
             "numbers, booleans and None."

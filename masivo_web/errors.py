@@ -16,7 +16,6 @@ Every message says what to do next. Exceptions from urllib, asyncio streams or t
 
 from __future__ import annotations
 
-import reprlib
 from typing import Any
 
 __all__ = [
@@ -101,12 +100,43 @@ class MasivoServerKeyError(MasivoAuthError):
     """A SERVER API key was given to the browser SDK. Server keys must never reach a web page."""
 
 
-_SHORT = reprlib.Repr()  # keyword arguments only exist from Python 3.12
-_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 2, 40, 40
-_SHORT.maxlist = _SHORT.maxdict = _SHORT.maxtuple = _SHORT.maxset = 4
+#: Longest text of one value in :func:`short_repr`, and most items shown of a collection.
+_MAX_TEXT, _MAX_ITEMS = 40, 4
+_BRACKETS = ((list, "[", "]"), (tuple, "(", ")"), (set, "{", "}"), (frozenset, "frozenset({", "})"))
 
 
-def short_repr(value: object) -> str:
-    """A repr for error messages, bounded in depth and length: a huge or deeply nested value
-    must not blow the stack (fatal in Pyodide) or flood a log line."""
-    return _SHORT.repr(value)
+def short_repr(value: object, _levels: int = 2) -> str:
+    """A repr for error messages, bounded in depth and length (as ``reprlib`` does, which
+    MicroPython lacks): a huge or deeply nested value must not blow the stack (fatal in
+    Pyodide) or flood a log line."""
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        if _levels <= 0:
+            return "{...}"
+        items = list(value.items())
+        pieces = [
+            short_repr(key, _levels - 1) + ": " + short_repr(item, _levels - 1)
+            for key, item in items[:_MAX_ITEMS]
+        ]
+        return "{" + ", ".join(pieces + ["..."] * (len(items) > _MAX_ITEMS)) + "}"
+    for kind, opening, closing in _BRACKETS:
+        if isinstance(value, kind):
+            if not value:
+                return repr(value)
+            if _levels <= 0:
+                return opening + "..." + closing
+            members = list(value)
+            pieces = [short_repr(member, _levels - 1) for member in members[:_MAX_ITEMS]]
+            if len(members) > _MAX_ITEMS:
+                pieces.append("...")
+            comma = "," if kind is tuple and len(members) == 1 else ""
+            return opening + ", ".join(pieces) + comma + closing
+    text = repr(value)
+    if len(text) <= _MAX_TEXT:
+        return text
+    if isinstance(value, str):  # keep it a valid-looking string literal
+        head, tail = (_MAX_TEXT - 3) // 2, _MAX_TEXT - 3 - (_MAX_TEXT - 3) // 2
+        text = repr(value[:head] + value[len(value) - tail :])
+        return text[:head] + "..." + text[len(text) - tail :]
+    return text[: (_MAX_TEXT - 3) // 2] + "..." + text[len(text) - (_MAX_TEXT - 2) // 2 :]

@@ -10,13 +10,15 @@ the caller's dict cannot leak in.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ._record import Record
 from .encoding import MAX_EVENT_BYTES, MAX_NESTING_DEPTH, serialise
 from .errors import MasivoValidationError, short_repr
+from .runtime import MAPPINGS, random_bytes
 
 __all__ = [
     "CLOCK_SKEW_ALLOWANCE",
@@ -64,11 +66,11 @@ _id_offset = _ID_POOL_BYTES
 
 
 def new_event_id() -> str:
-    """A random UUID4 string; built from ``os.urandom`` because ``import uuid`` costs ~20 ms cold
-    in Pyodide and this runs on every tracking call."""
+    """A random UUID4 string from crypto-grade bytes (:func:`~masivo_web.runtime.random_bytes`);
+    not ``uuid``, which costs ~20 ms to import in Pyodide and which MicroPython lacks."""
     global _id_pool, _id_offset
     if _id_offset >= _ID_POOL_BYTES:
-        _id_pool, _id_offset = os.urandom(_ID_POOL_BYTES), 0
+        _id_pool, _id_offset = random_bytes(_ID_POOL_BYTES), 0
     h = _id_pool[_id_offset : _id_offset + 16].hex()
     _id_offset += 16
     # Version 4 in the 13th digit, the RFC 4122 variant (8, 9, a or b) in the 17th.
@@ -90,8 +92,12 @@ def format_timestamp(epoch_seconds: float) -> str:
     """UTC ISO-8601 with milliseconds and ``Z``, as Masivo expects: ``2026-11-23T05:01:31.123Z``."""
     global _second_cache
     whole = int(epoch_seconds)
-    if _second_cache[0] != whole:  # strftime is the costly part, and bursts share a second
-        _second_cache = (whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    if _second_cache[0] != whole:  # formatting is the costly part, and bursts share a second
+        year, month, day, hour, minute, second = time.gmtime(whole)[:6]
+        _second_cache = (
+            whole,
+            f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}",
+        )
     return _second_cache[1] + _MILLIS[int((epoch_seconds - whole) * 1000)]
 
 
@@ -117,7 +123,7 @@ def prepare_event(
     JSON text, is added as ``context`` unless the event has one: it is neither re-checked nor
     re-serialised on every call.
     """
-    if event is not None and type(event) is not dict and not isinstance(event, Mapping):
+    if event is not None and type(event) is not dict and not isinstance(event, MAPPINGS):
         raise MasivoValidationError(
             f"The event must be a dict, not {type(event).__name__}: "
             "send_analytics_event({'type': 'ADD_TO_CART', 'customer_id': ..., 'brand_id': None})"
@@ -155,7 +161,7 @@ def prepare_event(
     if merged.get("issued_at") is None:
         merged["issued_at"] = format_timestamp(now_epoch)
     else:
-        now = datetime.fromtimestamp(now_epoch, UTC)
+        now = datetime.fromtimestamp(now_epoch, timezone.utc)
         merged["issued_at"] = _normalise_issued_at(merged["issued_at"], now)
 
     if context_json is not None and "context" not in merged:
@@ -232,7 +238,7 @@ def _check_field(key: str, value: object) -> None:
                 f"{short_repr(key)} must be a string; got {short_repr(value)}."
             )
     elif key in _DICT_FIELDS:
-        if type(value) is not dict and not isinstance(value, Mapping):
+        if type(value) is not dict and not isinstance(value, MAPPINGS):
             raise MasivoValidationError(
                 f"{short_repr(key)} must be a dict; got {short_repr(value)}."
             )
@@ -243,7 +249,7 @@ def _check_field(key: str, value: object) -> None:
 
 
 def _check_product(product: object) -> None:
-    if type(product) is not dict and not isinstance(product, Mapping):
+    if type(product) is not dict and not isinstance(product, MAPPINGS):
         raise MasivoValidationError(f"'product' must be a dict; got {short_repr(product)}.")
     sku = product.get("sku")
     if sku is not None and type(sku) is not str and not isinstance(sku, str):
@@ -262,7 +268,7 @@ def _check_product(product: object) -> None:
             )
     _check_tags("product.tags", product.get("tags"))
     metadata = product.get("metadata")
-    if metadata is not None and type(metadata) is not dict and not isinstance(metadata, Mapping):
+    if metadata is not None and type(metadata) is not dict and not isinstance(metadata, MAPPINGS):
         raise MasivoValidationError(
             f"'product.metadata' must be a dict; got {short_repr(metadata)}."
         )
@@ -271,7 +277,7 @@ def _check_product(product: object) -> None:
 def _check_tags(name: str, tags: object) -> None:
     if tags is None:
         return
-    if not isinstance(tags, list | tuple) or not all(isinstance(tag, str) for tag in tags):
+    if not isinstance(tags, (list, tuple)) or not all(isinstance(tag, str) for tag in tags):
         raise MasivoValidationError(
             f"{short_repr(name)} must be a list of strings; got {short_repr(tags)}."
         )
@@ -295,7 +301,8 @@ def _normalise_issued_at(value: object, now: datetime) -> str:
         moment = value
     elif isinstance(value, str):
         try:
-            moment = datetime.fromisoformat(value)
+            # "Z" spelled out: MicroPython's fromisoformat refuses the suffix.
+            moment = datetime.fromisoformat(value[:-1] + "+00:00" if value[-1:] in "zZ" else value)
         except ValueError:
             raise MasivoValidationError(
                 "'issued_at' must be ISO-8601 such as '2026-11-23T05:01:31.000Z'; got "
@@ -324,6 +331,6 @@ def _normalise_issued_at(value: object, now: datetime) -> str:
 
 
 def as_dict(name: str, value: object) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
+    if not isinstance(value, MAPPINGS):
         raise MasivoValidationError(f"{name} must be a dict (or None); got {type(value).__name__}.")
     return dict(value)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import random as _random
-import warnings
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -15,7 +14,7 @@ from . import api
 from ._record import Record
 from .auth import AuthManager, TokenRegistry, shared_tokens
 from .client import BeforeSend, MasivoClient, OnError
-from .config import OPTION_NAMES, Compression, EventRoute, Settings
+from .config import Compression, EventRoute, Settings
 from .context import EventContext, static_context
 from .durable import namespace_for
 from .errors import MasivoConfigError
@@ -27,6 +26,7 @@ from .outbox import Outbox
 from .persistence import page_storage, persistence_for
 from .policy import DeliveryPolicy
 from .runtime import (
+    IS_BROWSER,
     Clock,
     Page,
     SystemClock,
@@ -149,8 +149,24 @@ def create_client(
 
     Raises :class:`MasivoConfigError` at once for a bad argument.
     """
-    arguments = locals()  # the settings are checked by name: see config.Settings
-    settings = Settings(**{name: arguments[name] for name in OPTION_NAMES})
+    # By name, not from locals() (MicroPython's locals() are the module's): see config.Settings.
+    settings = Settings(
+        api_key=api_key,
+        brand_id=brand_id,
+        auth_url=auth_url,
+        api_base=api_base,
+        batch_size=batch_size,
+        idle_flush_s=idle_flush_s,
+        max_wait_s=max_wait_s,
+        timeout_s=timeout_s,
+        event_route=event_route,
+        context=context,
+        enabled=enabled,
+        page_event_type=page_event_type,
+        identify_event_type=identify_event_type,
+        compression=compression,
+        query_strings=query_strings,
+    )
     if transport is not None and not callable(getattr(transport, "send", None)):
         raise MasivoConfigError("transport must have an async send(request) method.")
     for name, hook in (("on_error", on_error), ("before_send", before_send)):
@@ -245,7 +261,8 @@ def build_client(
             # A token before the first event: the page-hide flush can only send with a token
             # it already has, and a visitor may leave within a second (a bounce).
             next_turn(manager.warm)
-    _live_clients.add(client)
+    if _live_clients is not None:
+        _live_clients.add(client)
     return client
 
 
@@ -281,12 +298,13 @@ def _log_everything() -> None:
     logger.addHandler(handler)
 
 
-#: Clients not destroyed yet: at interpreter exit, each that still holds events says so.
-_live_clients: weakref.WeakSet[MasivoClient] = weakref.WeakSet()
+#: Clients not destroyed yet: at interpreter exit (CPython; a page has none, and MicroPython no
+#: WeakSet), each that still holds events says so.
+_live_clients: weakref.WeakSet[MasivoClient] | None = None if IS_BROWSER else weakref.WeakSet()
 
 
 def _report_unsent_at_exit() -> None:
-    for client in list(_live_clients):
+    for client in list(_live_clients or ()):
         unsent = client.pending_events  # 0 once destroyed
         if unsent:
             message = (
@@ -295,6 +313,8 @@ def _report_unsent_at_exit() -> None:
                 "event loop ends, or use SyncClient, which flushes at exit."
             )
             logger.warning(message)
+            import warnings
+
             warnings.warn(message, ResourceWarning, stacklevel=1)
 
 

@@ -77,7 +77,7 @@ class DeliveryPolicy(Record):
 
 def _check(policy: DeliveryPolicy) -> None:
     def positive(name: str, value: Any, kind: type = float) -> None:
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
         if not ok or (kind is int and not isinstance(value, int)):
             raise MasivoConfigError(f"DeliveryPolicy {name} must be a positive {kind.__name__}.")
 

@@ -65,13 +65,64 @@ def parse_retry_after(value: str | None, *, now_epoch: float) -> float | None:
         pass
     else:
         return max(0.0, seconds) if seconds == seconds else None  # NaN is unreadable
-    from email.utils import parsedate_to_datetime  # rare (an HTTP date): not at import
+    moment = http_date(text)
+    return None if moment is None else max(0.0, moment - now_epoch)
 
+
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+
+
+def http_date(text: str) -> float | None:
+    """An HTTP date as seconds since the epoch, or None: the IMF-fixdate ``Sun, 06 Nov 1994
+    08:49:37 GMT`` HTTP requires, and the obsolete forms it still asks readers to accept
+    (``Sunday, 06-Nov-94 08:49:37 GMT``, ``Sun Nov  6 08:49:37 1994``); a zone may be GMT, UTC
+    or an offset such as ``+0200``. (``email.utils``, which MicroPython lacks, read it before.)
+    """
+    words = text.replace(",", " ").split()
+    if words and words[0][:3].lower() in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"):
+        words = words[1:]  # the weekday says nothing the date does not
+    if words and words[0].count("-") == 2:  # 06-Nov-94
+        words = words[0].split("-") + words[1:]
     try:
-        moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
+        if len(words) >= 4 and words[0].isdigit():  # day month year clock [zone]
+            day, month, year, clock = words[:4]
+            zone = words[4] if len(words) > 4 else "GMT"
+            if len(words) > 5:
+                return None
+        elif len(words) == 4:  # month day clock year (asctime)
+            month, day, clock, year = words
+            zone = "GMT"
+        else:
+            return None
+        month_number = _MONTHS.index(month[:3].lower()) + 1
+        hour, minute, second = (int(part) for part in clock.split(":"))
+        whole_year = int(year)
+        if len(year) <= 2:  # as email.utils reads two-digit years
+            whole_year += 2000 if whole_year <= 68 else 1900
+        offset = 0
+        if zone.upper() not in ("GMT", "UTC", "UT", "Z"):
+            if len(zone) != 5 or zone[0] not in "+-":
+                return None
+            offset = (int(zone[1:3]) * 60 + int(zone[3:])) * (60 if zone[0] == "+" else -60)
+        days = _days_from_civil(whole_year, month_number, int(day))
+    except ValueError:  # a part that is not a number, or an unknown month
         return None
-    return max(0.0, moment.timestamp() - now_epoch)
+    if not (0 <= hour < 24 and 0 <= minute < 60 and 0 <= second <= 60):
+        return None
+    return float(days * 86400 + hour * 3600 + minute * 60 + second - offset)
+
+
+def _days_from_civil(year: int, month: int, day: int) -> int:
+    """Days from 1970-01-01 to the given (proleptic Gregorian) date (Howard Hinnant's)."""
+    if not 1 <= day <= 31:
+        raise ValueError(day)
+    if month <= 2:
+        year -= 1
+    era = year // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146097 + day_of_era - 719468
 
 
 def final_error(outcome: Outcome, max_attempts: int) -> MasivoError:

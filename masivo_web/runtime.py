@@ -1,14 +1,17 @@
-"""Where the SDK runs: the one place that decides "am I in a browser?", the page bridge, and
-clock and sleep.
+"""Where the SDK runs: the one place that decides which interpreter this is (CPython, Pyodide
+or MicroPython), the page bridge, and clock and sleep.
 
-Everything else asks this module. Only :func:`current_page` (and the fetch transport) touch
-``js``/``pyodide``, lazily, so ``import masivo_web`` under CPython touches no browser API.
+Everything else asks this module. Only this module (and the fetch transport, through
+:func:`js_bridge`) touches ``js``/``pyodide``/``jsffi``, lazily, so ``import masivo_web`` under
+CPython touches no browser API. What differs between the interpreters is written down in
+``docs/runtimes.md``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -18,8 +21,29 @@ from ._record import Record
 from .errors import MasivoConfigError
 from .keepalive import KeepaliveBudget
 
-#: True inside Pyodide / PyScript (Emscripten). The only runtime check in the package.
-IS_BROWSER: bool = sys.platform == "emscripten"
+#: Which Python this is: ``"cpython"``, ``"pyodide"`` (PyScript ``type="py"``) or
+#: ``"micropython"`` (PyScript ``type="mpy"``). The only place that looks.
+INTERPRETER: str = (
+    "micropython"
+    if sys.implementation.name == "micropython"
+    else "pyodide"
+    if sys.platform == "emscripten"
+    else "cpython"
+)
+#: True inside a browser's Python (Pyodide or MicroPython; a page, a worker, or Node in tests).
+IS_BROWSER: bool = INTERPRETER != "cpython"
+#: Whether ``json.dumps`` refuses what JSON cannot carry (NaN, sets, objects). MicroPython's
+#: writes them anyway (``nan``, ``{1}``), so values are checked before it is called.
+STRICT_JSON: bool = INTERPRETER != "micropython"
+
+try:
+    from collections.abc import Mapping
+
+    #: What an event may use as a dict: ``isinstance(value, MAPPINGS)``. Any ``Mapping`` where
+    #: the interpreter has the ABC; MicroPython has none (its dict-likes are dicts).
+    MAPPINGS: tuple[type[Mapping[Any, Any]], ...] = (dict, Mapping)
+except ImportError:
+    MAPPINGS = (dict,)
 
 
 class Clock(Protocol):
@@ -38,11 +62,26 @@ class Clock(Protocol):
         ...
 
 
+def _js_monotonic() -> Callable[[], float]:
+    import js
+
+    now = js.performance.now  # MicroPython's ticks follow Date.now(), which can jump
+
+    def monotonic() -> float:
+        return float(now()) / 1000
+
+    return monotonic
+
+
+_monotonic = _js_monotonic() if INTERPRETER == "micropython" else time.monotonic
+
+
 class SystemClock:
-    """The real clock: ``time.monotonic``, ``time.time`` and ``asyncio.sleep``."""
+    """The real clock: ``time.monotonic`` (``performance.now()`` in MicroPython), ``time.time``
+    and ``asyncio.sleep``."""
 
     def monotonic(self) -> float:
-        return time.monotonic()
+        return _monotonic()
 
     def time(self) -> float:
         return time.time()
@@ -101,6 +140,63 @@ def log_handler() -> logging.Handler:
     return ConsoleHandler()
 
 
+#: The process environment (``os.environ``; empty in MicroPython, which has none).
+ENVIRON: Mapping[str, str] = getattr(os, "environ", {})
+
+_ordered: Any = dict
+if INTERPRETER == "micropython":
+    import collections
+
+    _ordered = collections.OrderedDict
+
+
+def ordered_dict() -> dict[Any, Any]:
+    """A new empty dict that keeps insertion order: a ``dict``, or in MicroPython (whose dicts
+    do not keep it) an ``OrderedDict``. For the dicts whose order is the events' order."""
+    return _ordered()  # type: ignore[no-any-return]
+
+
+def random_bytes(count: int) -> bytes:
+    """``count`` crypto-grade random bytes: ``os.urandom``, or in MicroPython (whose ``random``
+    is a small PRNG and which has no ``os.urandom``) ``crypto.getRandomValues``."""
+    if INTERPRETER != "micropython":
+        return os.urandom(count)
+    import js
+
+    return bytes(js.crypto.getRandomValues(js.Uint8Array.new(count)))
+
+
+#: zlib's level 6: most of level 9's saving on JSON for a fraction of its time.
+GZIP_LEVEL = 6
+
+
+def gzip(data: bytes) -> bytes:
+    """``data`` in a gzip container (level 6; MicroPython's ``gzip.compress`` has no level)."""
+    if INTERPRETER == "micropython":
+        import gzip as gzip_module
+
+        return bytes(gzip_module.compress(data))
+    import zlib  # only for clients that ask for compression
+
+    packer = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)  # 31: the gzip container
+    return packer.compress(data) + packer.flush()
+
+
+def host_context() -> dict[str, str]:
+    """Locale and timezone (UTC offset) of the process, for events sent without a page: under
+    CPython (MicroPython knows neither)."""
+    if INTERPRETER == "micropython":
+        return {}
+    import locale
+
+    context = {}
+    language = locale.getlocale()[0]
+    if language:
+        context["locale"] = language.replace("_", "-")
+    context["timezone"] = time.strftime("%z")
+    return context
+
+
 def at_exit(callback: Callable[[], object]) -> None:
     """Call ``callback`` when the interpreter exits (CPython); a page has no such moment (its
     last chance is ``pagehide``), so there it does nothing."""
@@ -146,16 +242,114 @@ def _run_soon(*_: object) -> None:
         try:
             callback()
         except Exception as exc:  # one failing callback must not stop the others
-            asyncio.get_event_loop().call_exception_handler(
-                {"message": f"masivo_web: {callback!r} failed", "exception": exc}
+            report_exception(exc, f"masivo_web: {callback!r} failed")
+
+
+def report_exception(exc: BaseException, message: str) -> None:
+    """Report an error nobody can catch (it happened in a callback) where the interpreter
+    reports those: the loop's exception handler, or the console in MicroPython (whose handler
+    expects a task)."""
+    if INTERPRETER == "micropython":
+        print(message)
+        sys.print_exception(exc)  # type: ignore[attr-defined]
+    else:
+        asyncio.get_event_loop().call_exception_handler({"message": message, "exception": exc})
+
+
+class JsBridge(Record):
+    """What differs between Pyodide's ``pyodide.ffi`` and MicroPython's ``jsffi``, behind one
+    face: ``create_proxy(function)``, ``js_object(dict)`` (a plain JS object), ``js_bytes(bytes)``
+    (a ``Uint8Array`` copy), ``py_bytes(array_buffer)``, and ``js_exception`` (the class a
+    rejected promise raises)."""
+
+    __slots__ = ("create_proxy", "js_bytes", "js_exception", "js_object", "py_bytes")
+
+    def __init__(
+        self,
+        create_proxy: Callable[[Callable[..., Any]], Any],
+        js_object: Callable[[dict[str, Any]], Any],
+        js_bytes: Callable[[bytes], Any],
+        py_bytes: Callable[[Any], bytes],
+        js_exception: type[BaseException],
+    ) -> None:
+        self.create_proxy = create_proxy
+        self.js_object = js_object
+        self.js_bytes = js_bytes
+        self.py_bytes = py_bytes
+        self.js_exception = js_exception
+
+
+_bridge: JsBridge | None = None
+
+
+def js_bridge() -> JsBridge:
+    """The JS bridge of this browser interpreter (made once; never called under CPython)."""
+    global _bridge
+    if _bridge is None:
+        import js
+
+        if INTERPRETER == "micropython":
+            import jsffi  # type: ignore[import-not-found]
+
+            _bridge = JsBridge(
+                jsffi.create_proxy,
+                jsffi.to_js,  # a dict already becomes a plain object; no options
+                js.Uint8Array.new,
+                lambda buffer: bytes(js.Uint8Array.new(buffer)),
+                jsffi.JsException,
             )
+        else:
+            from pyodide.ffi import JsException, create_proxy, to_js
+
+            _bridge = JsBridge(
+                create_proxy,
+                lambda value: to_js(value, dict_converter=js.Object.fromEntries),
+                lambda data: data,  # becomes a Uint8Array on the way
+                lambda buffer: bytes(buffer.to_bytes()),
+                JsException,
+            )
+    return _bridge
+
+
+class JsCallError(Exception):
+    """A JS call threw (``QuotaExceededError``, ``SecurityError``...); ``str()`` is its text."""
+
+
+_guard: Any = None
+
+
+def js_call(target: Any, method: str, *args: Any) -> Any:
+    """``target[method](*args)`` (at most two arguments), raising :class:`JsCallError` if it
+    throws. In MicroPython a JS exception thrown synchronously is not a Python exception: it
+    unwinds through Python frames past every ``except`` and ``finally`` and, repeated, exhausts
+    the interpreter; so there the call is made by a small JS function that catches."""
+    global _guard
+    if INTERPRETER != "micropython":
+        try:
+            return getattr(target, method)(*args)
+        except Exception as exc:  # pyodide.ffi.JsException, or a test's fake
+            raise JsCallError(str(exc)) from None
+    if _guard is None:
+        import js
+
+        _guard = js.Function.new(
+            "o",
+            "m",
+            "a",
+            "b",
+            "try { return [true, o[m](a, b)]; } catch (e) { return [false, String(e)]; }",
+        )
+    ok, value = _guard(target, method, *args)
+    if not ok:
+        raise JsCallError(str(value))
+    return value
 
 
 def _open_channel() -> Callable[[None], None]:
     global _post, _channel
     import js
-    from pyodide.ffi import create_proxy
 
+    create_proxy = js_bridge().create_proxy
     _channel = js.MessageChannel.new()
     _channel.port1.onmessage = create_proxy(_run_soon)
     unref = getattr(_channel.port1, "unref", None)  # Node: do not keep the process alive
@@ -226,7 +420,6 @@ def current_page() -> Page | None:
 
 def _read_page() -> Page | None:
     import js
-    from pyodide.ffi import create_proxy
 
     window = getattr(js, "window", None)
     document = getattr(js, "document", None)
@@ -235,8 +428,9 @@ def _read_page() -> Page | None:
     storages = []
     for name in ("localStorage", "sessionStorage"):
         try:
-            storages.append(getattr(window, name))
-        except Exception:  # SecurityError when the user or an iframe sandbox disabled storage
+            storages.append(js_call(js.Reflect, "get", window, name))
+        except JsCallError:  # SecurityError when the user or an iframe sandbox disabled storage
             storages.append(None)
     local, session = storages
+    create_proxy = js_bridge().create_proxy
     return Page(window, document, window.navigator, local, create_proxy, session)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
+from .runtime import js_call
+
 logger = logging.getLogger("masivo_web")
 
 
@@ -45,25 +47,26 @@ class MemoryStorage:
 
 class LocalStorage:
     """A page's Web Storage object (``window.localStorage``, or ``sessionStorage`` for the tab's
-    token) reached through the JS bridge."""
+    token) reached through the JS bridge. Every call that can throw (quota, storage disabled
+    meanwhile) goes through :func:`~masivo_web.runtime.js_call`, and raises ``JsCallError``."""
 
     def __init__(self, js_storage: Any) -> None:
         self._storage = js_storage
 
     def get(self, key: str) -> str | None:
-        value = self._storage.getItem(key)
+        value = js_call(self._storage, "getItem", key)
         return None if value is None else str(value)
 
     def set(self, key: str, value: str) -> None:
-        self._storage.setItem(key, value)
+        js_call(self._storage, "setItem", key, value)
 
     def remove(self, key: str) -> None:
-        self._storage.removeItem(key)
+        js_call(self._storage, "removeItem", key)
 
     def keys(self, prefix: str) -> list[str]:
         found = []
         for index in range(int(self._storage.length)):
-            key = self._storage.key(index)
+            key = js_call(self._storage, "key", index)
             if key is not None and str(key).startswith(prefix):
                 found.append(str(key))
         return found
@@ -104,7 +107,7 @@ class FallbackStorage:
 
     def keys(self, prefix: str) -> list[str]:
         primary = [] if self.degraded else (self._safely(self._primary.keys, prefix) or [])
-        return sorted({*primary, *self._memory.keys(prefix)})
+        return sorted(set(primary) | set(self._memory.keys(prefix)))
 
     @staticmethod
     def _safely(operation: Any, *args: Any) -> Any:

@@ -4,7 +4,7 @@ later pages (:class:`TabToken`). :mod:`masivo_web.auth` does the authorizing."""
 
 from __future__ import annotations
 
-import base64
+import binascii
 import json
 from typing import Protocol
 
@@ -28,13 +28,14 @@ def read_token_expiry(token: str) -> float | None:
     parts = token.split(".")
     if len(parts) != 3:
         return None
-    payload = parts[1] + "=" * (-len(parts[1]) % 4)
+    # base64url to base64 by hand: MicroPython's base64.urlsafe_b64decode is not implemented.
+    payload = parts[1].replace("-", "+").replace("_", "/") + "=" * (-len(parts[1]) % 4)
     try:
-        claims = json.loads(base64.urlsafe_b64decode(payload))
-    except ValueError:
+        claims = json.loads(binascii.a2b_base64(payload.encode()))
+    except ValueError:  # binascii.Error is a ValueError; so is bad UTF-8 or JSON
         return None
     exp = claims.get("exp") if isinstance(claims, dict) else None
-    return float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
+    return float(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None
 
 
 class TokenState(Record):

@@ -24,7 +24,8 @@ class Wire:
         self._transport = transport
         self._budget = budget
         #: Whether a request can be on the wire before ``start`` returns (the browser's fetch).
-        self.starts_now = isinstance(transport, StartingTransport)
+        # A transport with start() (StartingTransport) can send within the page-hide handler.
+        self.starts_now = callable(getattr(transport, "start", None))
 
     @property
     def keepalive_room(self) -> int | None:

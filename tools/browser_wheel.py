@@ -7,8 +7,8 @@ no ``.pyc``), so the browser wheel, like the minified bundles of the JavaScript 
 
 - modules a page cannot use: the emulator, the demo and reliability drivers, the pytest plugin,
   ``SyncClient`` (threads) and the CPython socket transport (``EXCLUDED``);
-- docstrings, comments and the annotations of function signatures (``ast`` round trip; class
-  annotations stay, dataclasses need them);
+- docstrings, comments and every type annotation and type-only import (``page_source``: the
+  types are erased, as a TypeScript build does; MicroPython has no ``typing`` to import);
 - the long description in METADATA (the README) and the pytest entry point.
 
 Its version is the full wheel's with the local label ``+page`` (``masivo_web-0.1.0+page-py3-none-
@@ -20,13 +20,14 @@ suite checks.
 
 from __future__ import annotations
 
-import ast
 import base64
 import hashlib
 import sys
 import zipfile
 from pathlib import Path
 from types import CodeType
+
+import page_source  # tools/, beside this file
 
 #: Paths (inside the wheel) a page never imports.
 EXCLUDED = (
@@ -37,79 +38,6 @@ EXCLUDED = (
     "masivo_web/sync.py",
     "masivo_web/transports/stdlib.py",
 )
-
-
-class _Compact(ast.NodeTransformer):
-    """Drop docstrings and the annotations of function signatures."""
-
-    def _strip_docstring(self, node: ast.AST) -> None:
-        body = getattr(node, "body", None)
-        if (
-            body
-            and isinstance(body[0], ast.Expr)
-            and isinstance(body[0].value, ast.Constant)
-            and isinstance(body[0].value.value, str)
-        ):
-            body.pop(0)
-            if not body:
-                body.append(ast.Pass())
-
-    def visit_Module(self, node: ast.Module) -> ast.AST:
-        self._strip_docstring(node)
-        self.generic_visit(node)
-        return node
-
-    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
-        self._strip_docstring(node)
-        # Class-level annotations stay (dataclasses read them); methods are visited.
-        node.body = [
-            child if isinstance(child, ast.AnnAssign) else self.visit(child) for child in node.body
-        ]
-        return node
-
-    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST | None:
-        # Outside class bodies an annotation only informs the type checker.
-        if node.value is None:
-            return None if isinstance(node.target, ast.Name) and node.simple else node
-        return ast.Assign(targets=[node.target], value=node.value)
-
-    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
-        self._strip_docstring(node)
-        node.returns = None
-        arguments = node.args
-        for arg in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]:
-            arg.annotation = None
-        for rest in (arguments.vararg, arguments.kwarg):
-            if rest is not None:
-                rest.annotation = None
-        self.generic_visit(node)
-        return node
-
-    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
-        return self._function(node)
-
-    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> ast.AST:
-        return self._function(node)
-
-
-def compact_source(source: str) -> str:
-    """``source`` without docstrings, comments and signature annotations, indented by one space
-    per level; same behaviour (checked: the result parses to the same tree)."""
-    tree = _Compact().visit(ast.parse(source))
-    for node in ast.walk(tree):  # a block left with nothing in it (only annotations) gets a pass
-        body = getattr(node, "body", None)
-        if isinstance(body, list) and not body:
-            body.append(ast.Pass())
-    text = ast.unparse(ast.fix_missing_locations(tree))
-    # ast.unparse writes every string on one line, so each line starts with indentation only.
-    lines = []
-    for line in text.splitlines():
-        stripped = line.lstrip(" ")
-        lines.append(" " * ((len(line) - len(stripped)) // 4) + stripped)
-    compact = "\n".join(lines) + "\n"
-    if ast.dump(ast.parse(compact)) != ast.dump(ast.parse(text)):
-        raise RuntimeError("compacting changed the program")  # never ship a changed program
-    return compact
 
 
 def _short_metadata(metadata: str) -> str:
@@ -136,15 +64,6 @@ CPYTHON_GUARD = (
     "it has no CPython transport, SyncClient, emulator or pytest plugin. Under CPython install "
     'the full package: pip install masivo_web")\n'
 )
-
-
-def _guarded(source: str) -> str:
-    """``source`` (the package's compacted ``__init__``) with :data:`CPYTHON_GUARD` first, after
-    its ``from __future__`` import (which must stay the first statement)."""
-    future, newline, rest = source.partition("\n")
-    if future.startswith("from __future__"):
-        return future + newline + CPYTHON_GUARD + rest
-    return CPYTHON_GUARD + source
 
 
 def build(full_wheel: Path, target_dir: Path) -> Path:
@@ -175,11 +94,12 @@ def build(full_wheel: Path, target_dir: Path) -> Path:
                 data = metadata.replace(
                     f"Version: {version}\n", f"Version: {page_version}\n"
                 ).encode()
-            elif name == f"{distribution}/__init__.py":
-                data = _guarded(compact_source(data.decode())).encode()
-            elif name.endswith(".py"):
-                data = compact_source(data.decode()).encode()
             files[name] = data
+    sources = {name: data.decode() for name, data in files.items() if name.endswith(".py")}
+    for name, text in page_source.page_sources(sources).items():
+        if name == f"{distribution}/__init__.py":
+            text = CPYTHON_GUARD + text
+        files[name] = text.encode()
     _write_wheel(target, files, record_name)
     return target
 

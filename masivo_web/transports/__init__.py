@@ -22,9 +22,9 @@ __all__ = [
 def __getattr__(name: str) -> object:
     # The mock is for tests: not imported (with inspect) by the page's ``import masivo_web``.
     if name == "MockTransport":
-        from .mock import MockTransport
+        from . import mock
 
-        return MockTransport
+        return mock.MockTransport
     raise AttributeError(f"module 'masivo_web.transports' has no attribute {name!r}")
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Coroutine, Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 from .._record import Record
 
@@ -56,7 +56,7 @@ class Response(Record):
         sometimes answers errors with HTML)."""
         try:
             return json.loads(self.body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        except ValueError:  # also bad UTF-8 (UnicodeDecodeError; MicroPython: UnicodeError)
             return None
 
 
@@ -68,7 +68,6 @@ class Transport(Protocol):
         ...
 
 
-@runtime_checkable
 class StartingTransport(Transport, Protocol):
     """A transport that can put a request on the wire synchronously (the browser's ``fetch``).
 

@@ -1,8 +1,10 @@
-"""Browser transport: the page's own ``fetch``, through Pyodide's ``js`` bridge.
+"""Browser transport: the page's own ``fetch``, through the JS bridge
+(:func:`masivo_web.runtime.js_bridge`: Pyodide's or MicroPython's).
 
-Imported only inside Pyodide (see :func:`masivo_web.transports.default_transport`). Failures are
-named honestly: a request that got no answer is a :class:`MasivoNetworkError` saying whether it
-timed out (our ``AbortSignal.timeout``) or the network failed, not a bare ``TimeoutError``.
+Imported only in a browser's Python (see :func:`masivo_web.transports.default_transport`).
+Failures are named honestly: a request that got no answer is a :class:`MasivoNetworkError`
+saying whether it timed out (our ``AbortSignal.timeout``) or the network failed, not a bare
+``TimeoutError``.
 
 :meth:`FetchTransport.start` calls ``fetch`` synchronously, so the request is already on its way
 when it returns: that is what lets a ``pagehide`` handler send before the page is gone (an
@@ -15,26 +17,25 @@ from collections.abc import Coroutine
 from typing import Any
 
 from ..errors import MasivoNetworkError
+from ..runtime import js_bridge
 from .base import Request, Response
 
 
 def fetch_init(request: Request, *, signal: Any) -> Any:
     """The JS ``RequestInit`` object for ``request`` (a plain JS object, not a Map)."""
-    import js
-    from pyodide.ffi import to_js
-
+    bridge = js_bridge()
     init: dict[str, Any] = {
         "method": request.method,
         "headers": dict(request.headers),
         "signal": signal,
     }
     if request.body is not None:
-        # Bytes (they become a Uint8Array): a 100-event batch as a str would be decoded into a
-        # JS string and encoded back to UTF-8 by fetch, on the main thread.
-        init["body"] = request.body
+        # Bytes (as a Uint8Array): a 100-event batch as a str would be decoded into a JS
+        # string and encoded back to UTF-8 by fetch, on the main thread.
+        init["body"] = bridge.js_bytes(request.body)
     if request.keepalive:
         init["keepalive"] = True
-    return to_js(init, dict_converter=js.Object.fromEntries)
+    return bridge.js_object(init)
 
 
 class FetchTransport:
@@ -56,20 +57,23 @@ class FetchTransport:
         return await self.start(request)
 
     async def _answer(self, request: Request, promise: Any, signal: Any) -> Response:
-        from pyodide.ffi import JsException
-
+        bridge = js_bridge()
         try:
             answer = await promise
-            body = (await answer.arrayBuffer()).to_bytes()
+            body = bridge.py_bytes(await answer.arrayBuffer())
             headers = {str(name).lower(): str(value) for name, value in answer.headers.entries()}
-            return Response(status=int(answer.status), headers=headers, body=bytes(body))
-        except JsException as exc:
+            return Response(status=int(answer.status), headers=headers, body=body)
+        except bridge.js_exception as exc:
             if signal.aborted:
-                raise MasivoNetworkError(
+                error = MasivoNetworkError(
                     f"No answer from {request.url} within {request.timeout_s:g} s; "
                     "raise timeout_s if the network is slow."
-                ) from exc
-            raise MasivoNetworkError(
-                f"The browser could not reach {request.url} ({exc}). The device may be "
-                "offline, or the host blocked (ad blocker) or refusing CORS."
-            ) from exc
+                )
+            else:
+                error = MasivoNetworkError(
+                    f"The browser could not reach {request.url} ({exc}). The device may be "
+                    "offline, or the host blocked (ad blocker) or refusing CORS."
+                )
+            # Not ``raise ... from exc``: MicroPython prints a warning for every such raise.
+            error.__cause__ = exc
+            raise error from None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -35,6 +34,6 @@ class MockTransport:
 
     async def _answer(self, request: Request) -> Response:
         answer = self.handler(request)
-        if inspect.isawaitable(answer):
-            return await answer
-        return answer
+        if isinstance(answer, Response):
+            return answer
+        return await answer

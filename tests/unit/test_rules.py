@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import ast
 import asyncio
-import importlib.util
+import importlib
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,12 +40,15 @@ NOT_PORTABLE = {
 ADAPTERS = {"runtime.py", "aio.py"}
 
 
+def _tool(name: str) -> Any:
+    """A module of tools/ (they import each other by bare name)."""
+    if str(ROOT / "tools") not in sys.path:
+        sys.path.insert(0, str(ROOT / "tools"))
+    return importlib.import_module(name)
+
+
 def _page_modules() -> list[Path]:
-    spec = importlib.util.spec_from_file_location("browser_wheel", ROOT / "tools/browser_wheel.py")
-    assert spec is not None and spec.loader is not None
-    wheel = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(wheel)
-    excluded: tuple[str, ...] = wheel.EXCLUDED
+    excluded: tuple[str, ...] = _tool("browser_wheel").EXCLUDED
     modules = []
     for path in sorted(PACKAGE.rglob("*.py")):
         relative = path.relative_to(ROOT).as_posix()
@@ -88,6 +92,69 @@ def test_page_modules_use_only_the_portable_asyncio() -> None:
         and (uses := _non_portable_uses(path.read_text(encoding="utf-8")))
     }
     assert offenders == {}, "use masivo_web.aio / masivo_web.runtime instead"
+
+
+def test_page_modules_stay_inside_the_micropython_subset() -> None:
+    # What MicroPython cannot parse or run, in what a page gets (types erased): docs/runtimes.md.
+    page_source = _tool("page_source")
+    problems = []
+    for path in _page_modules():
+        name = path.relative_to(ROOT).as_posix()
+        tree, _, type_uses = page_source.erase(path.read_text(encoding="utf-8"), name, set())
+        problems += type_uses
+        problems += page_source.micropython_problems(tree, name, adapter=path.name == "runtime.py")
+    assert problems == []
+
+
+def test_the_subset_check_catches_what_it_is_about() -> None:
+    page_source = _tool("page_source")
+    source = (
+        "import contextlib\n"  # 1
+        "def f(a, /, b):\n"  # 2
+        "    x = [*a]\n"  # 3
+        "    y = {**b}\n"  # 4
+        "    zip(a, b, strict=True)\n"  # 5
+        "    isinstance(a, int | str)\n"  # 6
+        "    json.dumps(a, ensure_ascii=False)\n"  # 7
+        "    try:\n"  # 8
+        "        pass\n"  # 9
+        "    except RecursionError as exc:\n"  # 10
+        "        raise ValueError() from exc\n"  # 11
+        "    return b.hexdigest(), time.monotonic(), locals()\n"  # 12
+        "try:\n"
+        "    import dataclasses\n"  # handled where it is missing: fine
+        "except ImportError:\n"
+        "    pass\n"
+    )
+    found = page_source.micropython_problems(ast.parse(source), "m.py")
+    lines = sorted(int(problem.split(":")[1]) for problem in found)
+    assert lines == [1, 2, 3, 4, 5, 6, 7, 10, 11, 12, 12, 12], found
+
+
+def test_the_page_build_erases_types_and_refuses_a_type_used_at_run_time() -> None:
+    page_source = _tool("page_source")
+    sources = {
+        "p/a.py": (
+            "from __future__ import annotations\n"
+            "from typing import TYPE_CHECKING, Generic, TypeVar, cast\n"
+            "from collections.abc import Callable\n"
+            "if TYPE_CHECKING:\n    from .b import Thing\n"
+            "T = TypeVar('T')\n"
+            "Hook = Callable[[int], None]\n"
+            "class Box(Generic[T]):\n    value: T\n    size: int = 0\n"
+            "def f(x: Thing, hook: Hook | None = None) -> int:\n    return cast(int, x)\n"
+        ),
+        "p/b.py": "from .a import Box, Hook\nclass Small(Box[int]):\n    pass\n",
+    }
+    page = page_source.page_sources(sources)
+    assert page["p/a.py"] == (
+        "class Box:\n size = 0\n\ndef f(x, hook=None):\n return x\n"
+    )
+    assert page["p/b.py"] == "from .a import Box\n\nclass Small(Box):\n pass\n"
+    with pytest.raises(page_source.TypeUseError, match=r"p/c.py:2: Mapping"):
+        page_source.page_sources(
+            {"p/c.py": "from collections.abc import Mapping\nok = isinstance({}, Mapping)\n"}
+        )
 
 
 #: Modules a page's ``import masivo_web`` must not load: each costs milliseconds in Pyodide
