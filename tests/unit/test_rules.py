@@ -147,9 +147,7 @@ def test_the_page_build_erases_types_and_refuses_a_type_used_at_run_time() -> No
         "p/b.py": "from .a import Box, Hook\nclass Small(Box[int]):\n    pass\n",
     }
     page = page_source.page_sources(sources)
-    assert page["p/a.py"] == (
-        "class Box:\n size = 0\n\ndef f(x, hook=None):\n return x\n"
-    )
+    assert page["p/a.py"] == ("class Box:\n size = 0\n\ndef f(x, hook=None):\n return x\n")
     assert page["p/b.py"] == "from .a import Box\n\nclass Small(Box):\n pass\n"
     with pytest.raises(page_source.TypeUseError, match=r"p/c.py:2: Mapping"):
         page_source.page_sources(
