@@ -52,7 +52,12 @@ def _hint(exc: OSError) -> str:
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run
 
-    return run(headless=args.headless, port=args.port, api_port=args.api_port)
+    return run(
+        headless=args.headless,
+        port=args.port,
+        api_port=args.api_port,
+        interpreter=args.interpreter,
+    )
 
 
 def _reliability(args: argparse.Namespace) -> int:
@@ -81,6 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--headless", action="store_true", help="drive it in headless Chromium")
     demo.add_argument("--port", type=_port, default=None, help="page origin port (8000)")
     demo.add_argument("--api-port", type=_port, default=None, help="emulator port (8765)")
+    demo.add_argument(
+        "--interpreter",
+        choices=("pyodide", "micropython", "both"),
+        default="both",
+        help="which shop page: PyScript on Pyodide, on MicroPython, or both in turn (both)",
+    )
     demo.set_defaults(handler=_demo)
     proof = commands.add_parser(
         "reliability", help="count lost and doubled events under seeded faults"

@@ -1,7 +1,8 @@
 """``python -m masivo_web demo``: the shop page and the emulator on two origins, optionally driven
 in headless Chromium to show that every event sent arrives, including those queued when the
-page is left. Runs from a checkout (it serves ``static/``); needs the ``dev`` extra for
-``--headless`` (Playwright) and ``python tools/browser_assets.py`` (``make demo`` does both).
+page is left; on Pyodide (``index.html``) and on MicroPython (``mpy.html``: the same shop.py in
+``<script type="mpy">``). Runs from a checkout (it serves ``static/``); needs the ``dev`` extra
+for ``--headless`` (Playwright) and ``python tools/browser_assets.py`` (``make demo`` does both).
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 STATIC = ROOT / "static"
+#: The shop page of each interpreter.
+PAGES = {"pyodide": "demo/", "micropython": "demo/mpy.html"}
+INTERPRETERS = (*PAGES, "both")
 
 
 def _browser_settings() -> ModuleType:
@@ -29,8 +33,10 @@ def _browser_settings() -> ModuleType:
     return module
 
 
-def run(headless: bool, port: int | None, api_port: int | None) -> int:
-    """Serve the demo; with ``headless`` drive it once and return 0 only if nothing was lost."""
+def run(headless: bool, port: int | None, api_port: int | None, interpreter: str = "both") -> int:
+    """Serve the demo; with ``headless`` drive the shop of ``interpreter`` (``"pyodide"``,
+    ``"micropython"`` or ``"both"``, one after the other) and return 0 only if nothing was
+    lost."""
     if not (STATIC / "vendor" / "wheels" / "latest.json").exists():
         print(
             "The demo needs a checkout with its browser assets: run `make demo`, or "
@@ -46,13 +52,20 @@ def run(headless: bool, port: int | None, api_port: int | None) -> int:
         EmulatorServer(port=default_api_port if api_port is None else api_port) as emulator,
         StaticServer(STATIC, port=default_port if port is None else port) as pages,
     ):
-        url = f"{pages.url}/demo/?api={emulator.url}"
+        chosen = list(PAGES) if interpreter == "both" else [interpreter]
+        urls = {name: f"{pages.url}/{PAGES[name]}?api={emulator.url}" for name in chosen}
         print("masivo_web demo")
-        print(f"  shop page : {url}")
+        for name, url in urls.items():
+            print(f"  shop page : {url}  ({name})")
         print(f"  emulator  : {emulator.url}  (another origin: CORS is exercised)")
         print(f"  inspect   : {emulator.url}/_emulator/events", flush=True)
         if headless:
-            return _drive(url, emulator)
+            failed = 0
+            for name, url in urls.items():
+                emulator.control.reset()
+                print(f"\n-- {name} --", flush=True)
+                failed += _drive(url, emulator, name)
+            return 1 if failed else 0
         print("Open the shop page in a browser; Ctrl-C stops.", flush=True)
         try:
             while True:
@@ -61,7 +74,7 @@ def run(headless: bool, port: int | None, api_port: int | None) -> int:
             return 0
 
 
-def _drive(url: str, emulator: Any) -> int:
+def _drive(url: str, emulator: Any, interpreter: str) -> int:
     from playwright.sync_api import sync_playwright
 
     settings = _browser_settings()
@@ -72,7 +85,8 @@ def _drive(url: str, emulator: Any) -> int:
         started = time.monotonic()
         page.goto(url)
         page.wait_for_selector("body[data-ready=true]", timeout=settings.PYODIDE_READY_TIMEOUT_MS)
-        print(f"Pyodide + PyScript + masivo_web ready in {time.monotonic() - started:.1f} s")
+        runtime = "Pyodide" if interpreter == "pyodide" else "MicroPython"
+        print(f"{runtime} + PyScript + masivo_web ready in {time.monotonic() - started:.1f} s")
 
         for index in range(3):
             page.click(f".add-to-cart >> nth={index}")

@@ -9,6 +9,9 @@ Into ``static/vendor/`` (git-ignored):
   ``pyodide-lock.json`` is rewritten with the real sha256 of the wheels we ship. Integrity checks
   stay on everywhere (this is the only fix that also serves PyScript ``packages``).
 - ``pyscript/``: ``@pyscript/core`` dist files (no source maps).
+- ``micropython/``: PyScript's MicroPython build (npm
+  ``@micropython/micropython-webassembly-pyscript``, pinned exactly in package.json: its
+  ``latest`` tag lags), ``micropython.mjs`` and ``micropython.wasm``.
 - ``wheels/``: the masivo_web wheel for pages (``tools/browser_wheel.py``), rebuilt from the
   working tree on every run, and the same compiled to bytecode for Pyodide's Python
   (``tools/pyodide_node/precompile_wheel.mjs``); the full wheel goes to ``dist/``.
@@ -87,22 +90,32 @@ def pip_download(dest: Path, python_version: str, *specs: str) -> None:
 
 
 def demo_variants() -> None:
-    """static/demo/script.html: the shop of index.html with ``<script type="py">`` instead of
-    ``<py-script>``, generated so the two forms can never drift apart."""
+    """The shop of static/demo/index.html with other tags, generated so the forms can never
+    drift apart: script.html with ``<script type="py">`` instead of ``<py-script>``, mpy.html
+    with ``<script type="mpy">`` and MicroPython (the same shop.py and wheel)."""
     demo = ROOT / "static" / "demo"
     page = (demo / "index.html").read_text()
     tag = re.search(r"<py-script (src=.*?)></py-script>", page)
     if tag is None:
         raise SystemExit("static/demo/index.html lost its <py-script> tag")
-    variant = page.replace(tag.group(0), f'<script type="py" {tag.group(1)}></script>')
-    variant = variant.replace(
-        "<title>masivo_web demo shop</title>",
-        '<title>masivo_web demo shop (script type="py")</title>\n  '
-        "<!-- generated from index.html by tools/browser_assets.py: edit that file -->",
-    )
-    target = demo / "script.html"
-    if not target.exists() or target.read_text() != variant:
-        target.write_text(variant)
+    mpy = tag.group(1).replace("/vendor/pyodide/pyodide.mjs", "/vendor/micropython/micropython.mjs")
+    variants = {
+        "script.html": ('<script type="py" ' + tag.group(1) + "></script>", 'script type="py"'),
+        "mpy.html": ('<script type="mpy" ' + mpy + "></script>", 'script type="mpy", MicroPython'),
+    }
+    for name, (replacement, label) in variants.items():
+        variant = page.replace(tag.group(0), replacement)
+        variant = variant.replace(
+            "<title>masivo_web demo shop</title>",
+            f"<title>masivo_web demo shop ({label})</title>\n  "
+            "<!-- generated from index.html by tools/browser_assets.py: edit that file -->",
+        )
+        variant = variant.replace(
+            "loading Pyodide…", "loading MicroPython…" if "mpy" in name else "loading Pyodide…"
+        )
+        target = demo / name
+        if not target.exists() or target.read_text() != variant:
+            target.write_text(variant)
 
 
 def sha256(path: Path) -> str:
@@ -147,6 +160,18 @@ def pyscript() -> None:
     for path in source.iterdir():
         if path.is_file() and not path.name.endswith(".map"):
             copy_if_changed(path, target / path.name)
+
+
+#: The MicroPython build PyScript pages load for ``type="mpy"`` (the plain one: no ulab).
+MICROPYTHON_FILES = ("micropython.mjs", "micropython.wasm")
+
+
+def micropython() -> None:
+    source = NODE_MODULES / "@micropython" / "micropython-webassembly-pyscript"
+    target = VENDOR / "micropython"
+    target.mkdir(parents=True, exist_ok=True)
+    for name in MICROPYTHON_FILES:
+        copy_if_changed(source / name, target / name)
 
 
 def masivo_wheel() -> Path:
@@ -218,6 +243,7 @@ def main() -> int:
     npm_packages()
     pyodide_core()
     pyscript()
+    micropython()
     demo_variants()
     pyodide_test_wheels()
     wheel = masivo_wheel()
