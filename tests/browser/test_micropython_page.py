@@ -1,0 +1,213 @@
+"""The SDK in PyScript's MicroPython (`<script type="mpy">`), in real Chromium against the
+emulator: delivery, page hide on navigation and close, the hidden tab, the durable queue,
+storage that throws, and the demo shop's mpy page (the README's snippet for MicroPython).
+
+The harness (static/test/mpy.html) runs the body of an async function and returns its result
+as JSON: `return` gives the result; `global name` keeps a name for later calls.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page
+
+from masivo_web.emulator import EmulatorServer
+from masivo_web.emulator.static import StaticServer
+from tests.browser.conftest import HIDE, SETTINGS, SHOW
+
+EVENT = "dict(type='ADD_TO_CART', customer_id='c-1', brand_id=None)"
+STORED_EVENTS = (
+    "Object.keys(localStorage).filter(k => k.includes(':ev:'))"
+    ".reduce((n, k) => n + localStorage.getItem(k).split('\\n').length - 1, 0)"
+)
+
+
+def open_mpy(context: BrowserContext, pages_server: StaticServer) -> Page:
+    page = context.new_page()
+    page.set_default_timeout(SETTINGS.ACTION_TIMEOUT_MS)
+    page.goto(f"{pages_server.url}/test/mpy.html")
+    page.wait_for_function(
+        "window.__ready || window.__bootError", timeout=SETTINGS.PYODIDE_READY_TIMEOUT_MS
+    )
+    error = page.evaluate("window.__bootError || null")
+    assert error is None, f"the MicroPython harness failed to boot: {error}"
+    return page
+
+
+def run(page: Page, body: str) -> Any:
+    """Run ``body`` (an async function's) in the page's MicroPython; its returned value."""
+    return json.loads(page.evaluate("body => runPython(body)", body))
+
+
+def client_code(emulator: EmulatorServer, name: str = "masivo", **options: Any) -> str:
+    extra = "".join(f", {key}={value!r}" for key, value in options.items())
+    return (
+        f"global {name}\n"
+        "from masivo_web import create_client\n"
+        f"{name} = create_client({emulator.client_key!r}, auth_url={emulator.auth_url!r}, "
+        f"api_base={emulator.api_base!r}{extra})\n"
+    )
+
+
+@pytest.fixture
+def mpy_page(browser: Browser, pages_server: StaticServer) -> Iterator[Page]:
+    page = open_mpy(browser.new_context(), pages_server)
+    yield page
+    page.context.close()
+
+
+def test_the_interpreter_is_micropython_and_an_awaited_event_is_stored(
+    mpy_page: Page, fresh_masivo_emulator: EmulatorServer
+) -> None:
+    emulator = fresh_masivo_emulator
+    result = run(
+        mpy_page,
+        client_code(emulator, brand_id="b-1")
+        + "import sys\n"
+        + "from masivo_web.runtime import INTERPRETER\n"
+        + "r = await masivo.send_analytics_event(type='ADD_TO_CART', customer_id='c-1', "
+        "platform='web', product={'sku': 'S-1', 'amount': 1, 'value': 29.99})\n"
+        "return [sys.implementation.name, INTERPRETER, r.success, r.status]",
+    )
+    assert result == ["micropython", "micropython", True, 201]
+    (event,) = emulator.control.received_events()
+    assert event["product"] == {"sku": "S-1", "amount": 1, "value": 29.99}
+    assert event["brand_id"] == "b-1"
+    assert event["context"]["page"]["path"] == "/test/mpy.html"
+    assert event["context"]["library"]["name"] == "masivo_web"
+    assert event["context"]["timezone"]
+
+
+def test_gzip_bodies_are_stored(mpy_page: Page, fresh_masivo_emulator: EmulatorServer) -> None:
+    emulator = fresh_masivo_emulator
+    run(
+        mpy_page,
+        client_code(emulator, "packed", compression="gzip")
+        + "for n in range(30):\n"
+        "    packed.send_analytics_event(type='ADD_TO_CART', brand_id=None, "
+        "metadata={'n': n, 'note': 'é' * 40})\n"
+        "await packed.flush()\n"
+        "packed.destroy()\n",
+    )
+    stored = emulator.control.received_events()
+    assert sorted(event["metadata"]["n"] for event in stored) == list(range(30))
+    assert stored[0]["metadata"]["note"] == "é" * 40
+    (post,) = [entry for entry in emulator.control.requests() if entry["method"] == "POST"]
+    assert post["encoding"] == "gzip"
+
+
+def test_a_hidden_tab_sends_its_batch_and_again_after_showing(
+    mpy_page: Page, fresh_masivo_emulator: EmulatorServer
+) -> None:
+    emulator = fresh_masivo_emulator
+    run(mpy_page, client_code(emulator) + "await masivo.get_token()")
+    run(mpy_page, f"for _ in range(4):\n    masivo.send_analytics_event(**{EVENT})")
+    assert emulator.control.requests(route="analytics") == []  # the 30 s idle timer
+    mpy_page.evaluate(HIDE)
+    assert len(emulator.control.wait_for_events(4)) == 4
+    mpy_page.evaluate(SHOW)
+    run(mpy_page, f"for _ in range(2):\n    masivo.send_analytics_event(**{EVENT})")
+    mpy_page.evaluate(HIDE)
+    assert len(emulator.control.wait_for_events(6)) == 6
+
+
+def test_events_queued_when_the_page_navigates_away_arrive(
+    mpy_page: Page, fresh_masivo_emulator: EmulatorServer, pages_server: StaticServer
+) -> None:
+    emulator = fresh_masivo_emulator
+    ids = run(
+        mpy_page,
+        client_code(emulator)
+        + "await masivo.get_token()\n"
+        + f"return [masivo.send_analytics_event(**{EVENT}).event_id for _ in range(5)]",
+    )
+    assert emulator.control.requests(route="analytics") == []
+    mpy_page.goto(f"{pages_server.url}/test/elsewhere.html")
+    stored = emulator.control.wait_for_events(5)
+    assert sorted(event["event_id"] for event in stored) == sorted(ids)
+
+
+def test_events_queued_when_the_tab_is_closed_arrive(
+    mpy_page: Page, fresh_masivo_emulator: EmulatorServer
+) -> None:
+    emulator = fresh_masivo_emulator
+    run(mpy_page, client_code(emulator) + "await masivo.get_token()")
+    run(mpy_page, f"for _ in range(3):\n    masivo.send_analytics_event(**{EVENT})")
+    mpy_page.close()
+    assert len(emulator.control.wait_for_events(3)) == 3
+
+
+def test_a_tab_closed_offline_is_sent_by_the_next_page_once(
+    mpy_page: Page, fresh_masivo_emulator: EmulatorServer, pages_server: StaticServer
+) -> None:
+    emulator = fresh_masivo_emulator
+    context = mpy_page.context
+    run(mpy_page, client_code(emulator) + "await masivo.get_token()")
+    context.set_offline(True)
+    ids = run(
+        mpy_page, f"return [masivo.send_analytics_event(**{EVENT}).event_id for _ in range(4)]"
+    )
+    mpy_page.wait_for_function(f"{STORED_EVENTS} === 4")
+    mpy_page.close()  # offline: nothing leaves; the events stay in localStorage
+    assert emulator.control.received_events() == []
+    context.set_offline(False)
+    reopened = open_mpy(context, pages_server)
+    run(reopened, client_code(emulator))  # adopts the closed tab's events
+    events = emulator.control.wait_for_events(4)
+    assert sorted(event["event_id"] for event in events) == sorted(ids)
+    reopened.wait_for_function(f"{STORED_EVENTS} === 0")
+    assert len(emulator.control.received_events()) == 4
+
+
+def test_storage_that_throws_falls_back_to_memory_and_the_interpreter_lives_on(
+    mpy_page: Page, fresh_masivo_emulator: EmulatorServer
+) -> None:
+    # A full quota: every setItem throws a QuotaExceededError synchronously. Unguarded, each
+    # throw would unwind MicroPython past its except/finally, and ~70 would exhaust it.
+    emulator = fresh_masivo_emulator
+    mpy_page.evaluate(
+        "() => { Storage.prototype.setItem = function () {"
+        " throw new DOMException('The quota has been exceeded.', 'QuotaExceededError'); }; }"
+    )
+    run(mpy_page, client_code(emulator, idle_flush_s=3600.0))
+    for _ in range(4):
+        run(mpy_page, f"for _ in range(50):\n    masivo.send_analytics_event(**{EVENT})")
+    assert run(mpy_page, "await masivo.flush()\nreturn masivo.pending_events") == 0
+    assert len(emulator.control.wait_for_events(200)) == 200
+
+
+def test_a_network_failure_is_a_masivo_network_error(mpy_page: Page) -> None:
+    name, message = run(
+        mpy_page,
+        "from masivo_web.transports.fetch import FetchTransport\n"
+        "from masivo_web.transports import Request\n"
+        "from masivo_web import MasivoNetworkError\n"
+        "try:\n"
+        "    await FetchTransport().send(Request('GET', 'http://127.0.0.1:9/nothing'))\n"
+        "except MasivoNetworkError as error:\n"
+        "    return [type(error).__name__, error.message]\n",
+    )
+    assert name == "MasivoNetworkError"
+    assert "could not reach" in message
+
+
+def test_the_demo_shop_on_micropython_sends_add_to_cart(
+    browser: Browser, pages_server: StaticServer, fresh_masivo_emulator: EmulatorServer
+) -> None:
+    # static/demo/mpy.html: the README's snippet with type="mpy" and the same shop.py.
+    page = browser.new_context().new_page()
+    page.goto(f"{pages_server.url}/demo/mpy.html?api={fresh_masivo_emulator.url}")
+    page.wait_for_selector("body[data-ready=true]", timeout=SETTINGS.PYODIDE_READY_TIMEOUT_MS)
+    page.click("text=Add to cart >> nth=0")
+    page.click("text=Send now")
+    (event,) = fresh_masivo_emulator.control.wait_for_events(1, type="ADD_TO_CART", timeout=10)
+    assert event["customer_id"] == "customer-123"
+    assert event["product"]["sku"] == "SKU-ESPRESSO"
+    page.click("text=Add to cart >> nth=1")
+    page.click("#leave")  # queued (5 s idle flush): leaves with the page
+    assert len(fresh_masivo_emulator.control.wait_for_events(2, type="ADD_TO_CART")) == 2
+    page.context.close()
