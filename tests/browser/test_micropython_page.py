@@ -86,8 +86,7 @@ def test_gzip_bodies_are_stored(mpy_page: Page, fresh_masivo_emulator: EmulatorS
     emulator = fresh_masivo_emulator
     run(
         mpy_page,
-        client_code(emulator, "packed", compression="gzip")
-        + "for n in range(30):\n"
+        client_code(emulator, "packed", compression="gzip") + "for n in range(30):\n"
         "    packed.send_analytics_event(type='ADD_TO_CART', brand_id=None, "
         "metadata={'n': n, 'note': 'é' * 40})\n"
         "await packed.flush()\n"
