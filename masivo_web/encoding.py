@@ -21,11 +21,15 @@ MAX_NESTING_DEPTH = 32
 _NESTED = (list, tuple) + MAPPINGS
 _NESTED_TYPES = frozenset({dict, list, tuple})
 # Exact types that cannot nest: skipping them avoids a slow ABC isinstance check per value.
-_LEAF_TYPES = frozenset({str, int, float, bool, type(None)})
+# Where json.dumps does not refuse NaN and infinities itself (MicroPython), floats are not
+# skipped: the walk checks them, and every other value json cannot carry (STRICT_JSON).
+_LEAF_TYPES = frozenset({str, int, float, bool, type(None)} if STRICT_JSON else {str, int, bool})
 
 
 def check_depth(event: dict[str, Any]) -> None:
-    """Refuse nesting deeper than :data:`MAX_NESTING_DEPTH`, walking without recursion.
+    """Refuse nesting deeper than :data:`MAX_NESTING_DEPTH` and non-string keys, walking
+    without recursion; where the interpreter's ``json`` writes what JSON cannot carry
+    (MicroPython), also raise ``TypeError``/``ValueError`` for it, as CPython's encoder does.
 
     ``json.dumps`` recurses in C: in Pyodide a deep enough value overflows the WebAssembly stack
     and kills the whole interpreter (a fatal error, not a ``RecursionError``), so the depth is
@@ -36,7 +40,7 @@ def check_depth(event: dict[str, Any]) -> None:
     leaves = _LEAF_TYPES
     for name, value in event.items():
         kind = type(value)
-        if kind in leaves:
+        if kind in leaves or value is None:
             continue
         if (
             kind is dict
@@ -45,7 +49,10 @@ def check_depth(event: dict[str, Any]) -> None:
         ):
             continue
         if kind in _NESTED_TYPES or isinstance(value, _NESTED):
-            stack.append((value, 2, name))  # other values are for the encoder to refuse
+            stack.append((value, 2, name))
+        elif not STRICT_JSON:
+            _check_leaf(value)
+        # (otherwise the encoder refuses what it cannot carry)
     nested = _NESTED_TYPES
     while stack:
         value, depth, field = stack.pop()
@@ -69,8 +76,20 @@ def check_depth(event: dict[str, Any]) -> None:
         for child in children:
             kind = type(child)
             # Exact types first; the slow ABC check only for the rare subclass.
-            if kind in nested or (kind not in _LEAF_TYPES and isinstance(child, _NESTED)):
+            if kind in nested or (kind not in leaves and isinstance(child, _NESTED)):
                 stack.append((child, depth + 1, field))
+            elif not STRICT_JSON and kind not in leaves and child is not None:
+                _check_leaf(child)
+
+
+def _check_leaf(value: object) -> None:
+    """Raise what CPython's encoder raises for a value JSON cannot carry (for interpreters
+    whose ``json.dumps`` writes it anyway)."""
+    if isinstance(value, float):
+        if value - value != 0:  # inf - inf and nan - nan are nan
+            raise ValueError(f"Out of range float values are not JSON compliant: {value!r}")
+    elif not isinstance(value, (str, int)):  # a subclass of those is written as its base
+        _not_json(value)
 
 
 #: What to do with the values applications most often hand in that JSON cannot carry.
@@ -117,42 +136,16 @@ else:
 
     def encode(event: dict[str, Any]) -> str:
         """Compact JSON (no spaces, UTF-8 kept as is): MicroPython's ``json.dumps`` (its only
-        option is ``separators``; it writes non-ASCII as is) after :func:`check_values`, since
-        it writes ``nan``, sets or objects without complaint."""
-        check_values(event)
+        option is ``separators``; it writes non-ASCII as is). It writes ``nan``, sets or
+        objects without complaint: :func:`check_depth` refuses those first."""
         return json.dumps(event, separators=(",", ":"))
-
-
-def check_values(value: object) -> None:
-    """Raise ``TypeError``/``ValueError`` (as CPython's encoder does) for anything in ``value``
-    that JSON cannot carry: where the interpreter's ``json`` would write it anyway."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        kind = type(item)
-        if kind is str or kind is int or kind is bool or item is None:
-            continue
-        if isinstance(item, float):
-            if item - item != 0:  # inf - inf and nan - nan are nan
-                raise ValueError(f"Out of range float values are not JSON compliant: {item!r}")
-        elif isinstance(item, (str, int)):
-            pass  # a subclass: written as its base type
-        elif isinstance(item, dict):
-            for key in item:
-                if type(key) is not str:
-                    raise TypeError(f"keys must be str, not {type(key).__name__}")
-            stack.extend(item.values())
-        elif isinstance(item, (list, tuple)):
-            stack.extend(item)
-        else:
-            _not_json(item)
 
 
 def serialise(event: dict[str, Any], tail: str = "") -> tuple[str, int]:
     """The event as JSON text and its size in UTF-8 bytes; ``tail`` (already JSON, starting
     with a comma and ending with the closing brace) replaces the object's closing brace."""
-    check_depth(event)
     try:
+        check_depth(event)
         text = encode(event)
         if tail:
             text = text[:-1] + tail

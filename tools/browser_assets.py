@@ -13,8 +13,9 @@ Into ``static/vendor/`` (git-ignored):
   ``@micropython/micropython-webassembly-pyscript``, pinned exactly in package.json: its
   ``latest`` tag lags), ``micropython.mjs`` and ``micropython.wasm``.
 - ``wheels/``: the masivo_web wheel for pages (``tools/browser_wheel.py``), rebuilt from the
-  working tree on every run, and the same compiled to bytecode for Pyodide's Python
-  (``tools/pyodide_node/precompile_wheel.mjs``); the full wheel goes to ``dist/``.
+  working tree on every run, the same compiled to bytecode for Pyodide's Python
+  (``tools/pyodide_node/precompile_wheel.mjs``) and to ``.mpy`` for MicroPython (``mpy-cross``);
+  the full wheel goes to ``dist/``.
 """
 
 from __future__ import annotations
@@ -196,9 +197,12 @@ def masivo_wheel() -> Path:
     (full,) = DIST.glob("masivo_web-*.whl")
     wheel = browser_wheel.build(full, target)
     precompiled = precompiled_wheel(wheel)
+    micropython_wheel = browser_wheel.precompile_mpy(wheel, target)
     # Pages read the current wheels' names from here instead of hard-coding the version.
     (target / "latest.json").write_text(
-        json.dumps({"wheel": wheel.name, "precompiled": precompiled.name})
+        json.dumps(
+            {"wheel": wheel.name, "precompiled": precompiled.name, "mpy": micropython_wheel.name}
+        )
     )
     return wheel
 
