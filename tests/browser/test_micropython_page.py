@@ -26,10 +26,12 @@ STORED_EVENTS = (
 )
 
 
-def open_mpy(context: BrowserContext, pages_server: StaticServer) -> Page:
+def open_mpy(context: BrowserContext, pages_server: StaticServer, query: str = "") -> Page:
+    """A new page of ``context`` with MicroPython and masivo_web (``query``: ``?wheel=mpy``
+    installs the precompiled .mpy wheel)."""
     page = context.new_page()
     page.set_default_timeout(SETTINGS.ACTION_TIMEOUT_MS)
-    page.goto(f"{pages_server.url}/test/mpy.html")
+    page.goto(f"{pages_server.url}/test/mpy.html{query}")
     page.wait_for_function(
         "window.__ready || window.__bootError", timeout=SETTINGS.PYODIDE_READY_TIMEOUT_MS
     )
@@ -80,6 +82,21 @@ def test_the_interpreter_is_micropython_and_an_awaited_event_is_stored(
     assert event["context"]["page"]["path"] == "/test/mpy.html"
     assert event["context"]["library"]["name"] == "masivo_web"
     assert event["context"]["timezone"]
+
+
+def test_the_mpy_wheel_imports_without_source_and_delivers(
+    browser: Browser, pages_server: StaticServer, fresh_masivo_emulator: EmulatorServer
+) -> None:
+    page = open_mpy(browser.new_context(), pages_server, "?wheel=mpy")
+    result = run(
+        page,
+        client_code(fresh_masivo_emulator)
+        + "import masivo_web.client\n"
+        + f"r = await masivo.send_analytics_event(**{EVENT})\n"
+        + "return [masivo_web.client.__file__, r.status]",
+    )
+    assert result[0].endswith("masivo_web/client.mpy") and result[1] == 201, result
+    page.context.close()
 
 
 def test_gzip_bodies_are_stored(mpy_page: Page, fresh_masivo_emulator: EmulatorServer) -> None:
