@@ -42,16 +42,29 @@ TRACE_CATEGORIES = ["toplevel", "blink.user_timing", "disabled-by-default-devtoo
 class Variant:
     """One SDK configuration: its page and query."""
 
-    def __init__(self, name: str, page: str, query: dict[str, str], masivo: bool = False) -> None:
+    def __init__(
+        self,
+        name: str,
+        page: str,
+        query: dict[str, str],
+        masivo: bool = False,
+        clock_timed: bool = False,
+    ) -> None:
         self.name, self.page, self.query, self.masivo = name, page, query, masivo
+        #: Calls timed by the page's clock, not a trace (MicroPython: see driver.js).
+        self.clock_timed = clock_timed
 
 
 PRECOMPILED = "masivo_web, precompiled"
+MICROPYTHON = "masivo_web, MicroPython"
+MICROPYTHON_MPY = "masivo_web, MicroPython .mpy"
 VARIANTS = [
     Variant("masivo_web", "masivo.html", {}, masivo=True),
     Variant("masivo_web, gzip", "masivo.html", {"compression": "gzip"}, masivo=True),
     Variant("masivo_web, PyScript", "masivo-pyscript.html", {}, masivo=True),
     Variant(PRECOMPILED, "masivo.html", {"wheel": "precompiled"}, masivo=True),
+    Variant(MICROPYTHON, "masivo-mpy.html", {}, masivo=True, clock_timed=True),
+    Variant(MICROPYTHON_MPY, "masivo-mpy.html", {"wheel": "mpy"}, masivo=True, clock_timed=True),
     Variant("posthog-js", "posthog.html", {}),
     Variant("posthog-js, memory persistence", "posthog.html", {"persistence": "memory"}),
     Variant("@segment/analytics-next", "segment.html", {}),

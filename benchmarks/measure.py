@@ -55,9 +55,14 @@ def measure_page(
     for label in labels:
         page.evaluate("(label) => bench.flushBlock(100, label)", label)
     flushes = longest_tasks(browser.stop_tracing(), labels)
-    browser.start_tracing(page=page, categories=TRACE_CATEGORIES)
-    page.evaluate("(blocks) => bench.calls(blocks, 100, 'calls')", blocks)
-    blocks_us = marked_tasks(browser.stop_tracing(), "calls:")
+    if variant.clock_timed:
+        timed = page.evaluate("(blocks) => bench.timedCalls(blocks, 100)", blocks)
+        blocks_us = {f"calls:{n}": value for n, value in enumerate(timed)}
+        blocks_us.update({f"calls:empty:{n}": 0.0 for n in range(20)})
+    else:
+        browser.start_tracing(page=page, categories=TRACE_CATEGORIES)
+        page.evaluate("(blocks) => bench.calls(blocks, 100, 'calls')", blocks)
+        blocks_us = marked_tasks(browser.stop_tracing(), "calls:")
     expected = 1 + FLUSHES * 100 + blocks * 100
     log = wait_for_events(variant, emulator, sink, expected)
     files = page.evaluate("bench.fetched('files')")

@@ -14,7 +14,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 from ._record import Record
@@ -258,25 +258,49 @@ def report_exception(exc: BaseException, message: str) -> None:
 
 class JsBridge(Record):
     """What differs between Pyodide's ``pyodide.ffi`` and MicroPython's ``jsffi``, behind one
-    face: ``create_proxy(function)``, ``js_object(dict)`` (a plain JS object), ``js_bytes(bytes)``
-    (a ``Uint8Array`` copy), ``py_bytes(array_buffer)``, and ``js_exception`` (the class a
-    rejected promise raises)."""
+    face: ``create_proxy(function)``, ``js_object(dict)`` (a plain JS object), ``js_body(bytes)``
+    (a request body fetch takes), ``read_body(response)`` (awaitable: the body's bytes), and
+    ``js_exception`` (the class a rejected promise raises)."""
 
-    __slots__ = ("create_proxy", "js_bytes", "js_exception", "js_object", "py_bytes")
+    __slots__ = ("create_proxy", "js_body", "js_exception", "js_object", "read_body")
 
     def __init__(
         self,
         create_proxy: Callable[[Callable[..., Any]], Any],
         js_object: Callable[[dict[str, Any]], Any],
-        js_bytes: Callable[[bytes], Any],
-        py_bytes: Callable[[Any], bytes],
+        js_body: Callable[[bytes], Any],
+        read_body: Callable[[Any], Coroutine[Any, Any, bytes]],
         js_exception: type[BaseException],
     ) -> None:
         self.create_proxy = create_proxy
         self.js_object = js_object
-        self.js_bytes = js_bytes
-        self.py_bytes = py_bytes
+        self.js_body = js_body
+        self.read_body = read_body
         self.js_exception = js_exception
+
+
+def _micropython_body(data: bytes) -> Any:
+    """A request body for fetch from MicroPython: text where it is UTF-8 (JSON always is),
+    copied into a JS string at once; otherwise (gzip) a ``Uint8Array`` built from the bytes.
+    Not the bytes themselves: MicroPython hands JS a proxy that fetch cannot send and that
+    keeps the bytes alive (a root) until JS lets go of it."""
+    try:
+        return data.decode()
+    except ValueError:  # UnicodeError: binary
+        import js
+
+        return js.Uint8Array.new(data)
+
+
+async def _micropython_read(response: Any) -> bytes:
+    # text(), not arrayBuffer(): a JS string crosses in one copy, a buffer one item at a time.
+    text: str = await response.text()
+    return text.encode()
+
+
+async def _pyodide_read(response: Any) -> bytes:
+    buffer = await response.arrayBuffer()
+    return bytes(buffer.to_bytes())
 
 
 _bridge: JsBridge | None = None
@@ -294,8 +318,8 @@ def js_bridge() -> JsBridge:
             _bridge = JsBridge(
                 jsffi.create_proxy,
                 jsffi.to_js,  # a dict already becomes a plain object; no options
-                js.Uint8Array.new,
-                lambda buffer: bytes(js.Uint8Array.new(buffer)),
+                _micropython_body,
+                _micropython_read,
                 jsffi.JsException,
             )
         else:
@@ -305,7 +329,7 @@ def js_bridge() -> JsBridge:
                 create_proxy,
                 lambda value: to_js(value, dict_converter=js.Object.fromEntries),
                 lambda data: data,  # becomes a Uint8Array on the way
-                lambda buffer: bytes(buffer.to_bytes()),
+                _pyodide_read,
                 JsException,
             )
     return _bridge

@@ -32,7 +32,7 @@ def fetch_init(request: Request, *, signal: Any) -> Any:
     if request.body is not None:
         # Bytes (as a Uint8Array): a 100-event batch as a str would be decoded into a JS
         # string and encoded back to UTF-8 by fetch, on the main thread.
-        init["body"] = bridge.js_bytes(request.body)
+        init["body"] = bridge.js_body(request.body)
     if request.keepalive:
         init["keepalive"] = True
     return bridge.js_object(init)
@@ -60,7 +60,7 @@ class FetchTransport:
         bridge = js_bridge()
         try:
             answer = await promise
-            body = bridge.py_bytes(await answer.arrayBuffer())
+            body = await bridge.read_body(answer)
             headers = {str(name).lower(): str(value) for name, value in answer.headers.entries()}
             return Response(status=int(answer.status), headers=headers, body=body)
         except bridge.js_exception as exc:
