@@ -114,12 +114,15 @@ def short_repr(value: object, _levels: int = 2) -> str:
             return "{}"
         if _levels <= 0:
             return "{...}"
-        items = list(value.items())
+        try:  # sorted where the keys allow it, as reprlib shows them
+            keys = sorted(value)
+        except TypeError:
+            keys = list(value)
         pieces = [
-            short_repr(key, _levels - 1) + ": " + short_repr(item, _levels - 1)
-            for key, item in items[:_MAX_ITEMS]
+            short_repr(key, _levels - 1) + ": " + short_repr(value[key], _levels - 1)
+            for key in keys[:_MAX_ITEMS]
         ]
-        return "{" + ", ".join(pieces + ["..."] * (len(items) > _MAX_ITEMS)) + "}"
+        return "{" + ", ".join(pieces + ["..."] * (len(keys) > _MAX_ITEMS)) + "}"
     for kind, opening, closing in _BRACKETS:
         if isinstance(value, kind):
             if not value:

@@ -67,7 +67,9 @@ def pages_server() -> Iterator[StaticServer]:
             "Browser assets are missing: run `make test` (or python tools/browser_assets.py)."
         )
     names = json.loads(latest.read_text())
-    wheels = [latest.parent / names.get(kind, "missing") for kind in ("wheel", "precompiled", "mpy")]
+    wheels = [
+        latest.parent / names.get(kind, "missing") for kind in ("wheel", "precompiled", "mpy")
+    ]
     package = Path(masivo_web.__file__).parent
     changed = [
         source.relative_to(package.parent)
