@@ -8,7 +8,7 @@ import statistics
 from datetime import date
 from typing import Any
 
-from common import FLUSHES, PRECOMPILED, ROOT
+from common import FLUSHES, MICROPYTHON, MICROPYTHON_MPY, PRECOMPILED, ROOT
 from profiles import cpython_profiles
 
 #: (key, title, unit, format, masivo target or None); lower is better for every one.
@@ -80,7 +80,10 @@ def write_report(
         "page's handlers call Python through proxies; PyScript's own files count as runtime), "
         "and in a Pyodide page again from the precompiled wheel (the modules compiled to "
         "bytecode by Pyodide's Python: the optional `cp314` wheel, larger, imported without "
-        "compiling). "
+        'compiling). And in PyScript\'s MicroPython (`<script type="mpy">`, the same wheel; '
+        "again with the `.mpy` wheel): its calls are timed by the page's clock around each "
+        "block, not by a trace, because tracing slows MicroPython's JS trampolines (every "
+        "setjmp) about four times. "
         "posthog-js with its defaults (localStorage+cookie persistence, request batching, gzip) "
         "and again with `persistence: 'memory'`, its fastest; its headless-browser drop "
         "(`opt_out_useragent_filter`) and burst rate limit are off and autocapture, recordings, "
@@ -138,6 +141,7 @@ def write_report(
                 f"{min(imports):.0f} to {max(imports):.0f} | ≤ 30 | "
                 f"{'yes' if median <= 30 else '**no**'} |"
             )
+    lines += micropython_section(results, peers)
     enqueue = cpython["enqueue"]
     ingest = cpython["ingest"]
     lines += [
@@ -213,6 +217,74 @@ def write_report(
     if notes.exists():
         lines += [notes.read_text().strip(), ""]
     (ROOT / "BENCHMARKS.md").write_text("\n".join(lines))
+
+
+def micropython_section(results: dict[str, list[dict[str, Any]]], peers: list[str]) -> list[str]:
+    """The MicroPython page against its targets (the MicroPython issue's): first event, per
+    call, import, download."""
+    variants = [name for name in (MICROPYTHON, MICROPYTHON_MPY) if name in results]
+    if not variants:
+        return []
+    pyodide_page = "masivo_web, PyScript"
+
+    def median(name: str, key: str) -> float:
+        return summarise(results[name], key)[0]
+
+    def row(label: str, values: list[float], target: str, met: bool) -> str:
+        shown = ", ".join(f"{value:,.2f}" if value < 10 else f"{value:,.0f}" for value in values)
+        return f"| {label} | {shown} | {target} | {'yes' if met else '**no**'} |"
+
+    best_peer = min((median(peer, "first_ack_from_navigation_ms") for peer in peers), default=0)
+    first = [median(name, "first_ack_from_navigation_ms") for name in variants]
+    rows = []
+    if pyodide_page in results:
+        ratio = [value / median(pyodide_page, "first_ack_from_navigation_ms") for value in first]
+        rows.append(
+            row(
+                "First event acknowledged from navigation, ratio to the Pyodide PyScript page",
+                ratio,
+                "≤ 0.35",
+                max(ratio) <= 0.35,
+            )
+        )
+    if best_peer:
+        ratio = [value / best_peer for value in first]
+        rows.append(
+            row(
+                "First event acknowledged from navigation, ratio to the best peer",
+                ratio,
+                "≤ 3",
+                max(ratio) <= 3,
+            )
+        )
+    per_call = [median(name, "per_call_median_us") for name in variants]
+    rows.append(
+        row("Cost per tracking call from JS, median, µs", per_call, "≤ 150", min(per_call) <= 150)
+    )
+    imports = [median(name, "import_ms") for name in variants]
+    rows.append(row("Cold `import masivo_web`, ms", imports, "≤ 50", min(imports) <= 50))
+    download = [median(name, "sdk_bytes") for name in variants]
+    rows.append(
+        row(
+            "What the page downloads for the SDK, bytes",
+            download,
+            "≤ 30,000",
+            min(download) <= 30_000,
+        )
+    )
+    runtime = median(variants[0], "runtime_bytes")
+    return [
+        '## MicroPython (`<script type="mpy">`)',
+        "",
+        f"Values for {' and '.join(variants)}, in that order (medians of the runs above); "
+        f"MicroPython and PyScript download {runtime:,.0f} bytes (gzip or as shipped) before "
+        "the SDK.",
+        "",
+        "| measure | value | target | met |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+    ]
 
 
 def full_wheel_bytes() -> int:

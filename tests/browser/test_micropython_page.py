@@ -58,8 +58,12 @@ def client_code(emulator: EmulatorServer, name: str = "masivo", **options: Any) 
 @pytest.fixture
 def mpy_page(browser: Browser, pages_server: StaticServer) -> Iterator[Page]:
     page = open_mpy(browser.new_context(), pages_server)
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
     yield page
     page.context.close()
+    # MicroPython prints this for every `raise ... from exc`: the SDK must never cause it.
+    assert not [line for line in console if "chaining not supported" in line], console
 
 
 def test_the_interpreter_is_micropython_and_an_awaited_event_is_stored(

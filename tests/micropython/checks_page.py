@@ -157,6 +157,20 @@ async def check_a_full_storage_falls_back_to_memory_and_the_interpreter_survives
     masivo_client.destroy()
 
 
+async def check_storage_that_throws_on_access_is_none_and_the_interpreter_lives_on():
+    import js
+    from masivo_web.runtime import JsCallError, js_call
+
+    locked = fakebrowser.lockedWindow()
+    for _ in range(200):  # unguarded, ~70 such throws exhaust MicroPython
+        try:
+            js_call(js.Reflect, "get", locked, "localStorage")
+        except JsCallError as error:
+            assert "sandboxed" in str(error)
+        else:
+            raise AssertionError("the getter did not throw")
+
+
 async def check_disabled_storage_on_the_page_keeps_events_in_memory():
     masivo = Masivo()
     masivo_client = client(masivo, page=page(local=None))

@@ -6,12 +6,18 @@ import re
 import textwrap
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 
 
-def test_the_pyscript_snippet_is_the_one_the_demo_uses() -> None:
-    html = (ROOT / "static" / "demo" / "index.html").read_text()
+@pytest.mark.parametrize("page", ["index.html", "mpy.html"])
+def test_the_pyscript_snippets_are_the_ones_the_demo_uses(page: str) -> None:
+    # mpy.html (MicroPython) is generated from index.html by tools/browser_assets.py.
+    path = ROOT / "static" / "demo" / page
+    assert path.exists(), "run `make test` (or python tools/browser_assets.py) first"
+    html = path.read_text()
     found = re.search(
         r"<!-- masivo_web snippet: start -->\n(.*?)\n\s*<!-- masivo_web snippet: end -->",
         html,

@@ -64,8 +64,12 @@ const fakebrowser = {
     const document = target({ visibilityState: "visible", referrer: "", title: "Shop" });
     return { window, document, navigator, localStorage: local, sessionStorage: session };
   },
-  // A storage whose every write throws (the quota is full), and one that throws on access.
+  // A storage whose every write throws (the quota is full), and a window whose storage
+  // throws on access (a sandboxed iframe: SecurityError).
   fullStorage: () => storage({ failWrites: () => true }),
+  lockedWindow: () => Object.defineProperty({}, "localStorage", {
+    get() { throw new DOMException("The document is sandboxed.", "SecurityError"); },
+  }),
 };
 
 const mp = await loadMicroPython({
