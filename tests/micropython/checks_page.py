@@ -159,6 +159,7 @@ async def check_a_full_storage_falls_back_to_memory_and_the_interpreter_survives
 
 async def check_storage_that_throws_on_access_is_none_and_the_interpreter_lives_on():
     import js
+
     from masivo_web.runtime import JsCallError, js_call
 
     locked = fakebrowser.lockedWindow()
