@@ -50,6 +50,12 @@ def main() -> int:
         "--only", default="", help="run the SDKs whose name contains this; no report (profiling)"
     )
     parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="with --only: put the chosen SDKs' new runs into the last run's results, then "
+        "rewrite BENCHMARKS.md (the others keep their figures)",
+    )
+    parser.add_argument(
         "--report",
         action="store_true",
         help="only rewrite BENCHMARKS.md from the last run's benchmarks/results.json",
@@ -111,6 +117,20 @@ def main() -> int:
                     say(f"run {run + 1} {variant.name}", figures)
             if args.only:
                 browser.close()
+                if args.merge:
+                    raw = json.loads(RESULTS.read_text())
+                    raw["results"].update(results)
+                    RESULTS.write_text(json.dumps(raw, indent=1) + "\n")
+                    write_report(
+                        raw["results"],
+                        raw["cpython"],
+                        raw["profiles"],
+                        raw["versions"],
+                        raw["runs"],
+                        raw["blocks"],
+                        raw["crashes"],
+                    )
+                    print("merged into benchmarks/results.json; wrote BENCHMARKS.md")
                 return 0
             profile_text = profiles(browser, site, emulator)
             render_chart(browser, results)

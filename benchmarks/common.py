@@ -58,6 +58,8 @@ class Variant:
 PRECOMPILED = "masivo_web, precompiled"
 MICROPYTHON = "masivo_web, MicroPython"
 MICROPYTHON_MPY = "masivo_web, MicroPython .mpy"
+#: The same page after ``gc.threshold(1 MiB)``: see docs/runtimes.md.
+MICROPYTHON_GC = "masivo_web, MicroPython, gc.threshold 1 MiB"
 VARIANTS = [
     Variant("masivo_web", "masivo.html", {}, masivo=True),
     Variant("masivo_web, gzip", "masivo.html", {"compression": "gzip"}, masivo=True),
@@ -65,6 +67,7 @@ VARIANTS = [
     Variant(PRECOMPILED, "masivo.html", {"wheel": "precompiled"}, masivo=True),
     Variant(MICROPYTHON, "masivo-mpy.html", {}, masivo=True, clock_timed=True),
     Variant(MICROPYTHON_MPY, "masivo-mpy.html", {"wheel": "mpy"}, masivo=True, clock_timed=True),
+    Variant(MICROPYTHON_GC, "masivo-mpy.html", {"gc": str(1 << 20)}, masivo=True, clock_timed=True),
     Variant("posthog-js", "posthog.html", {}),
     Variant("posthog-js, memory persistence", "posthog.html", {"persistence": "memory"}),
     Variant("@segment/analytics-next", "segment.html", {}),

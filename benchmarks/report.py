@@ -8,7 +8,7 @@ import statistics
 from datetime import date
 from typing import Any
 
-from common import FLUSHES, MICROPYTHON, MICROPYTHON_MPY, PRECOMPILED, ROOT
+from common import FLUSHES, MICROPYTHON, MICROPYTHON_GC, MICROPYTHON_MPY, PRECOMPILED, ROOT
 from profiles import cpython_profiles
 
 #: (key, title, unit, format, masivo target or None); lower is better for every one.
@@ -222,7 +222,7 @@ def write_report(
 def micropython_section(results: dict[str, list[dict[str, Any]]], peers: list[str]) -> list[str]:
     """The MicroPython page against its targets (the MicroPython issue's): first event, per
     call, import, download."""
-    variants = [name for name in (MICROPYTHON, MICROPYTHON_MPY) if name in results]
+    variants = [name for name in (MICROPYTHON, MICROPYTHON_MPY, MICROPYTHON_GC) if name in results]
     if not variants:
         return []
     pyodide_page = "masivo_web, PyScript"
