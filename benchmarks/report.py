@@ -244,7 +244,7 @@ def micropython_section(results: dict[str, list[dict[str, Any]]], peers: list[st
                 "First event acknowledged from navigation, ratio to the Pyodide PyScript page",
                 ratio,
                 "≤ 0.35",
-                max(ratio) <= 0.35,
+                ratio[0] <= 0.35,
             )
         )
     if best_peer:
@@ -254,29 +254,31 @@ def micropython_section(results: dict[str, list[dict[str, Any]]], peers: list[st
                 "First event acknowledged from navigation, ratio to the best peer",
                 ratio,
                 "≤ 3",
-                max(ratio) <= 3,
+                ratio[0] <= 3,
             )
         )
     per_call = [median(name, "per_call_median_us") for name in variants]
     rows.append(
-        row("Cost per tracking call from JS, median, µs", per_call, "≤ 150", min(per_call) <= 150)
+        row("Cost per tracking call from JS, median, µs", per_call, "≤ 150", per_call[0] <= 150)
     )
     imports = [median(name, "import_ms") for name in variants]
-    rows.append(row("Cold `import masivo_web`, ms", imports, "≤ 50", min(imports) <= 50))
+    rows.append(row("Cold `import masivo_web`, ms", imports, "≤ 50", imports[0] <= 50))
     download = [median(name, "sdk_bytes") for name in variants]
     rows.append(
         row(
             "What the page downloads for the SDK, bytes",
             download,
             "≤ 30,000",
-            min(download) <= 30_000,
+            download[0] <= 30_000,
         )
     )
     runtime = median(variants[0], "runtime_bytes")
     return [
         '## MicroPython (`<script type="mpy">`)',
         "",
-        f"Values for {' and '.join(variants)}, in that order (medians of the runs above); "
+        f"Values for {', '.join(variants)}, in that order (medians of the runs above); "
+        "met or not is said of the first (the default page: source wheel, PyScript's GC "
+        "settings). "
         f"MicroPython and PyScript download {runtime:,.0f} bytes (gzip or as shipped) before "
         "the SDK.",
         "",
