@@ -199,8 +199,13 @@ class MasivoClient:
         return delivery
 
     def reset(self) -> None:
-        """Logout: forget the customer and become a new anonymous visitor."""
+        """Logout: forget the customer and become a new anonymous visitor. The events already
+        queued (the last customer's, with their traits and pages) are sent at once rather than
+        at the next batch timer, so their stored copies leave the browser as soon as Masivo
+        acknowledges them."""
         self._identity.reset()
+        if self._outbox.queue.items:
+            self._flusher.expedite()
 
     # -- consent ---------------------------------------------------------------------------
 

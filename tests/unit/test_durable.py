@@ -109,6 +109,26 @@ async def test_events_are_stored_before_sending_and_removed_once_acknowledged(
     client.destroy()
 
 
+async def test_reset_sends_the_last_customers_queued_events_at_once_and_frees_their_storage(
+    site: Any, masivo: FakeMasivo
+) -> None:
+    # A logout on a shared computer: the traits and pages of the customer who left must not
+    # wait in localStorage for the idle timer (30 s), nor be dropped (they happened).
+    tab = site()
+    client = tab_client(tab, masivo)
+    await client.get_token()
+    client.identify("customer-9", {"email": "nine@example.test"})
+    client.send_analytics_event(type="ADD_TO_CART", brand_id=None)
+    await asyncio.sleep(0)
+    assert len(stored(site)) == 2 and "nine@example.test" in "".join(stored(site).values())
+    client.reset()
+    await masivo.clock.advance(0.1)  # far less than the idle timer
+    sent = [event for batch in masivo.batches for event in batch]
+    assert [event["customer_id"] for event in sent] == ["customer-9", "customer-9"]
+    assert stored(site) == {}
+    client.destroy()
+
+
 async def test_a_burst_is_stored_in_a_few_keys_and_an_acknowledged_batch_frees_them(
     site: Any, masivo: FakeMasivo
 ) -> None:
