@@ -68,11 +68,13 @@ def create_app(state: EmulatorState) -> ASGIApp:
         Route("/analytics/events", api.analytics_events, methods=["POST"]),
         Route("/behavior/events", api.behavior_events, methods=["POST"]),
     ]
+    control = control_routes(state)
     starlette = Starlette(
         routes=[
+            _index(api_routes, control),
             *api_routes,
             Mount(API_PREFIX, routes=api_routes),
-            Mount("/_emulator", routes=control_routes(state)),
+            Mount("/_emulator", routes=control),
         ],
         middleware=[
             Middleware(
@@ -102,6 +104,29 @@ def gunzip(body: bytes, limit: int) -> bytes:
     if not unpacker.eof or unpacker.unused_data:
         raise ValueError("the gzip stream is truncated or followed by other data")
     return data
+
+
+def _index(api: list[Route], control: list[Route]) -> Route:
+    """``GET /``, the URL ``demo`` and ``emulator`` print: what is served here, by route."""
+
+    def listed(prefix: str, routes: list[Route]) -> list[str]:
+        return [
+            f"{method} {prefix}{route.path}"
+            for route in routes
+            for method in sorted(route.methods or ())
+            if method != "HEAD"
+        ]
+
+    async def index(request: Request) -> Response:
+        return JSONResponse(
+            {
+                "emulator": "masivo_web's local Masivo (README: The local Masivo emulator)",
+                "api": listed(API_PREFIX, api),
+                "control": listed("/_emulator", control),
+            }
+        )
+
+    return Route("/", index, methods=["GET"])
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -433,3 +433,12 @@ def test_control_routes_refuse_bad_input_with_a_reason_and_change_nothing(
     assert len(token_for(call)) > 20  # tokens are still issued and valid afterwards
     headers = {"authorization": f"Bearer {token_for(call)}", "content-type": "application/json"}
     assert call("POST", "/analytics/events", {"events": [event()]}, headers)[0] == 200
+
+
+def test_the_root_url_the_demo_prints_says_what_the_emulator_serves(call: Call) -> None:
+    status, _, body = call("GET", "/")
+    assert status == 200
+    assert "POST /api/storefront/v1/analytics/events" in body["api"]
+    assert "GET /api/storefront/v1/auth/authorize" in body["api"]
+    assert "GET /_emulator/events" in body["control"]
+    assert "PUT /_emulator/settings" in body["control"]
