@@ -1,6 +1,6 @@
-"""``python -m masivo_web <command>``: ``emulator`` runs the local Masivo emulator; ``demo``
-serves the PyScript shop against it (``--headless`` drives it in Chromium and checks delivery);
-``reliability`` counts lost and doubled events under seeded faults."""
+"""python -m masivo_web <command>: "emulator" runs the local Masivo emulator; "demo" serves the
+PyScript shop against it (--headless drives it in Chromium and checks delivery); "reliability"
+counts lost and doubled events under seeded faults."""
 
 from __future__ import annotations
 
@@ -68,13 +68,18 @@ def _reliability(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m masivo_web`` and the ``masivo-web`` script."""
-    parser = argparse.ArgumentParser(prog="python -m masivo_web", description=__doc__)
+    shown = argparse.ArgumentDefaultsHelpFormatter  # every option's default in --help
+    parser = argparse.ArgumentParser(
+        prog="python -m masivo_web", description=__doc__, formatter_class=shown
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    emulator = commands.add_parser("emulator", help="run the local Masivo emulator")
-    emulator.add_argument("--host", default="127.0.0.1")
-    emulator.add_argument("--port", type=_port, default=8765, help="(default: 8765)")
+    emulator = commands.add_parser(
+        "emulator", help="run the local Masivo emulator", formatter_class=shown
+    )
+    emulator.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    emulator.add_argument("--port", type=_port, default=8765, help="port (0: any free one)")
     emulator.add_argument(
-        "--db", default=":memory:", help="SQLite file, kept across starts (default: in memory)"
+        "--db", default=":memory:", help="SQLite file, kept across starts (:memory:: none)"
     )
     emulator.add_argument(
         "--reset", action="store_true", help="delete the events the --db file holds first"
@@ -82,19 +87,33 @@ def main(argv: list[str] | None = None) -> int:
     emulator.add_argument("--token-ttl", type=float, default=3600.0, help="token lifetime, s")
     emulator.add_argument("--rate-limit", type=int, default=1000, help="requests per minute")
     emulator.set_defaults(handler=_emulator)
-    demo = commands.add_parser("demo", help="serve the PyScript demo shop against the emulator")
+    demo = commands.add_parser(
+        "demo", help="serve the PyScript demo shop against the emulator", formatter_class=shown
+    )
     demo.add_argument("--headless", action="store_true", help="drive it in headless Chromium")
-    demo.add_argument("--port", type=_port, default=None, help="page origin port (8000)")
-    demo.add_argument("--api-port", type=_port, default=None, help="emulator port (8765)")
+    demo.add_argument(
+        "--port",
+        type=_port,
+        default=None,
+        help="page origin port (default: 8000 if free, else any)%(default).0s",
+    )
+    demo.add_argument(
+        "--api-port",
+        type=_port,
+        default=None,
+        help="emulator port (default: 8765 if free, else any)%(default).0s",
+    )
     demo.add_argument(
         "--interpreter",
         choices=("pyodide", "micropython", "both"),
         default="both",
-        help="which shop page: PyScript on Pyodide, on MicroPython, or both in turn (both)",
+        help="which shop page: PyScript on Pyodide, on MicroPython, or both in turn",
     )
     demo.set_defaults(handler=_demo)
     proof = commands.add_parser(
-        "reliability", help="count lost and doubled events under seeded faults"
+        "reliability",
+        help="count lost and doubled events under seeded faults",
+        formatter_class=shown,
     )
     proof.add_argument("--events", type=int, default=1500, help="events per fault class")
     proof.add_argument("--seed", type=int, default=1, help="replay a run with its seed")

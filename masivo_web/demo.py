@@ -47,10 +47,14 @@ def run(headless: bool, port: int | None, api_port: int | None, interpreter: str
     from .emulator import EmulatorServer
     from .emulator.static import StaticServer
 
-    default_port, default_api_port = (0, 0) if headless else (8000, 8765)
+    if headless:  # nobody types the URLs: any free ports
+        port, api_port = port or 0, api_port or 0
+    else:  # the usual ports when free (a URL to remember), any free ones otherwise
+        port = pick_port(8000) if port is None else port
+        api_port = pick_port(8765) if api_port is None else api_port
     with (
-        EmulatorServer(port=default_api_port if api_port is None else api_port) as emulator,
-        StaticServer(STATIC, port=default_port if port is None else port) as pages,
+        EmulatorServer(port=api_port) as emulator,
+        StaticServer(STATIC, port=port) as pages,
     ):
         chosen = list(PAGES) if interpreter == "both" else [interpreter]
         urls = {name: f"{pages.url}/{PAGES[name]}?api={emulator.url}" for name in chosen}
@@ -72,6 +76,19 @@ def run(headless: bool, port: int | None, api_port: int | None, interpreter: str
                 time.sleep(3600)
         except KeyboardInterrupt:
             return 0
+
+
+def pick_port(preferred: int) -> int:
+    """``preferred`` if nothing listens on it on 127.0.0.1, else 0 (any free port), saying so."""
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", preferred))
+        except OSError:
+            print(f"port {preferred} is busy: using a free one instead", flush=True)
+            return 0
+    return preferred
 
 
 def _drive(url: str, emulator: Any, interpreter: str) -> int:

@@ -46,3 +46,27 @@ def test_a_busy_port_is_said_before_any_banner() -> None:
     assert "Choose another --port" in result.stderr
     assert result.stdout == ""  # no banner for a server that never started
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["emulator", "demo", "reliability"])
+def test_help_shows_every_default_in_plain_text(command: str) -> None:
+    result = run(command, "--help")
+    assert result.returncode == 0
+    assert "``" not in result.stdout
+    assert "(default: " in result.stdout
+    top = run("--help").stdout
+    assert "``" not in top and "emulator" in top
+
+
+def test_the_demo_takes_a_free_port_when_its_usual_one_is_busy() -> None:
+    from masivo_web.demo import pick_port
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        assert pick_port(taken) == 0  # 0: the server takes any free port
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free = probe.getsockname()[1]
+    assert pick_port(free) == free
