@@ -141,15 +141,24 @@ else:
         return json.dumps(event, separators=(",", ":"))
 
 
-def serialise(event: dict[str, Any], tail: str = "") -> tuple[str, int]:
-    """The event as JSON text and its size in UTF-8 bytes; ``tail`` (already JSON, starting
-    with a comma and ending with the closing brace) replaces the object's closing brace."""
+#: The last context spliced in, and its size in UTF-8 bytes: a client's context is one string
+#: reused by its events until the page changes (MicroPython pays for each byte it allocates).
+_context_size: tuple[str | None, int] = (None, 0)
+
+
+def serialise(event: dict[str, Any], context_json: str | None = None) -> tuple[str, int]:
+    """The event as JSON text and its size in UTF-8 bytes; ``context_json`` (already JSON, an
+    object) is added as its ``context`` field without being parsed or encoded again."""
+    global _context_size
     try:
         check_depth(event)
         text = encode(event)
-        if tail:
-            text = text[:-1] + tail
         size = len(text.encode("utf-8"))
+        if context_json is not None:
+            if _context_size[0] is not context_json:
+                _context_size = (context_json, len(context_json.encode("utf-8")))
+            text = "".join((text[:-1], ',"context":', context_json, "}"))
+            size += _context_size[1] + 11  # ',"context":' and the brace moved after it
     except (TypeError, ValueError) as exc:
         # TypeError: bytes, sets, objects; ValueError: NaN/inf, a cycle, or a lone surrogate
         # that UTF-8 cannot carry. (Nesting too deep for the interpreter: check_depth.)

@@ -165,7 +165,7 @@ def prepare_event(
         merged["issued_at"] = _normalise_issued_at(merged["issued_at"], now)
 
     if context_json is not None and "context" not in merged:
-        text, size = serialise(merged, f',"context":{context_json}}}')
+        text, size = serialise(merged, context_json)
     else:
         text, size = serialise(merged)
     return PreparedEvent(event_id=event_id, type=str(event_type), json=text, size=size)
