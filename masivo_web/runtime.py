@@ -156,14 +156,25 @@ def ordered_dict() -> dict[Any, Any]:
     return _ordered()  # type: ignore[no-any-return]
 
 
+_random_hex: Any = None
+
+
 def random_bytes(count: int) -> bytes:
     """``count`` crypto-grade random bytes: ``os.urandom``, or in MicroPython (whose ``random``
-    is a small PRNG and which has no ``os.urandom``) ``crypto.getRandomValues``."""
+    is a small PRNG and which has no ``os.urandom``) ``crypto.getRandomValues``, brought over
+    as one hex string (a ``Uint8Array`` would cross the bridge one item at a time)."""
+    global _random_hex
     if INTERPRETER != "micropython":
         return os.urandom(count)
-    import js
+    if _random_hex is None:
+        import js
 
-    return bytes(js.crypto.getRandomValues(js.Uint8Array.new(count)))
+        _random_hex = js.Function.new(
+            "n",
+            "return Array.from(crypto.getRandomValues(new Uint8Array(n)),"
+            " (b) => (b < 16 ? '0' : '') + b.toString(16)).join('');",
+        )
+    return bytes.fromhex(str(_random_hex(count)))
 
 
 #: zlib's level 6: most of level 9's saving on JSON for a fraction of its time.
