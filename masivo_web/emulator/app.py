@@ -28,6 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from .control import control_routes
+from .openapi import openapi_document
 from .request_log import ASGIApp, RequestLog
 from .store import EmulatorState, Fault, key_fingerprint
 from .validation import check_event, encode_event
@@ -72,6 +73,7 @@ def create_app(state: EmulatorState) -> ASGIApp:
     starlette = Starlette(
         routes=[
             _index(api_routes, control),
+            Route("/openapi.json", _openapi, methods=["GET"]),
             *api_routes,
             Mount(API_PREFIX, routes=api_routes),
             Mount("/_emulator", routes=control),
@@ -121,12 +123,17 @@ def _index(api: list[Route], control: list[Route]) -> Route:
         return JSONResponse(
             {
                 "emulator": "masivo_web's local Masivo (README: The local Masivo emulator)",
+                "openapi": "GET /openapi.json",
                 "api": listed(API_PREFIX, api),
                 "control": listed("/_emulator", control),
             }
         )
 
     return Route("/", index, methods=["GET"])
+
+
+async def _openapi(request: Request) -> Response:
+    return JSONResponse(openapi_document(API_PREFIX))
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -257,7 +264,7 @@ class EventApi:
                     {"index": index, "status": status, "error": title, "details": details}
                 )
                 continue
-            if "event_id" not in event:  # the SDK always sends one; other callers may not
+            if event.get("event_id") is None:  # the SDK always sends one; others may not
                 event["event_id"] = _new_id()
                 text = None  # encoded again, with the id, when stored
             results.append({"index": index, "status": 201, "id": event["event_id"]})
@@ -276,7 +283,7 @@ class EventApi:
         problem = check_event(event, key_kind=kind)
         if problem is not None:
             return error(*problem, headers=limits)
-        if "event_id" not in event:
+        if event.get("event_id") is None:
             event["event_id"] = _new_id()
         stored = self.state.store_event(event, route="behavior", key_kind=kind)
         data = {

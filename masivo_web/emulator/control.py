@@ -75,7 +75,13 @@ def control_routes(state: EmulatorState) -> list[Route]:
             min_count = int(query.get("min_count", "0"))
             timeout = min(float(query.get("timeout", "10")), 300.0)
         except ValueError:
-            return _bad("'since' and 'min_count' must be integers, 'timeout' a number")
+            since = min_count = -1
+            timeout = 0.0
+        if not (0 <= since < 2**63 and 0 <= min_count < 2**63):  # SQLite's integers
+            return _bad(
+                "'since' and 'min_count' must be integers from 0 to 2**63 - 1, 'timeout' a "
+                "number of seconds (at most 300)"
+            )
 
         def matching() -> list[dict[str, Any]]:
             return state.events(
@@ -216,6 +222,8 @@ def control_routes(state: EmulatorState) -> list[Route]:
         checked = {}
         for name in body:  # every value checked before any is applied
             value = _number(body, name, None, 1e-3, 1e9)
+            if value is None:
+                raise _Invalid(f"{name!r} must be a number from 0.001 to 1e+09; got null.")
             checked[name] = type(getattr(state.settings, name))(value)
         for name, value in checked.items():
             setattr(state.settings, name, value)

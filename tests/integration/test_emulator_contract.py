@@ -413,6 +413,7 @@ def test_a_db_file_keeps_its_events_across_starts_unless_reset(tmp_path: Any) ->
         ("PUT", "/_emulator/settings", b'{"rate_limit": 1e400}', "rate_limit"),
         ("PUT", "/_emulator/settings", b"{oops", "not JSON"),
         ("PUT", "/_emulator/settings", b"[1]", "JSON object"),
+        ("PUT", "/_emulator/settings", {"token_ttl_s": None}, "token_ttl_s"),  # found by fuzzing
         ("POST", "/_emulator/faults", {"status": 1000}, "status"),
         ("POST", "/_emulator/faults", {"status": 500, "count": 1e400}, "count"),
         ("POST", "/_emulator/faults", {"delay_s": -1}, "delay_s"),
@@ -442,3 +443,27 @@ def test_the_root_url_the_demo_prints_says_what_the_emulator_serves(call: Call) 
     assert "GET /api/storefront/v1/auth/authorize" in body["api"]
     assert "GET /_emulator/events" in body["control"]
     assert "PUT /_emulator/settings" in body["control"]
+
+
+def test_a_null_event_id_is_an_absent_one_on_both_routes(
+    call: Call, emulator: EmulatorServer
+) -> None:
+    # Found by the schema fuzzing: it was stored as NULL, a constraint failure and a 500.
+    token = token_for(call)
+    status, _, body = post_events(call, [event(event_id=None)], token)
+    assert status == 200 and body["data"][0]["status"] == 201
+    headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+    status, _, single = call("POST", "/behavior/events", event(event_id=None), headers)
+    assert status == 201
+    stored = {item["event_id"] for item in emulator.control.received_events()}
+    assert stored == {body["data"][0]["id"], single["data"]["id"]} and None not in stored
+
+
+@pytest.mark.parametrize(
+    "query", ["since=99999999999999999999", "min_count=-1", "since=-5", "timeout=x"]
+)
+def test_event_listing_refuses_out_of_range_numbers(call: Call, query: str) -> None:
+    # since=<huge> was an OverflowError in SQLite and a 500 (found by the schema fuzzing).
+    status, _, body = call("GET", f"/_emulator/events?{query}")
+    assert status == 400, body
+    assert "since" in body["details"]
