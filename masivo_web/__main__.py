@@ -1,6 +1,7 @@
 """python -m masivo_web <command>: "emulator" runs the local Masivo emulator; "demo" serves the
-PyScript shop against it (--headless drives it in Chromium and checks delivery); "reliability"
-counts lost and doubled events under seeded faults."""
+PyScript shop against it (--headless drives it in Chromium and checks delivery); "bundle" copies
+what a page needs into a folder to serve; "reliability" counts lost and doubled events under
+seeded faults."""
 
 from __future__ import annotations
 
@@ -60,6 +61,12 @@ def _demo(args: argparse.Namespace) -> int:
     )
 
 
+def _bundle(args: argparse.Namespace) -> int:
+    from .bundle import main as bundle
+
+    return bundle(args.dest, args.interpreter, args.precompiled)
+
+
 def _reliability(args: argparse.Namespace) -> int:
     from .emulator.reliability import main as reliability
 
@@ -110,6 +117,24 @@ def main(argv: list[str] | None = None) -> int:
         help="which shop page: PyScript on Pyodide, on MicroPython, or both in turn",
     )
     demo.set_defaults(handler=_demo)
+    pack = commands.add_parser(
+        "bundle",
+        help="copy PyScript, the interpreter(s) and the page wheel into a folder to serve",
+        formatter_class=shown,
+    )
+    pack.add_argument("dest", help="the folder to write (its vendor/ and masivo-snippet.html)")
+    pack.add_argument(
+        "--interpreter",
+        choices=("pyodide", "micropython", "both"),
+        default="both",
+        help="which interpreter(s) your pages run",
+    )
+    pack.add_argument(
+        "--precompiled",
+        action="store_true",
+        help="the precompiled wheels (Pyodide 314 bytecode, MicroPython .mpy): faster import",
+    )
+    pack.set_defaults(handler=_bundle)
     proof = commands.add_parser(
         "reliability",
         help="count lost and doubled events under seeded faults",

@@ -33,6 +33,7 @@ import page_source  # tools/, beside this file
 EXCLUDED = (
     "masivo_web/emulator/",
     "masivo_web/demo.py",
+    "masivo_web/bundle.py",
     "masivo_web/__main__.py",
     "masivo_web/pytest_plugin.py",
     "masivo_web/sync.py",

@@ -37,3 +37,11 @@ def test_the_two_commands_are_the_makefile_targets_ci_runs() -> None:
     commands = re.findall(r"^make (\w+)", README, re.M)
     assert commands == ["demo", "test"]
     assert "exec make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_served_files_list_names_the_pinned_versions() -> None:
+    import json
+
+    pins = json.loads((ROOT / "package.json").read_text())["dependencies"]
+    for name, version in pins.items():
+        assert f"`{name}` {version}" in README, name

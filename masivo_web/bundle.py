@@ -1,0 +1,97 @@
+"""``python -m masivo_web bundle DEST``: a folder ready to serve from your own site, with what
+a PyScript page needs for masivo_web: PyScript, the interpreter(s), the page wheel.
+
+Copied from a checkout's ``static/vendor/`` (``make test``, ``make demo`` or ``python
+tools/browser_assets.py`` install it from npm and PyPI, pinned in ``package.json``), into
+``DEST/vendor/``, with ``DEST/masivo-snippet.html``: the lines for your page's ``<head>``. Serve
+``DEST`` as your site's root (or put ``vendor/`` beside your pages), with ``.wasm`` as
+``application/wasm`` and ``.mjs`` as ``text/javascript``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VENDOR = ROOT / "static" / "vendor"
+#: What each interpreter's page loads, relative to ``vendor/``.
+RUNTIMES = {
+    "pyodide": [
+        "pyodide/pyodide.mjs",
+        "pyodide/pyodide.asm.mjs",
+        "pyodide/pyodide.asm.wasm",
+        "pyodide/python_stdlib.zip",
+        "pyodide/pyodide-lock.json",
+        "pyodide/*.whl",  # micropip and packaging, which PyScript installs packages with
+    ],
+    "micropython": ["micropython/micropython.mjs", "micropython/micropython.wasm"],
+}
+#: PyScript: core.js imports its chunks by name, so the whole dist (no source maps) goes.
+PYSCRIPT = ["pyscript/*.js", "pyscript/*.css"]
+INTERPRETER_PATHS = {
+    "pyodide": ("py", "/vendor/pyodide/pyodide.mjs"),
+    "micropython": ("mpy", "/vendor/micropython/micropython.mjs"),
+}
+
+
+def bundle(dest: Path, interpreter: str = "both", precompiled: bool = False) -> list[Path]:
+    """Copy the files into ``dest/vendor`` and write ``dest/masivo-snippet.html``; returns the
+    files written. ``precompiled``: the bytecode wheel (Pyodide) and the ``.mpy`` one
+    (MicroPython) instead of the source wheel."""
+    latest = VENDOR / "wheels" / "latest.json"
+    if not latest.exists():
+        raise FileNotFoundError(
+            "bundle copies a checkout's browser assets, and they are not installed: run "
+            "`make test` or `python tools/browser_assets.py` in the masivo_web checkout first."
+        )
+    wheels = json.loads(latest.read_text())
+    chosen = list(INTERPRETER_PATHS) if interpreter == "both" else [interpreter]
+    patterns = list(PYSCRIPT)
+    snippet = [
+        '<link rel="stylesheet" href="/vendor/pyscript/core.css">',
+        '<script type="module" src="/vendor/pyscript/core.js"></script>',
+    ]
+    for name in chosen:
+        patterns += RUNTIMES[name]
+        kind = {"pyodide": "precompiled", "micropython": "mpy"}[name] if precompiled else "wheel"
+        patterns.append(f"wheels/{wheels[kind]}")
+        script_type, interpreter_url = INTERPRETER_PATHS[name]
+        config = json.dumps(
+            {"interpreter": interpreter_url, "packages": [f"/vendor/wheels/{wheels[kind]}"]}
+        )
+        snippet.append(
+            f'<!-- {name}: -->\n<script type="{script_type}" src="./main.py" '
+            f"config='{config}'></script>"
+        )
+    written = []
+    for pattern in patterns:
+        matches = sorted(VENDOR.glob(pattern))
+        if not matches:
+            raise FileNotFoundError(f"static/vendor/{pattern} is missing: rebuild the assets.")
+        for source in matches:
+            target = dest / "vendor" / source.relative_to(VENDOR)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+            written.append(target)
+    page = dest / "masivo-snippet.html"
+    page.write_text("\n".join(snippet) + "\n")
+    return [*written, page]
+
+
+def main(dest: str, interpreter: str, precompiled: bool) -> int:
+    """The command: copy, then say what was written and what to put in the page."""
+    try:
+        written = bundle(Path(dest), interpreter, precompiled)
+    except (FileNotFoundError, OSError) as exc:
+        print(f"masivo_web bundle: {exc}", file=sys.stderr)
+        return 2
+    total = sum(path.stat().st_size for path in written)
+    print(f"{len(written)} files, {total / 1e6:.1f} MB, in {dest}:")
+    for path in written:
+        print(f"  {path.relative_to(dest)}  ({path.stat().st_size:,} bytes)")
+    print(f"\nIn your page's <head> ({Path(dest, 'masivo-snippet.html')}):\n")
+    print(Path(dest, "masivo-snippet.html").read_text())
+    return 0
