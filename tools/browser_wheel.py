@@ -38,6 +38,7 @@ EXCLUDED = (
     "masivo_web/pytest_plugin.py",
     "masivo_web/sync.py",
     "masivo_web/transports/stdlib.py",
+    "masivo_web/transports/httpx_client.py",
 )
 
 

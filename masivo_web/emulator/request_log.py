@@ -81,6 +81,8 @@ class RequestLog:
                     "status": 0 if notes.get("dropped") else status,
                     "events": notes.get("events"),
                     "origin": headers.get(b"origin", b"").decode() or None,
+                    # The client's port: one per connection (shows whether it was reused).
+                    "client_port": (scope.get("client") or ("", None))[1],
                     # What came over the wire: the body as sent (compressed or not) and the
                     # request line and headers as HTTP/1.1 text.
                     "body_bytes": body_bytes,

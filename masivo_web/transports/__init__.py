@@ -32,7 +32,8 @@ _default: Transport | None = None
 
 
 def default_transport() -> Transport:
-    """The browser's ``fetch`` inside Pyodide, asyncio streams under CPython: one per process,
+    """The browser's ``fetch`` in a page; under CPython ``httpx`` where it is installed
+    (``masivo_web[httpx]``: proxies, connection reuse), else asyncio streams. One per process,
     so the clients of one key share one token (they reach Masivo the same way)."""
     global _default
     if _default is None:
@@ -43,7 +44,12 @@ def default_transport() -> Transport:
 
             _default = FetchTransport()
         else:
-            from .stdlib import StdlibTransport
+            try:
+                from .httpx_client import HttpxTransport
+            except ImportError:  # httpx is optional: the standard library suffices
+                from .stdlib import StdlibTransport
 
-            _default = StdlibTransport()
+                _default = StdlibTransport()
+            else:
+                _default = HttpxTransport()
     return _default

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,6 +20,9 @@ from masivo_web import (
     create_client,
 )
 from masivo_web.emulator import EmulatorServer
+from masivo_web.transports import Transport, default_transport
+from masivo_web.transports.httpx_client import HttpxTransport
+from masivo_web.transports.stdlib import StdlibTransport
 
 pytestmark = pytest.mark.emulator
 
@@ -30,10 +36,21 @@ def emulator(fresh_masivo_emulator: EmulatorServer) -> EmulatorServer:
 
 #: Real waits, made short: the schedule itself is unit-tested with a fake clock.
 QUICK_BACKOFF = DeliveryPolicy(backoff_base_s=0.01, backoff_cap_s=0.05)
+#: Both CPython transports run every test here (httpx is the default where installed).
+TRANSPORTS: dict[str, Transport] = {"stdlib": StdlibTransport(), "httpx": HttpxTransport()}
+_chosen: list[Transport] = []
+
+
+@pytest.fixture(autouse=True, params=sorted(TRANSPORTS))
+def transport(request: pytest.FixtureRequest) -> Iterator[Transport]:
+    _chosen.append(TRANSPORTS[request.param])
+    yield _chosen[-1]
+    _chosen.pop()
 
 
 def connect(emulator: EmulatorServer, key: str | None = None, **options: Any) -> MasivoClient:
     options.setdefault("policy", QUICK_BACKOFF)
+    options.setdefault("transport", _chosen[-1])
     return create_client(
         key or emulator.client_key,
         auth_url=emulator.auth_url,
@@ -281,3 +298,58 @@ async def test_gzip_compression_is_stored_the_same_for_a_fraction_of_the_bytes(
     plain, packed = [r for r in emulator.control.requests() if r["route"] == "analytics"]
     assert (plain["encoding"], packed["encoding"]) == (None, "gzip")
     assert packed["body_bytes"] < plain["body_bytes"] / 5
+
+
+def test_httpx_is_the_cpython_default_where_installed() -> None:
+    assert isinstance(default_transport(), HttpxTransport)
+
+
+async def test_httpx_keeps_one_connection_and_the_stdlib_transport_opens_one_each(
+    emulator: EmulatorServer, transport: Transport
+) -> None:
+    async with connect(emulator) as masivo:
+        for _ in range(3):
+            await masivo.send_analytics_event(EVENT)
+    requests = emulator.control.requests()
+    ports = {entry["client_port"] for entry in requests}
+    assert len(requests) == 4 and None not in ports  # authorize and 3 batches
+    assert len(ports) == (1 if isinstance(transport, HttpxTransport) else 4)
+
+
+def test_httpx_goes_through_the_environments_proxy(
+    emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A proxy that records the request line and closes: the SDK then reports a network error.
+    seen: list[bytes] = []
+    with socket.socket() as proxy:
+        proxy.bind(("127.0.0.1", 0))
+        proxy.listen()
+        proxy.settimeout(10)
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.getsockname()[1]}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+
+        def accept() -> None:
+            connection, _ = proxy.accept()
+            with connection:
+                seen.append(connection.recv(4096).split(b"\r\n", 1)[0])
+
+        listener = threading.Thread(target=accept)
+        listener.start()
+
+        async def authorize() -> None:
+            masivo = create_client(
+                emulator.client_key,
+                auth_url=emulator.auth_url,
+                api_base=emulator.api_base,
+                transport=HttpxTransport(),  # reads the environment when its client is made
+                policy=DeliveryPolicy(max_attempts=1),
+            )
+            with pytest.raises(MasivoError):
+                await masivo.get_token()
+            await masivo.close()
+
+        asyncio.run(authorize())
+        listener.join(10)
+    assert seen == [f"GET {emulator.auth_url} HTTP/1.1".encode()]
+    assert emulator.control.requests() == []  # it never went direct
