@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
-from .runtime import js_call
+from .jsbridge import js_call
 
 logger = logging.getLogger("masivo_web")
 
@@ -48,7 +48,7 @@ class MemoryStorage:
 class LocalStorage:
     """A page's Web Storage object (``window.localStorage``, or ``sessionStorage`` for the tab's
     token) reached through the JS bridge. Every call that can throw (quota, storage disabled
-    meanwhile) goes through :func:`~masivo_web.runtime.js_call`, and raises ``JsCallError``."""
+    meanwhile) goes through :func:`~masivo_web.jsbridge.js_call`, and raises ``JsCallError``."""
 
     def __init__(self, js_storage: Any) -> None:
         self._storage = js_storage

@@ -1,5 +1,5 @@
 """Browser transport: the page's own ``fetch``, through the JS bridge
-(:func:`masivo_web.runtime.js_bridge`: Pyodide's or MicroPython's).
+(:func:`masivo_web.jsbridge.js_bridge`: Pyodide's or MicroPython's).
 
 Imported only in a browser's Python (see :func:`masivo_web.transports.default_transport`).
 Failures are named honestly: a request that got no answer is a :class:`MasivoNetworkError`
@@ -17,7 +17,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from ..errors import MasivoNetworkError
-from ..runtime import js_bridge
+from ..jsbridge import js_bridge
 from .base import Request, Response
 
 
