@@ -32,6 +32,7 @@ from .runtime import (
     SystemClock,
     at_exit,
     current_page,
+    in_worker,
     log_handler,
     loop_running,
     next_turn,
@@ -182,7 +183,7 @@ def create_client(
         transport=default_transport() if transport is None else transport,
         clock=SystemClock() if clock is None else clock,
         random=_random.random if random is None else random,
-        page=current_page() if page is DETECT else page,
+        page=_detected_page() if page is DETECT else page,
         storage=storage,
         tokens=shared_tokens if tokens is None else tokens,
         on_error=on_error,
@@ -279,6 +280,24 @@ def _visitor(
         return visitor
     visitor = page.shared["visitor"] = Identity(storage, namespace)
     return visitor
+
+
+_worker_warned = False
+
+
+def _detected_page() -> Page | None:
+    """The page this runs in; in a Web Worker there is none to listen to, and that is said once."""
+    global _worker_warned
+    page = current_page()
+    if page is None and not _worker_warned and in_worker():
+        _worker_warned = True
+        logger.warning(
+            "masivo_web runs in a Web Worker, where it cannot act when the page is left: events "
+            "still queued then are lost, the queue is not kept in localStorage, and the "
+            "visitor's id and opt-out are not kept across page loads. Run it on the main thread "
+            "(a <script type=\"py\"> or \"mpy\" without `worker`) until workers are supported."
+        )
+    return page
 
 
 def _tab_token(page: Page | None, settings: Settings) -> TabToken | None:

@@ -342,6 +342,16 @@ def current_page() -> Page | None:
     return _page
 
 
+def in_worker() -> bool:
+    """Whether this browser's Python runs in a Web Worker (PyScript's ``worker`` attribute): a
+    worker global scope and no ``window``. (Node, where the unit tests run, has neither.)"""
+    if not IS_BROWSER:
+        return False
+    import js
+
+    return getattr(js, "window", None) is None and hasattr(js, "WorkerGlobalScope")
+
+
 def _read_page() -> Page | None:
     import js
 

@@ -200,3 +200,32 @@ async def check_time_is_read_from_the_real_clocks():
     await asyncio.sleep(0.05)
     assert 0.04 <= clock.monotonic() - first < 1.0
     assert abs(clock.time() - time.time()) < 1
+
+
+async def check_a_worker_is_said_once_not_taken_for_a_server():
+    import logging
+
+    import masivo_web.factory
+
+    said = []
+
+    class Capture(logging.Handler):
+        def emit(self, record):
+            said.append(self.format(record))
+
+    capture = Capture()
+    capture.setFormatter(logging.Formatter("%(message)s"))
+    logging.getLogger("masivo_web").addHandler(capture)
+    masivo_web.factory._worker_warned = False  # this interpreter may have said it already
+    fakebrowser.pretendWorker(True)
+    try:
+        for _ in range(2):
+            client(Masivo(), page=masivo_web.factory.DETECT).destroy()
+    finally:
+        fakebrowser.pretendWorker(False)
+        logging.getLogger("masivo_web").handlers.remove(capture)  # MicroPython: no removeHandler
+    worker_lines = [line for line in said if "Web Worker" in line]
+    assert len(worker_lines) == 1, said
+    assert "lost" in worker_lines[0] and "main thread" in worker_lines[0]
+    client(Masivo(), page=masivo_web.factory.DETECT).destroy()  # not a worker: nothing said
+    assert len([line for line in said if "Web Worker" in line]) == 1

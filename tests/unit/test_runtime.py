@@ -62,3 +62,11 @@ def test_without_a_running_loop_the_callback_runs_at_once() -> None:
     ran: list[bool] = []
     next_turn(lambda: ran.append(True))
     assert ran == [True]
+
+
+def test_neither_cpython_nor_node_is_taken_for_a_web_worker() -> None:
+    # A worker has a WorkerGlobalScope and no window; Node (where the unit tests also run
+    # inside Pyodide) has neither, CPython no JS at all. tests/micropython checks a worker.
+    from masivo_web.runtime import in_worker
+
+    assert in_worker() is False

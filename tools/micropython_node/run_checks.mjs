@@ -67,6 +67,11 @@ const fakebrowser = {
   // A storage whose every write throws (the quota is full), and a window whose storage
   // throws on access (a sandboxed iframe: SecurityError).
   fullStorage: () => storage({ failWrites: () => true }),
+  // Node as a Web Worker would look to the SDK: a worker global scope, no window.
+  pretendWorker(on) {
+    if (on) globalThis.WorkerGlobalScope = function WorkerGlobalScope() {};
+    else delete globalThis.WorkerGlobalScope;
+  },
   lockedWindow: () => Object.defineProperty({}, "localStorage", {
     get() { throw new DOMException("The document is sandboxed.", "SecurityError"); },
   }),
