@@ -295,7 +295,7 @@ def _detected_page() -> Page | None:
             "masivo_web runs in a Web Worker, where it cannot act when the page is left: events "
             "still queued then are lost, the queue is not kept in localStorage, and the "
             "visitor's id and opt-out are not kept across page loads. Run it on the main thread "
-            "(a <script type=\"py\"> or \"mpy\" without `worker`) until workers are supported."
+            '(a <script type="py"> or "mpy" without `worker`) until workers are supported.'
         )
     return page
 
