@@ -96,18 +96,18 @@ def test_page_modules_use_only_the_portable_asyncio() -> None:
 
 def test_page_modules_stay_inside_the_micropython_subset() -> None:
     # What MicroPython cannot parse or run, in what a page gets (types erased): docs/runtimes.md.
-    page_source = _tool("page_source")
+    page_source, subset = _tool("page_source"), _tool("micropython_subset")
     problems = []
     for path in _page_modules():
         name = path.relative_to(ROOT).as_posix()
         tree, _, type_uses = page_source.erase(path.read_text(encoding="utf-8"), name, set())
         problems += type_uses
-        problems += page_source.micropython_problems(tree, name, adapter=path.name == "runtime.py")
+        problems += subset.micropython_problems(tree, name, adapter=path.name == "runtime.py")
     assert problems == []
 
 
 def test_the_subset_check_catches_what_it_is_about() -> None:
-    page_source = _tool("page_source")
+    subset = _tool("micropython_subset")
     source = (
         "import contextlib\n"  # 1
         "def f(a, /, b):\n"  # 2
@@ -126,7 +126,7 @@ def test_the_subset_check_catches_what_it_is_about() -> None:
         "except ImportError:\n"
         "    pass\n"
     )
-    found = page_source.micropython_problems(ast.parse(source), "m.py")
+    found = subset.micropython_problems(ast.parse(source), "m.py")
     lines = sorted(int(problem.split(":")[1]) for problem in found)
     assert lines == [1, 2, 3, 4, 5, 6, 7, 10, 11, 12, 12, 12], found
 
