@@ -86,3 +86,31 @@ def test_every_setting_is_one_create_client_parameter_and_back() -> None:
     parts = {"on_error", "before_send", "debug", "policy"}
     parts |= {"transport", "clock", "random", "page", "storage", "tokens"}
     assert parameters - parts == set(OPTION_NAMES)
+
+
+def test_every_option_given_to_create_client_reaches_its_settings() -> None:
+    # create_client names each option once more when it builds Settings (not from locals():
+    # MicroPython's are the module's); a parameter left out there would silently be None.
+    from masivo_web.config import OPTION_NAMES
+
+    given = {
+        "brand_id": "b-9",
+        "auth_url": "https://auth.example.test/auth/authorize",
+        "api_base": "https://api.example.test/v1",
+        "batch_size": 7,
+        "idle_flush_s": 3.5,
+        "max_wait_s": 9.5,
+        "timeout_s": 4.5,
+        "event_route": "behavior",
+        "context": False,
+        "enabled": False,
+        "page_event_type": "SEEN",
+        "identify_event_type": "KNOWN",
+        "compression": "gzip",
+        "query_strings": False,
+    }
+    assert set(given) | {"api_key"} == set(OPTION_NAMES)
+    client = masivo_web.create_client("key-9", **given)
+    assert {name: getattr(client.settings, name) for name in given} == given
+    assert client.settings.api_key == "key-9"
+    client.destroy()
