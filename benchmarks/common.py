@@ -55,6 +55,8 @@ class Variant:
         self.clock_timed = clock_timed
 
 
+#: One page for PyScript on either interpreter (``type=mpy``: MicroPython).
+PYSCRIPT_PAGE = "masivo-pyscript.html"
 PRECOMPILED = "masivo_web, precompiled"
 MICROPYTHON = "masivo_web, MicroPython"
 MICROPYTHON_MPY = "masivo_web, MicroPython .mpy"
@@ -63,11 +65,23 @@ MICROPYTHON_GC = "masivo_web, MicroPython, gc.threshold 1 MiB"
 VARIANTS = [
     Variant("masivo_web", "masivo.html", {}, masivo=True),
     Variant("masivo_web, gzip", "masivo.html", {"compression": "gzip"}, masivo=True),
-    Variant("masivo_web, PyScript", "masivo-pyscript.html", {}, masivo=True),
+    Variant("masivo_web, PyScript", PYSCRIPT_PAGE, {}, masivo=True),
     Variant(PRECOMPILED, "masivo.html", {"wheel": "precompiled"}, masivo=True),
-    Variant(MICROPYTHON, "masivo-mpy.html", {}, masivo=True, clock_timed=True),
-    Variant(MICROPYTHON_MPY, "masivo-mpy.html", {"wheel": "mpy"}, masivo=True, clock_timed=True),
-    Variant(MICROPYTHON_GC, "masivo-mpy.html", {"gc": str(1 << 20)}, masivo=True, clock_timed=True),
+    Variant(MICROPYTHON, PYSCRIPT_PAGE, {"type": "mpy"}, masivo=True, clock_timed=True),
+    Variant(
+        MICROPYTHON_MPY,
+        PYSCRIPT_PAGE,
+        {"type": "mpy", "wheel": "mpy"},
+        masivo=True,
+        clock_timed=True,
+    ),
+    Variant(
+        MICROPYTHON_GC,
+        PYSCRIPT_PAGE,
+        {"type": "mpy", "gc": str(1 << 20)},
+        masivo=True,
+        clock_timed=True,
+    ),
     Variant("posthog-js", "posthog.html", {}),
     Variant("posthog-js, memory persistence", "posthog.html", {"persistence": "memory"}),
     Variant("@segment/analytics-next", "segment.html", {}),
