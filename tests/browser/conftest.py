@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, BrowserContext, Page
 
 import masivo_web
 from masivo_web.emulator import EmulatorServer
@@ -102,18 +102,32 @@ def base_url(pages_server: StaticServer) -> str:
     return pages_server.url
 
 
-def boot_harness(browser: Browser, pages_server: StaticServer, query: str = "") -> Page:
-    """A new page with Pyodide booted and masivo_web installed by micropip (``query``:
-    ``?wheel=precompiled`` installs the bytecode wheel)."""
-    page = browser.new_context().new_page()
+def open_harness(context: BrowserContext, pages_server: StaticServer, path: str) -> Page:
+    """A new page of ``context`` at the harness ``path`` (under static/test/), booted: its
+    interpreter loaded and masivo_web installed (``test/harness.html``: Pyodide and micropip,
+    ``?wheel=precompiled`` the bytecode wheel; ``test/mpy.html``: PyScript's MicroPython,
+    ``?wheel=mpy`` the .mpy wheel)."""
+    page = context.new_page()
     page.set_default_timeout(SETTINGS.ACTION_TIMEOUT_MS)
-    page.goto(f"{pages_server.url}/test/harness.html{query}")
+    page.goto(f"{pages_server.url}/test/{path}")
     page.wait_for_function(
         "window.__ready || window.__bootError", timeout=SETTINGS.PYODIDE_READY_TIMEOUT_MS
     )
     error = page.evaluate("window.__bootError || null")
-    assert error is None, f"Pyodide harness failed to boot: {error}"
+    assert error is None, f"the harness {path} failed to boot: {error}"
     return page
+
+
+def boot_harness(browser: Browser, pages_server: StaticServer, query: str = "") -> Page:
+    """A Pyodide harness page in a new browser context (``query``: see :func:`open_harness`)."""
+    return open_harness(browser.new_context(), pages_server, f"harness.html{query}")
+
+
+#: The events the page's write-ahead store holds (one line per event in each segment key).
+STORED_EVENTS = (
+    "Object.keys(localStorage).filter(k => k.includes(':ev:'))"
+    ".reduce((n, k) => n + localStorage.getItem(k).split('\\n').length - 1, 0)"
+)
 
 
 def run_python(page: Page, code: str) -> Any:

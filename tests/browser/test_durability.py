@@ -7,24 +7,16 @@ from playwright.sync_api import BrowserContext, Page
 
 from masivo_web.emulator import EmulatorServer
 from masivo_web.emulator.static import StaticServer
-from tests.browser.conftest import SETTINGS, client_code, run_python
+from tests.browser.conftest import STORED_EVENTS, client_code, open_harness, run_python
 
 EVENT = "dict(type='ADD_TO_CART', customer_id='c-1', brand_id=None)"
 
 
 def open_tab(context: BrowserContext, pages_server: StaticServer) -> Page:
-    page = context.new_page()
-    page.set_default_timeout(SETTINGS.ACTION_TIMEOUT_MS)
-    page.goto(f"{pages_server.url}/test/harness.html")
-    page.wait_for_function("window.__ready", timeout=SETTINGS.PYODIDE_READY_TIMEOUT_MS)
-    return page
+    return open_harness(context, pages_server, "harness.html")
 
 
 KEYS_STORED = "Object.keys(localStorage).filter(k => k.includes(':ev:')).length"
-STORED_EVENTS = (
-    "Object.keys(localStorage).filter(k => k.includes(':ev:'))"
-    ".reduce((n, k) => n + localStorage.getItem(k).split('\\n').length - 1, 0)"
-)
 
 
 def queue_events(page: Page, emulator: EmulatorServer, count: int) -> list[str]:

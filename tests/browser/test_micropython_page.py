@@ -17,27 +17,15 @@ from playwright.sync_api import Browser, BrowserContext, Page
 
 from masivo_web.emulator import EmulatorServer
 from masivo_web.emulator.static import StaticServer
-from tests.browser.conftest import HIDE, SETTINGS, SHOW
+from tests.browser.conftest import HIDE, SETTINGS, SHOW, STORED_EVENTS, open_harness
+from tests.browser.conftest import client_code as harness_client_code
 
 EVENT = "dict(type='ADD_TO_CART', customer_id='c-1', brand_id=None)"
-STORED_EVENTS = (
-    "Object.keys(localStorage).filter(k => k.includes(':ev:'))"
-    ".reduce((n, k) => n + localStorage.getItem(k).split('\\n').length - 1, 0)"
-)
 
 
 def open_mpy(context: BrowserContext, pages_server: StaticServer, query: str = "") -> Page:
-    """A new page of ``context`` with MicroPython and masivo_web (``query``: ``?wheel=mpy``
-    installs the precompiled .mpy wheel)."""
-    page = context.new_page()
-    page.set_default_timeout(SETTINGS.ACTION_TIMEOUT_MS)
-    page.goto(f"{pages_server.url}/test/mpy.html{query}")
-    page.wait_for_function(
-        "window.__ready || window.__bootError", timeout=SETTINGS.PYODIDE_READY_TIMEOUT_MS
-    )
-    error = page.evaluate("window.__bootError || null")
-    assert error is None, f"the MicroPython harness failed to boot: {error}"
-    return page
+    """A MicroPython harness page of ``context`` (``query``: ``?wheel=mpy``, the .mpy wheel)."""
+    return open_harness(context, pages_server, f"mpy.html{query}")
 
 
 def run(page: Page, body: str) -> Any:
@@ -46,13 +34,8 @@ def run(page: Page, body: str) -> Any:
 
 
 def client_code(emulator: EmulatorServer, name: str = "masivo", **options: Any) -> str:
-    extra = "".join(f", {key}={value!r}" for key, value in options.items())
-    return (
-        f"global {name}\n"
-        "from masivo_web import create_client\n"
-        f"{name} = create_client({emulator.client_key!r}, auth_url={emulator.auth_url!r}, "
-        f"api_base={emulator.api_base!r}{extra})\n"
-    )
+    """The harness's client code (a body here: ``global`` keeps the client for later calls)."""
+    return f"global {name}\n" + harness_client_code(emulator, name, **options)
 
 
 @pytest.fixture
