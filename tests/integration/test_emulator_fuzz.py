@@ -36,9 +36,10 @@ def test_the_emulator_serves_its_openapi_document(masivo_emulator: EmulatorServe
 
 
 def _get(emulator: EmulatorServer, path: str, headers: dict[str, str] | None = None) -> Any:
-    request = urllib.request.Request(emulator.url + path, headers=headers or {})
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        return json.loads(answer.read())
+    """The JSON answer of a GET that must succeed."""
+    status, body = _request(emulator, path, headers or {})
+    assert status == 200, (path, status, body[:300])
+    return json.loads(body)
 
 
 def _injected(body: bytes) -> bool:

@@ -52,15 +52,8 @@ class Masivo:
                 scripted = scripted(request)
             if scripted is not None:
                 return scripted
-        body = request.body
-        if request.headers.get("content-encoding") == "gzip":
-            import io
-
-            import deflate
-
-            body = deflate.DeflateIO(io.BytesIO(body), deflate.GZIP).read()
         self.bodies.append(request)
-        events = json.loads(body)["events"]
+        events = _events(request)
         answers = []
         for index, event in enumerate(events):
             event_id = event["event_id"]
@@ -75,16 +68,21 @@ class Masivo:
         """Every stored event (the last body that carried each), in stored order."""
         found = {}
         for request in self.bodies:
-            body = request.body
-            if request.headers.get("content-encoding") == "gzip":
-                import io
-
-                import deflate
-
-                body = deflate.DeflateIO(io.BytesIO(body), deflate.GZIP).read()
-            for event in json.loads(body)["events"]:
+            for event in _events(request):
                 found[event["event_id"]] = event
         return [found[event_id] for event_id in self.order]
+
+
+def _events(request):
+    """The events of a batch request, gunzipped when it was sent so."""
+    body = request.body
+    if request.headers.get("content-encoding") == "gzip":
+        import io
+
+        import deflate
+
+        body = deflate.DeflateIO(io.BytesIO(body), deflate.GZIP).read()
+    return json.loads(body)["events"]
 
 
 def client(masivo, **options):
