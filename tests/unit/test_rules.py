@@ -171,7 +171,10 @@ NOT_AT_IMPORT = (
 )
 
 
-@pytest.mark.skipif(IS_BROWSER, reason="Emscripten cannot start a fresh interpreter")
+@pytest.mark.skipif(
+    IS_BROWSER,
+    reason="a subprocess cannot start inside Pyodide; the CPython run of tests/unit checks this",
+)
 def test_import_loads_nothing_it_does_not_need() -> None:
     code = (
         "import sys\nimport masivo_web\n"
