@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 
+from page_source import handles_import_error  # tools/, beside this file
+
 #: Modules a page's MicroPython does not have (docs/runtimes.md); ``runtime`` may still import
 #: them where it handles their absence.
 MISSING_MODULES = frozenset(
@@ -46,10 +48,7 @@ def micropython_problems(tree: ast.Module, name: str, *, adapter: bool = False) 
 
     guarded = set()  # imports whose absence is handled (try/except ImportError)
     for node in ast.walk(tree):
-        if isinstance(node, ast.Try) and any(
-            handler.type is not None and "ImportError" in ast.unparse(handler.type)
-            for handler in node.handlers
-        ):
+        if isinstance(node, ast.Try) and handles_import_error(node):
             guarded.update(id(child) for statement in node.body for child in ast.walk(statement))
     for node in ast.walk(tree):
         if isinstance(node, ast.arguments) and node.posonlyargs:

@@ -46,6 +46,15 @@ def _reads(node: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
+def handles_import_error(node: ast.Try) -> bool:
+    """Whether ``node`` has an ``except`` naming ``ImportError`` (alone or in a tuple): the
+    imports in its body are run-time ones whose absence is handled."""
+    return any(
+        handler.type is not None and "ImportError" in _reads(handler.type)
+        for handler in node.handlers
+    )
+
+
 def _is_type_expression(node: ast.expr) -> bool:
     """Whether ``node`` can only be a type: ``Callable[[int], None]``, ``X | None``,
     ``Literal["a"]``, ``TypeVar("T")``. (A call such as ``isinstance(x, Mapping)`` is not.)"""
@@ -98,8 +107,7 @@ class _Erase(ast.NodeTransformer):
     def visit_Try(self, node: ast.Try) -> ast.AST:
         # An import inside ``try: ... except ImportError:`` is a run-time one (its absence is
         # handled): it stays, whatever its module.
-        catches = {ast.unparse(handler.type) for handler in node.handlers if handler.type}
-        if "ImportError" in catches:
+        if handles_import_error(node):
             self.guarded += 1
             node.body = self._block(node.body)
             self.guarded -= 1
