@@ -29,7 +29,7 @@ def _report(top):
 FLUSH_PARTS = """
 import statistics, time
 from masivo_web import create_client
-from masivo_web.runtime import current_page
+from masivo_web.page import current_page
 from masivo_web.storage import FallbackStorage, LocalStorage
 from masivo_web.transports import default_transport
 _parts = {}

@@ -76,6 +76,12 @@ class AuthManager:
             return None
         return state
 
+    def reload_cache(self) -> None:
+        """The token cache became readable (a worker's page answered): take the token an
+        earlier page kept, unless one is held already."""
+        if self._cache is not None and self._state is None and not self._closed:
+            self._state = self._from_cache(self._cache)
+
     @property
     def cached_token(self) -> str | None:
         """The current token if it may still be used, without waiting (for the unload path)."""

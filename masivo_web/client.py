@@ -15,8 +15,9 @@ from .aio import first_of
 from .config import Settings
 from .context import page_fields
 from .delivery import Delivery, not_sent
+from .encoding import serialise
 from .errors import MasivoConfigError, MasivoError, MasivoValidationError
-from .events import as_dict, new_event_id, prepare_event
+from .events import PreparedEvent, as_dict, new_event_id, prepare_event
 from .runtime import MAPPINGS, Clock, running_loop
 
 if TYPE_CHECKING:
@@ -54,6 +55,13 @@ class MasivoClient:
         self.recorded_events: list[dict[str, Any]] = []
         self._destroyed = False
         self._identity.opt_out_listeners.append(self._drop_for_opt_out)
+        # A worker's first moments: the visitor and the page are not known yet. Events queued
+        # meanwhile are noted (with the anonymous id they got and the fields the SDK filled)
+        # and completed when the page answers, before any is stored or sent.
+        self._provisional: list[tuple[PreparedEvent, str, bool, tuple[str, ...]]] | None = None
+        if parts.page is not None and not parts.identity.loaded:
+            self._provisional = []
+            parts.page.when_ready(self._page_ready)
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -74,6 +82,12 @@ class MasivoClient:
         Raises :class:`MasivoValidationError` for bad input (nothing is queued) and
         :class:`MasivoConfigError` after ``destroy()`` or without a running event loop.
         """
+        return self._send(event, fields, ())
+
+    def _send(
+        self, event: tuple[Any, ...], fields: dict[str, Any], page_keys: tuple[str, ...]
+    ) -> Delivery:
+        """``send_analytics_event``; ``page_keys``: the fields ``page()`` read from the page."""
         if self._destroyed:
             self._check_alive()
         running_loop()  # no loop: a clear error now, not a lost event later
@@ -134,6 +148,12 @@ class MasivoClient:
             return not_sent(prepared.event_id, "opted out")
         if logger.isEnabledFor(logging.DEBUG):  # cached by logging: cheaper than the call
             logger.debug("masivo_web: queued %s %s", prepared.type, prepared.event_id)
+        if self._provisional is not None:
+            filled_context = self.settings.context and not (
+                (given and "context" in given) or "context" in fields
+            )
+            anonymous_id = self._identity.anonymous_id
+            self._provisional.append((prepared, anonymous_id, filled_context, page_keys))
         return self._flusher.enqueue(prepared)
 
     def page(
@@ -164,7 +184,7 @@ class MasivoClient:
             event["name"] = name
         if properties is not None:
             event["properties"] = as_dict("page() properties", properties)
-        return self.send_analytics_event(event)
+        return self._send((event,), {}, tuple(key for key in where if key not in fields))
 
     # -- identity --------------------------------------------------------------------------
 
@@ -311,6 +331,32 @@ class MasivoClient:
 
     def _stop_listening(self) -> None:
         self._identity.opt_out_listeners.remove(self._drop_for_opt_out)
+        if self._page is not None and self._page.link is not None:
+            self._page.link.remove_planner(self._flusher)
+
+    def _page_ready(self) -> None:
+        """A worker's page answered: complete the events queued before (the stored visitor's
+        ids, the page's fields and context) before any is stored or sent."""
+        noted, self._provisional = self._provisional or [], None
+        identity, page = self._identity, self._page
+        for event, anonymous_id, filled_context, page_keys in noted:
+            if self._outbox.where(event.event_id) is None:
+                continue  # dropped meanwhile (opt-out, destroy)
+            fields = json.loads(event.json)
+            if fields.get("anonymous_id") == anonymous_id:
+                fields["anonymous_id"] = identity.anonymous_id
+            if fields.get("customer_id") == anonymous_id:
+                fields["customer_id"] = identity.customer_id or identity.anonymous_id
+            if page_keys and page is not None:
+                where = page_fields(page, query_strings=self.settings.query_strings)
+                for key in page_keys:
+                    fields[key] = where.get(key, "")
+            if filled_context and "context" in fields:
+                fields["context"] = self._context.fresh()
+            try:
+                self._outbox.revise(event, *serialise(fields))
+            except MasivoValidationError:  # over the size limit with the page's fields
+                logger.warning("masivo_web: event %s is sent without its page", event.event_id)
 
     def _drop_for_opt_out(self) -> None:
         self._outbox.discard("opted out")

@@ -18,7 +18,8 @@ from typing import Any
 
 from ._version import VERSION
 from .encoding import encode
-from .runtime import Page, host_context, next_turn
+from .page import Page
+from .runtime import host_context, next_turn
 
 LIBRARY = {"name": "masivo_web", "version": VERSION}
 _UTM = {

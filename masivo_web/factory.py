@@ -23,21 +23,20 @@ from .flusher import Flusher
 from .identity import Identity
 from .lifecycle import PageLifecycle
 from .outbox import Outbox
-from .persistence import page_storage, persistence_for
+from .page import Page, current_page
+from .persistence import Persistence, page_storage, persistence_for
 from .policy import DeliveryPolicy
 from .runtime import (
     IS_BROWSER,
     Clock,
-    Page,
     SystemClock,
     at_exit,
-    current_page,
     in_worker,
     log_handler,
     loop_running,
     next_turn,
 )
-from .storage import FallbackStorage, LocalStorage, Storage
+from .storage import Storage
 from .tokens import TabToken
 from .transports import Transport, default_transport
 from .wire import Wire
@@ -255,16 +254,26 @@ def build_client(
     if lifecycle.install(page):
         assert page is not None
         flusher.set_online(page.online())
-        if persistence is not None:
-            # In a page the loop is always there: begin adopting closed tabs' unsent events.
-            flusher.start_recovery(persistence)
-        if loop_running():
-            # A token before the first event: the page-hide flush can only send with a token
-            # it already has, and a visitor may leave within a second (a bounce).
-            next_turn(manager.warm)
+        if page.link is not None:  # a worker: the page starts the page-hide flush
+            page.link.add_planner(flusher)
+        page.when_ready(lambda: _start_in_page(page, flusher, manager, persistence))
     if _live_clients is not None:
         _live_clients.add(client)
     return client
+
+
+def _start_in_page(
+    page: Page, flusher: Flusher, manager: AuthManager, persistence: Persistence | None
+) -> None:
+    """What a page's client starts once the page's storage can be read."""
+    manager.reload_cache()  # the token an earlier page of the tab kept
+    if persistence is not None:
+        # In a page the loop is always there: begin adopting closed tabs' unsent events.
+        flusher.start_recovery(persistence)
+    if loop_running():
+        # A token before the first event: the page-hide flush can only send with a token it
+        # already has, and a visitor may leave within a second (a bounce).
+        next_turn(manager.warm)
 
 
 def _visitor(
@@ -278,7 +287,10 @@ def _visitor(
     if isinstance(visitor, Identity):
         visitor.migrate(namespace)
         return visitor
-    visitor = page.shared["visitor"] = Identity(storage, namespace)
+    readable = page.link is None or page.link.ready
+    visitor = page.shared["visitor"] = Identity(storage, namespace, readable=readable)
+    if not readable:
+        page.when_ready(lambda: visitor.load(namespace))
     return visitor
 
 
@@ -286,26 +298,29 @@ _worker_warned = False
 
 
 def _detected_page() -> Page | None:
-    """The page this runs in; in a Web Worker there is none to listen to, and that is said once."""
+    """The page this runs in (in a PyScript worker, its linked page); a worker outside
+    PyScript has none to reach, and that is said once."""
     global _worker_warned
     page = current_page()
     if page is None and not _worker_warned and in_worker():
         _worker_warned = True
         logger.warning(
-            "masivo_web runs in a Web Worker, where it cannot act when the page is left: events "
-            "still queued then are lost, the queue is not kept in localStorage, and the "
-            "visitor's id and opt-out are not kept across page loads. Run it on the main thread "
-            '(a <script type="py"> or "mpy" without `worker`) until workers are supported.'
+            "masivo_web runs in a Web Worker outside PyScript, so it cannot reach the page: "
+            "events still queued when the page is left are lost, the queue is not kept in "
+            "localStorage, and the visitor's id and opt-out are not kept across page loads. "
+            'Run it in PyScript (<script type="py" worker> or "mpy" worker), which lets it '
+            "install its main-thread part, or on the main thread."
         )
     return page
 
 
 def _tab_token(page: Page | None, settings: Settings) -> TabToken | None:
     """Where a page keeps its token for the later pages of its tab (``sessionStorage``)."""
-    if page is None or page.session_storage is None:
+    storage = page.storage("session") if page is not None else None
+    if storage is None:
         return None
     name = f"masivo_web:token:{namespace_for(settings.api_key, settings.auth_url)}"
-    return TabToken(FallbackStorage(LocalStorage(page.session_storage)), name)
+    return TabToken(storage, name)
 
 
 def _log_everything() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from . import api
 from .aio import Wakeup, cancel, spawn
@@ -25,7 +26,7 @@ from .persistence import Persistence
 from .policy import DeliveryPolicy
 from .queue import Batch
 from .runtime import IS_BROWSER, Clock, loop_running, next_turn, running_loop
-from .transports import Response
+from .transports import Request, Response
 
 logger = logging.getLogger("masivo_web")
 
@@ -146,6 +147,27 @@ class Flusher:
         if len(outbox):
             outbox.queue.request_flush()
             self._wake_now()
+
+    def hide_plan(self) -> list[tuple[Request, list[str], str]]:
+        """What :meth:`page_hidden` would start now, as (request, event ids, token), for a
+        worker's page to start in its own page-hide listener (:mod:`masivo_web.worker`)."""
+        token = self._tokens.cached_token
+        if self._closed or token is None:
+            return []
+        return [(request, ids, token) for request, ids in self._outbox.hide_plan(token)]
+
+    def started_elsewhere(
+        self, event_ids: list[str], token: str, answer: Callable[[], Awaitable[Response]]
+    ) -> bool:
+        """The page started the request of ``event_ids`` (from :meth:`hide_plan`): they are
+        sent, and ``answer()`` settles them. False when they are not all queued any more."""
+        if self._closed:
+            return False
+        batch = self._outbox.take_started(event_ids, token, answer)
+        if batch is None:
+            return False
+        self._walk(batch)
+        return True
 
     def page_shown(self) -> None:
         """The page is visible again: events wait for the usual triggers again."""

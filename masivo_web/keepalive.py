@@ -1,5 +1,5 @@
 """The page's keepalive byte budget (pure bookkeeping; one per page, held by its
-:class:`~masivo_web.runtime.Page` and reserved and released by each client's outbox).
+:class:`~masivo_web.page.Page` and reserved and released by each client's outbox).
 
 Browsers refuse a ``fetch(..., {keepalive: true})`` once the bodies of keepalive requests in
 flight from one page would pass 64 KiB; several requests each under 64 KiB can still fail

@@ -1,7 +1,7 @@
 """Page lifecycle: flush when the page is hidden or left (``visibilitychange``, ``pagehide``),
 and follow connectivity (``online``/``offline``).
 
-Registered only on a real page (:func:`masivo_web.runtime.current_page`: a Pyodide/PyScript
+Registered only on a real page (:func:`masivo_web.page.current_page`: a Pyodide/PyScript
 main thread); under CPython, in a worker, or server-side rendering there is no page and
 :meth:`PageLifecycle.install` does nothing and returns False. The hide handler runs at every
 ``pagehide`` and every ``visibilitychange`` to hidden (leaving a page fires both; the second
@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from .runtime import Page
+from .page import Page
 
 logger = logging.getLogger("masivo_web")
 

@@ -11,7 +11,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from .aio import Settable, spawn
-from .runtime import Clock, Page
+from .page import Page
+from .runtime import Clock
 from .storage import Storage
 
 T = TypeVar("T")

@@ -13,7 +13,7 @@ and the page-hide handler asks it to start, synchronously, what it can.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from . import api
 from .config import Settings
@@ -21,6 +21,7 @@ from .delivery import Delivery, DropSummary, SendEventResult, log_failure
 from .durable import StoredEvent
 from .errors import MasivoDroppedError, MasivoError
 from .events import PreparedEvent
+from .keepalive import KEEPALIVE_BUDGET_BYTES
 from .persistence import Persistence
 from .policy import DeliveryPolicy
 from .queue import Batch, EventQueue, QueuedEvent
@@ -108,6 +109,12 @@ class Outbox:
             self._evict_over_bounds()
         return size
 
+    def revise(self, event: PreparedEvent, text: str, size: int) -> None:
+        """Replace the JSON of queued ``event`` (a worker's first events, completed when the
+        page answered; not stored or sent before)."""
+        self.queue.size_bytes += size - event.size
+        event.json, event.size = text, size
+
     def adopt(self, stored: list[StoredEvent]) -> None:
         """Queue events an earlier page left unsent, under their own ``event_id``; due now."""
         now, now_epoch = self._clock.monotonic(), self._clock.time()
@@ -190,6 +197,40 @@ class Outbox:
                 self.start(batch, token, keepalive=True)
                 started.append(batch)
         return started
+
+    def hide_plan(self, token: str) -> list[tuple[Request, list[str]]]:
+        """The requests :meth:`start_for_page_hide` would start for the queued events if the
+        page went away now, each with its events' ids, within a whole keepalive budget; nothing
+        is taken (a worker's page starts them, and :meth:`take_started` then takes them)."""
+        if self._wire.keepalive_room is None:
+            return []
+        batches = self.queue.unload_batches(KEEPALIVE_BUDGET_BYTES)
+        if self._settings.event_route == "behavior":  # one request per event
+            batches = [[item] for items in batches for item in items]
+        return [
+            (
+                self._wire.request([item.event.json for item in items], token),
+                [item.event.event_id for item in items],
+            )
+            for items in batches
+        ]
+
+    def take_started(
+        self, event_ids: list[str], token: str, answer: Callable[[], Awaitable[Response]]
+    ) -> Batch | None:
+        """Take the queued events ``event_ids`` as a batch whose request someone else started
+        (a worker's page, at page hide) with ``token``, answered by ``answer()``; None when they
+        are not all queued any more (taken here meanwhile: they go again from here, and the
+        server keeps each ``event_id`` once)."""
+        if self.closed:
+            return None
+        items = self.queue.take_exactly(event_ids)
+        if items is None:
+            return None
+        batch = Batch(items)
+        batch.answer, batch.token = answer(), token
+        self._batches.append(batch)
+        return batch
 
     # -- settling ---------------------------------------------------------------------------
 

@@ -10,8 +10,9 @@ from collections.abc import Callable
 from .durable import EventStore, StoredEvent
 from .events import PreparedEvent
 from .liveness import LeaseLiveness, Liveness, WebLocksLiveness
-from .runtime import Clock, Page
-from .storage import FallbackStorage, LocalStorage, Storage
+from .page import Page
+from .runtime import Clock
+from .storage import Storage
 
 logger = logging.getLogger("masivo_web")
 
@@ -92,13 +93,13 @@ def page_storage(page: Page | None) -> Storage | None:
     where the browser's storage is disabled (said once, in the log)."""
     if page is None:
         return None
-    if page.local_storage is None:
+    storage = page.storage("local")
+    if storage is None:
         logger.warning(
             "masivo_web: browser storage is disabled; queued events are kept in memory only, "
             "and a closed tab may lose them."
         )
-        return None
-    return FallbackStorage(LocalStorage(page.local_storage))
+    return storage  # type: ignore[no-any-return]
 
 
 def persistence_for(
@@ -119,4 +120,5 @@ def persistence_for(
         liveness = WebLocksLiveness(page, namespace)
     else:
         liveness = LeaseLiveness(storage, namespace, clock)
-    return Persistence(EventStore(storage, namespace, owner, bounds=bounds), liveness, clock)
+    store = EventStore(storage, namespace, owner, schedule=page.soon, bounds=bounds)
+    return Persistence(store, liveness, clock)

@@ -1,6 +1,6 @@
 """The delivery policy: every number that decides how hard the SDK tries, in one settings object.
 (The keepalive budget is the page's, not a client's: :class:`~masivo_web.keepalive.KeepaliveBudget`
-on :class:`~masivo_web.runtime.Page`.)
+on :class:`~masivo_web.page.Page`.)
 
 Each default says why it is that number. Tests, the reliability proof and the benchmarks pass a
 :class:`DeliveryPolicy` with other numbers to ``create_client(policy=...)``: nothing patches a

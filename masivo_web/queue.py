@@ -131,10 +131,42 @@ class EventQueue:
         ignoring timers and backoff: the page is going away and this is the last chance."""
         return self._take(self._items, min(max_body_bytes, self.max_batch_bytes), strict=True)
 
+    def unload_batches(self, max_body_bytes: int) -> list[list[QueuedEvent]]:
+        """What :meth:`take_for_unload`, called until it takes nothing, would take with
+        ``max_body_bytes`` in all, without taking it: the batches of a page-hide plan."""
+        batches = []
+        rest, room = self._items, max_body_bytes
+        while rest:
+            batch, size = self._fit(rest, min(room, self.max_batch_bytes), strict=True)
+            if not batch:
+                break
+            batches.append(batch)
+            rest, room = rest[len(batch) :], room - size
+        return batches
+
+    def take_exactly(self, event_ids: list[str]) -> list[QueuedEvent] | None:
+        """Remove and return the queued events ``event_ids``, in their order; None (nothing
+        removed) unless every one of them is queued."""
+        queued = {item.event.event_id: item for item in self._items}
+        items = [queued.get(event_id) for event_id in event_ids]
+        found = [item for item in items if item is not None]
+        if len(found) != len(event_ids) or not found:
+            return None
+        self._remove(found)
+        return found
+
     def _take(
         self, candidates: list[QueuedEvent], max_body_bytes: int, *, strict: bool = False
     ) -> list[QueuedEvent]:
-        # strict: even the first event must fit (a keepalive body over budget is refused).
+        batch, _ = self._fit(candidates, max_body_bytes, strict=strict)
+        self._remove(batch)
+        return batch
+
+    def _fit(
+        self, candidates: list[QueuedEvent], max_body_bytes: int, *, strict: bool = False
+    ) -> tuple[list[QueuedEvent], int]:
+        """The first of ``candidates`` whose batch fits ``max_body_bytes``, and its body size.
+        ``strict``: even the first event must fit (a keepalive body over budget is refused)."""
         batch: list[QueuedEvent] = []
         body_bytes = _ENVELOPE_BYTES
         for item in candidates:
@@ -144,8 +176,7 @@ class EventQueue:
                 break
             batch.append(item)
             body_bytes += cost
-        self._remove(batch)
-        return batch
+        return batch, body_bytes
 
     def evict_over_bounds(self, max_events: int, max_bytes: int) -> list[QueuedEvent]:
         """Remove and return the oldest events while the queue is over either bound."""

@@ -17,9 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ._record import Record
 from .errors import MasivoConfigError
-from .keepalive import KeepaliveBudget
 
 #: Which Python this is: ``"cpython"``, ``"pyodide"`` (PyScript ``type="py"``) or
 #: ``"micropython"`` (PyScript ``type="mpy"``). The only place that looks.
@@ -283,65 +281,6 @@ def _open_channel() -> Callable[[None], None]:
     return _post
 
 
-class Page(Record):
-    """The browser page as the SDK uses it: the only door to ``js`` besides the fetch transport.
-
-    Built by :func:`current_page` inside Pyodide on a window's main thread; tests build one from
-    fakes. ``local_storage`` is None where storage is disabled (a browser setting, or a sandboxed
-    iframe throws on access).
-    """
-
-    __slots__ = (
-        "create_proxy",
-        "document",
-        "keepalive_budget",
-        "local_storage",
-        "navigator",
-        "session_storage",
-        "shared",
-        "window",
-    )
-
-    def __init__(
-        self,
-        window: Any,
-        document: Any,
-        navigator: Any,
-        local_storage: Any,
-        create_proxy: Callable[[Callable[..., Any]], Any],
-        session_storage: Any = None,
-    ) -> None:
-        self.window = window
-        self.document = document
-        self.navigator = navigator
-        self.local_storage = local_storage
-        #: ``window.sessionStorage`` (the tab's), or None where storage is disabled.
-        self.session_storage = session_storage
-        self.create_proxy = create_proxy
-        #: The page's keepalive bytes in flight: one budget per page, shared by its clients.
-        self.keepalive_budget = KeepaliveBudget()
-        #: What the page's clients share besides (the site's visitor: identity and consent).
-        self.shared: dict[str, Any] = {}
-
-    def online(self) -> bool:
-        """``navigator.onLine`` (True when unknown)."""
-        return bool(getattr(self.navigator, "onLine", True))
-
-
-_page: Page | None = None
-
-
-def current_page() -> Page | None:
-    """The page this interpreter runs in, or None (CPython, server-side rendering, a worker).
-    The same :class:`Page` every time: its clients share its keepalive budget."""
-    global _page
-    if not IS_BROWSER:
-        return None
-    if _page is None:
-        _page = _read_page()
-    return _page
-
-
 def in_worker() -> bool:
     """Whether this browser's Python runs in a Web Worker (PyScript's ``worker`` attribute): a
     worker global scope and no ``window``. (Node, where the unit tests run, has neither.)"""
@@ -350,23 +289,3 @@ def in_worker() -> bool:
     import js
 
     return getattr(js, "window", None) is None and hasattr(js, "WorkerGlobalScope")
-
-
-def _read_page() -> Page | None:
-    import js
-
-    from .jsbridge import JsCallError, js_bridge, js_call
-
-    window = getattr(js, "window", None)
-    document = getattr(js, "document", None)
-    if window is None or document is None:
-        return None
-    storages = []
-    for name in ("localStorage", "sessionStorage"):
-        try:
-            storages.append(js_call(js.Reflect, "get", window, name))
-        except JsCallError:  # SecurityError when the user or an iframe sandbox disabled storage
-            storages.append(None)
-    local, session = storages
-    create_proxy = js_bridge().create_proxy
-    return Page(window, document, window.navigator, local, create_proxy, session)

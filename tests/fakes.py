@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from masivo_web import MasivoClient, create_client
-from masivo_web.runtime import Page
+from masivo_web.page import Page
 from masivo_web.transports import MockTransport, Request, Response
 
 START_EPOCH = 1_795_000_000.0

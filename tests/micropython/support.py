@@ -8,8 +8,8 @@ import time
 
 from masivo_web import create_client
 from masivo_web.jsbridge import js_bridge
+from masivo_web.page import Page
 from masivo_web.policy import DeliveryPolicy
-from masivo_web.runtime import Page
 from masivo_web.transports.base import Response
 from masivo_web.transports.mock import MockTransport
 

@@ -16,8 +16,8 @@ from masivo_web import MasivoDroppedError, MasivoError, create_client
 from masivo_web.durable import SEGMENT_EVENTS, EventStore
 from masivo_web.events import prepare_event
 from masivo_web.liveness import LEASE_TTL_S, LeaseLiveness
+from masivo_web.page import Page
 from masivo_web.policy import DeliveryPolicy
-from masivo_web.runtime import Page
 from masivo_web.storage import FallbackStorage, MemoryStorage
 from tests.fakes import FakeClock, FakeLocalStorage, FakeMasivo, fake_page, settle
 

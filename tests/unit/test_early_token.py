@@ -8,7 +8,7 @@ from typing import Any
 
 from masivo_web import create_client
 from masivo_web.auth import TokenRegistry
-from masivo_web.runtime import Page
+from masivo_web.page import Page
 from tests.fakes import FakeLocalStorage, FakeMasivo, fake_page, json_response, make_token, settle
 
 KEY = "client-key-never-stored"

@@ -13,7 +13,7 @@ import pytest
 
 from masivo_web import MasivoConfigError, MasivoValidationError, create_client
 from masivo_web.context import LIBRARY
-from masivo_web.runtime import Page
+from masivo_web.page import Page
 from tests.fakes import FakeLocalStorage, FakeMasivo, fake_page, json_response
 
 EVENT: dict[str, Any] = {"type": "ADD_TO_CART", "brand_id": None}
