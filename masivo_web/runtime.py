@@ -239,6 +239,48 @@ def next_turn(callback: Callable[[], object]) -> None:
         (_post or _open_channel())(None)
 
 
+def end_of_task(callback: Callable[[], object]) -> None:
+    """Run ``callback`` before the JS task that calls this ends (a microtask), so what it sends
+    leaves before anything the page does after that task (a browser's Python only).
+
+    MicroPython's asyncio runs every ready task within one JS callback, so a microtask would
+    wait for all of them (a task that answers the page after an ``await`` would answer first):
+    there the callbacks also run in a task of their own, before the caller's next step, if that
+    comes first. Callbacks of one task share one microtask.
+    """
+    global _end_proxy
+    _at_end.append(callback)
+    if len(_at_end) > 1:
+        return
+    import js
+
+    if _end_proxy is None:
+        from .jsbridge import js_bridge
+
+        _end_proxy = js_bridge().create_proxy(_run_at_end)
+    js.queueMicrotask(_end_proxy)
+    if INTERPRETER == "micropython":
+
+        async def run() -> None:
+            _run_at_end()
+
+        asyncio.create_task(run())  # noqa: RUF006 - MicroPython's queue holds its tasks
+
+
+_at_end: list[Callable[[], object]] = []
+_end_proxy: Any = None
+
+
+def _run_at_end(*_: object) -> None:
+    callbacks = _at_end[:]
+    _at_end.clear()
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception as exc:
+            report_exception(exc, f"masivo_web: {callback!r} failed")
+
+
 _soon: list[Callable[[], object]] = []
 _post: Callable[[None], None] | None = None
 _channel: Any = None  # kept: its port's handler must live as long as the module

@@ -40,7 +40,7 @@ from .errors import MasivoNetworkError
 from .events import new_event_id
 from .page import Page
 from .page_helper import SOURCE
-from .runtime import ordered_dict, report_exception
+from .runtime import end_of_task, ordered_dict, report_exception
 from .transports import Request, Response
 
 logger = logging.getLogger("masivo_web")
@@ -163,7 +163,6 @@ class PageLink:
         self._plans: dict[int, list[tuple[Any, list[str], str]]] = {}
         self._plan_number = 0
         self._answers: dict[tuple[int, int], Settable[Response]] = {}
-        self._end_of_task = create_proxy(self._task_ends)
         name = f"masivo_web:link:{new_event_id()}"
         self._channel = js.BroadcastChannel.new(name)
         self._channel.onmessage = create_proxy(self._received)
@@ -215,9 +214,9 @@ class PageLink:
     def _post_task_end(self) -> None:
         if not self._task_end_posted:
             self._task_end_posted = True
-            self._js.queueMicrotask(self._end_of_task)
+            end_of_task(self._task_ends)
 
-    def _task_ends(self, *_: Any) -> None:
+    def _task_ends(self) -> None:
         self._task_end_posted = False
         if not self.ready:
             return  # when_ready's turn comes first

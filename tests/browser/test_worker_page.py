@@ -35,18 +35,25 @@ def isolated_server(pages_server: StaticServer) -> Iterator[StaticServer]:
         yield server
 
 
+@pytest.fixture(params=["py", "mpy"])
+def interpreter(request: pytest.FixtureRequest) -> str:
+    """The worker's interpreter: Pyodide (``type="py"``) or MicroPython (``type="mpy"``)."""
+    return str(request.param)
+
+
 @pytest.fixture(params=["plain", "isolated"])
-def origin(request: pytest.FixtureRequest, pages_server: StaticServer) -> str:
-    if request.param == "plain":
-        return pages_server.url
-    server: StaticServer = request.getfixturevalue("isolated_server")
-    return server.url
+def worker_url(request: pytest.FixtureRequest, pages_server: StaticServer, interpreter: str) -> str:
+    """The worker page's URL (its origin, path and interpreter), with or without isolation."""
+    server = pages_server
+    if request.param == "isolated":
+        server = request.getfixturevalue("isolated_server")
+    return f"{server.url}/test/worker.html?type={interpreter}"
 
 
-def open_worker_page(context: BrowserContext, origin: str, query: str = "") -> Page:
+def open_worker_page(context: BrowserContext, url: str) -> Page:
     page = context.new_page()
     page.set_default_timeout(SETTINGS.ACTION_TIMEOUT_MS)
-    page.goto(f"{origin}/test/worker.html{query}")
+    page.goto(url)
     page.wait_for_function(
         "window.__ready || window.__bootError", timeout=SETTINGS.PYODIDE_READY_TIMEOUT_MS
     )
@@ -88,21 +95,21 @@ def stored_twice(emulator: EmulatorServer) -> int:
     return sum(1 for count in counts.values() if count > 1)
 
 
-def come_back(context: BrowserContext, origin: str, emulator: EmulatorServer) -> Page:
+def come_back(context: BrowserContext, worker_url: str, emulator: EmulatorServer) -> Page:
     """A later page of the site runs the SDK (in its worker) and adopts what was left."""
-    page = open_worker_page(context, origin)
+    page = open_worker_page(context, worker_url)
     run_worker(page, "global masivo\n" + client_code(emulator) + "return None\n")
     return page
 
 
 @pytest.mark.parametrize("leave", ["navigate", "close", "hidden"])
 def test_a_worker_page_left_at_once_sends_its_events(
-    leave: str, origin: str, browser: Browser, fresh_masivo_emulator: EmulatorServer
+    leave: str, worker_url: str, browser: Browser, fresh_masivo_emulator: EmulatorServer
 ) -> None:
     emulator = fresh_masivo_emulator
     context = browser.new_context()
     try:
-        page = open_worker_page(context, origin)
+        page = open_worker_page(context, worker_url)
         code = queue_events(emulator)
         if leave == "navigate":  # in the task the answer arrives in, as a click would
             ids = json.loads(
@@ -127,12 +134,12 @@ def test_a_worker_page_left_at_once_sends_its_events(
 
 @pytest.mark.parametrize("network", ["online", "offline"])
 def test_a_worker_page_closed_leaves_its_events_to_the_next_page(
-    network: str, origin: str, browser: Browser, fresh_masivo_emulator: EmulatorServer
+    network: str, worker_url: str, browser: Browser, fresh_masivo_emulator: EmulatorServer
 ) -> None:
     emulator = fresh_masivo_emulator
     context = browser.new_context()
     try:
-        page = open_worker_page(context, origin)
+        page = open_worker_page(context, worker_url)
         run_worker(page, client_code(emulator) + "await masivo.get_token()\nreturn None\n")
         if network == "offline":
             context.set_offline(True)
@@ -140,7 +147,7 @@ def test_a_worker_page_closed_leaves_its_events_to_the_next_page(
         page.close()
         context.set_offline(False)
         time.sleep(1)
-        come_back(context, origin, emulator)
+        come_back(context, worker_url, emulator)
         assert stored(emulator, ids, wait_s=15) == EVENTS
         assert stored_twice(emulator) == 0
     finally:
@@ -148,16 +155,17 @@ def test_a_worker_page_closed_leaves_its_events_to_the_next_page(
 
 
 def test_identity_and_consent_are_the_sites_across_reloads_and_threads(
-    origin: str, browser: Browser, fresh_masivo_emulator: EmulatorServer
+    worker_url: str, browser: Browser, fresh_masivo_emulator: EmulatorServer
 ) -> None:
     emulator = fresh_masivo_emulator
     context = browser.new_context()
     try:
-        page = open_worker_page(context, origin)
+        page = open_worker_page(context, worker_url)
         first = run_worker(
             page,
             client_code(emulator)
             + "masivo.identify('customer-7')\n"
+            + "await masivo.flush()\n"
             + "return masivo.anonymous_id\n",
         )
         page.reload()
@@ -174,7 +182,7 @@ def test_identity_and_consent_are_the_sites_across_reloads_and_threads(
         assert (anonymous_id, customer_id, ok) == (first, "customer-7", True)
         (event,) = [e for e in emulator.control.received_events() if e["type"] == "VIEW"]
         assert (event["anonymous_id"], event["customer_id"]) == (first, "customer-7")
-        assert event["context"]["page"]["url"].endswith("/test/worker.html")
+        assert "/test/worker.html" in event["context"]["page"]["url"]
         # The main thread's storage holds the same visitor (a main-thread client reads it).
         stored_identity = page.evaluate("JSON.parse(localStorage.getItem('masivo_web:identity'))")
         assert stored_identity == {"anonymous_id": first, "customer_id": "customer-7"}
