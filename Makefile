@@ -32,6 +32,7 @@ reliability: $(STAMP) browser-assets chromium
 ## masivo_web's speed and size figures, rewritten into BENCHMARKS.md (not part of the suite).
 bench: $(STAMP) browser-assets chromium
 	$(PY) benchmarks/bench.py
+	$(PY) benchmarks/worker_cost.py 3
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check masivo_web tests tools benchmarks playwright.config.py

@@ -85,7 +85,7 @@ STORED_VISITOR = {IDENTITY_KEY: json.dumps({"anonymous_id": "anon-A", "customer_
 
 
 async def test_events_before_the_page_answered_get_the_sites_visitor_and_the_page() -> None:
-    masivo = FakeMasivo_for_test()
+    masivo = fake_masivo()
     link = FakeLink(STORED_VISITOR)
     client = client_for(masivo, page=worker_page(link))
     client.send_analytics_event(type="EARLY", brand_id=None)
@@ -109,7 +109,7 @@ async def test_events_before_the_page_answered_get_the_sites_visitor_and_the_pag
     client.destroy()
 
 
-def FakeMasivo_for_test() -> FakeMasivo:
+def fake_masivo() -> FakeMasivo:
     from tests.fakes import FakeClock
 
     return FakeMasivo(FakeClock())
@@ -158,7 +158,7 @@ def test_a_reset_before_the_page_answered_keeps_the_new_visitor() -> None:
 
 
 async def test_the_page_hide_plan_and_its_hand_over() -> None:
-    masivo = FakeMasivo_for_test()
+    masivo = fake_masivo()
     link = FakeLink({})
     client = client_for(masivo, page=worker_page(link))
     link.answer()
@@ -188,7 +188,7 @@ async def test_the_page_hide_plan_and_its_hand_over() -> None:
 
 
 async def test_a_plan_whose_events_were_taken_meanwhile_is_not_handed_over() -> None:
-    masivo = FakeMasivo_for_test()
+    masivo = fake_masivo()
     link = FakeLink({})
     client = client_for(masivo, page=worker_page(link))
     link.answer()
@@ -209,7 +209,7 @@ async def test_a_plan_whose_events_were_taken_meanwhile_is_not_handed_over() -> 
 
 @pytest.mark.parametrize("route", ["analytics", "behavior"])
 async def test_the_plan_fits_the_keepalive_budget(route: str) -> None:
-    masivo = FakeMasivo_for_test()
+    masivo = fake_masivo()
     link = FakeLink({})
     client = client_for(masivo, page=worker_page(link), event_route=route)
     link.answer()
