@@ -1,8 +1,9 @@
 """Page lifecycle: flush when the page is hidden or left (``visibilitychange``, ``pagehide``),
 and follow connectivity (``online``/``offline``).
 
-Registered only on a real page (:func:`masivo_web.page.current_page`: a Pyodide/PyScript
-main thread); under CPython, in a worker, or server-side rendering there is no page and
+Registered only on a real page (:func:`masivo_web.page.current_page`: a PyScript main thread,
+or a PyScript worker's linked page, whose stand-ins relay the main thread's events); under
+CPython, in a worker outside PyScript, or server-side rendering there is no page and
 :meth:`PageLifecycle.install` does nothing and returns False. The hide handler runs at every
 ``pagehide`` and every ``visibilitychange`` to hidden (leaving a page fires both; the second
 call finds nothing left to start): events queued while the page was already hidden still go
