@@ -274,6 +274,12 @@ _end_proxy: Any = None
 def _run_at_end(*_: object) -> None:
     callbacks = _at_end[:]
     _at_end.clear()
+    run_each(callbacks)
+
+
+def run_each(callbacks: list[Callable[[], object]]) -> None:
+    """Call each of ``callbacks``; one that fails is reported (:func:`report_exception`) and
+    does not stop the others."""
     for callback in callbacks:
         try:
             callback()
@@ -289,11 +295,7 @@ _channel: Any = None  # kept: its port's handler must live as long as the module
 def _run_soon(*_: object) -> None:
     callbacks = _soon[:]
     _soon.clear()  # a callback that calls next_turn() posts a new message
-    for callback in callbacks:
-        try:
-            callback()
-        except Exception as exc:  # one failing callback must not stop the others
-            report_exception(exc, f"masivo_web: {callback!r} failed")
+    run_each(callbacks)
 
 
 def report_exception(exc: BaseException, message: str) -> None:

@@ -40,7 +40,7 @@ from .errors import MasivoNetworkError
 from .events import new_event_id
 from .page import Page
 from .page_helper import SOURCE
-from .runtime import end_of_task, ordered_dict, report_exception
+from .runtime import end_of_task, ordered_dict, report_exception, run_each
 from .transports import Request, Response
 
 logger = logging.getLogger("masivo_web")
@@ -222,11 +222,7 @@ class PageLink:
             return  # when_ready's turn comes first
         while self._soon:
             callbacks, self._soon = self._soon, []
-            for callback in callbacks:
-                try:
-                    callback()
-                except Exception as exc:
-                    report_exception(exc, f"masivo_web: {callback!r} failed")
+            run_each(callbacks)
         if self._changed:
             self._changed = False
             self._sync()
@@ -289,11 +285,7 @@ class PageLink:
         self._state(message["page"], "")
         self.ready = True
         waiting, self._waiting = self._waiting, []
-        for callback in waiting:
-            try:
-                callback()
-            except Exception as exc:
-                report_exception(exc, f"masivo_web: {callback!r} failed")
+        run_each(waiting)
         self.changed()
         self._task_ends()
         # What the page was in before anyone listened: the listeners hear it now.
