@@ -13,13 +13,19 @@ from collections.abc import Awaitable, Callable
 
 from .aio import Settable, cancel, spawn
 from .errors import MasivoAuthError, MasivoConfigError, MasivoError
-from .runtime import Clock
-from .tokens import TokenCache, TokenState
+from .runtime import Clock, after_fork
+from .service_clock import ServiceClock
+from .tokens import REFRESH_INTERVAL_S, KeptToken, TokenCache, TokenState, read_token_times
 
 logger = logging.getLogger("masivo_web")
 
-#: After a failed background refresh, try again this soon (the old token may still be valid).
-REFRESH_RETRY_S = 30.0
+#: Consecutive failed authorizations double the wait before the next one, up to this.
+AUTHORIZE_BACKOFF_CAP_S = 600.0
+#: With no word of the service's time (no ``iat``, no readable ``Date``), a token's life is
+#: read from the device's clock only when it comes out between 0 and this: a clock that is
+#: hours off gives a life that is not (then the expiry is unknown, and the 5-minute refresh
+#: and a 401 replace the token).
+PLAUSIBLE_LIFE_S = 24 * 3600.0
 
 Authorize = Callable[[], Awaitable[str]]
 
@@ -32,6 +38,15 @@ class AuthManager:
     A refused key (400/401/403 from authorize) is not remembered for ever: for
     ``refused_backoff_s`` every caller gets the same error at once, without a request; the next
     use after that asks Masivo again (a key can be re-enabled, a test server reset).
+
+    Nothing the world says can make it loop: two authorize requests are at least ``floor_s``
+    apart (whatever the token's times, the device's clock or a 401 say), and each failure in a
+    row doubles that wait, up to :data:`AUTHORIZE_BACKOFF_CAP_S`. One exception, so a revoked
+    token costs no wait: the first token Masivo rejects (401) is replaced at once; a token
+    issued that way and rejected again waits for the floor (at most two requests a floor).
+
+    ``service_clock`` learns the service's time from each token's ``iat`` (and the answers'
+    ``Date``, given to it by whoever reads them).
     """
 
     def __init__(
@@ -41,7 +56,9 @@ class AuthManager:
         clock: Clock,
         *,
         refused_backoff_s: float = 60.0,
+        floor_s: float = 30.0,
         cache: TokenCache | None = None,
+        random: Callable[[], float] = lambda: 0.5,
     ) -> None:
         self.key = key
         self.users = 0
@@ -50,6 +67,18 @@ class AuthManager:
         self._authorize = authorize
         self._clock = clock
         self._refused_backoff_s = refused_backoff_s
+        self._floor_s = floor_s
+        self._random = random
+        #: The service's time, learned from its answers (events are stamped with it).
+        self.service_clock = ServiceClock(clock)
+        # No authorize request starts before this monotonic time (the floor, and the backoff
+        # after failures in a row).
+        self._next_start = float("-inf")
+        self._failures = 0
+        # The at-once replacement of a rejected token is spent until an authorize that waited
+        # for the floor succeeds; the authorize under way is that replacement.
+        self._quick_spent = False
+        self._quick_now = False
         self._state: TokenState | None = None
         # The authorize under way, shared by every caller: each waits on the result, so a
         # caller that is cancelled never cancels the request the others wait on.
@@ -67,11 +96,22 @@ class AuthManager:
         kept = cache.load()
         if kept is None:
             return None
-        token, issued_epoch = kept
-        now, now_epoch = self._clock.monotonic(), self._clock.time()
-        fresh = TokenState.issued(token, now=now, now_epoch=now_epoch)
-        state = TokenState(token, now - max(0.0, now_epoch - issued_epoch), fresh.expires_at)
-        if not state.usable(now):
+        now = self._clock.monotonic()
+        # Its age by the device's clock, the only clock two pages share (a clock set back
+        # meanwhile makes it negative: not trusted).
+        age = self._clock.time() - kept.received_epoch
+        service_then = None
+        if kept.device_offset is not None:
+            self.service_clock.seed(kept.device_offset)
+            service_then = kept.received_epoch + kept.device_offset
+        state = TokenState.issued(kept.token, now=now, service_now=service_then, age=max(0, age))
+        if state.expires_at is None:
+            by_device = TokenState.issued(
+                kept.token, now=now, service_now=kept.received_epoch, age=max(0, age)
+            )
+            state = _plausible(state, by_device)
+        unknown_and_old = state.expires_at is None and age > REFRESH_INTERVAL_S
+        if age < 0 or unknown_and_old or not state.usable(now):
             cache.forget()
             return None
         return state
@@ -123,6 +163,9 @@ class AuthManager:
             self._state = None
             if self._cache is not None:
                 self._cache.forget()
+            if not self._quick_spent and self._pending is None:
+                self._quick_spent = self._quick_now = True
+                self._next_start = float("-inf")
 
     def close(self) -> None:
         """Stop the refresh task and forget the token."""
@@ -150,11 +193,16 @@ class AuthManager:
         return pending
 
     async def _authorize_once(self, pending: Settable[str]) -> None:
-        self.authorize_calls += 1
-        logger.debug("masivo_web: authorizing")
         try:
+            wait = self._next_start - self._clock.monotonic()
+            if wait > 0:
+                logger.debug("masivo_web: next authorize in %.1f s", wait)
+                await self._clock.sleep(wait)
+            self.authorize_calls += 1
+            logger.debug("masivo_web: authorizing")
             token = await self._authorize()
         except (MasivoAuthError, MasivoConfigError) as exc:  # final: no retry can fix it
+            self._schedule_next(failed=False)
             self._refused = (exc, self._clock.monotonic() + self._refused_backoff_s)
             self._state = None
             if self._cache is not None:
@@ -162,16 +210,15 @@ class AuthManager:
             logger.error("masivo_web: %s", exc.message)
             pending.set_error(exc)
         except MasivoError as exc:
+            self._schedule_next(failed=True)
             logger.debug("masivo_web: authorize failed (%s)", exc.message)
             pending.set_error(exc)
         except BaseException as exc:  # cancelled (its loop ended), or a bug: waiters must wake
             pending.set_error(MasivoError(f"Authorization was interrupted: {exc!r}"))
             raise
         else:
-            now_epoch = self._clock.time()
-            self._state = TokenState.issued(token, now=self._clock.monotonic(), now_epoch=now_epoch)
-            if self._cache is not None:
-                self._cache.save(token, now_epoch)
+            self._schedule_next(failed=False)
+            self._state = self._received(token)
             logger.debug("masivo_web: token received")
             pending.set_value(token)
             if not self._closed and (self._refresher is None or self._refresher.done()):
@@ -180,19 +227,54 @@ class AuthManager:
             if self._pending is pending:
                 self._pending = self._pending_task = None
 
+    def _received(self, token: str) -> TokenState:
+        """The state of a token that just arrived; the service's time learned from it."""
+        now = self._clock.monotonic()
+        iat = read_token_times(token)[1]
+        if iat is not None:
+            self.service_clock.observe(iat, received_at=now)
+        state = TokenState.issued(token, now=now, service_now=self.service_clock.now())
+        if state.expires_at is None:
+            state = _plausible(
+                state, TokenState.issued(token, now=now, service_now=self._clock.time())
+            )
+        if self._cache is not None:
+            device_offset = self.service_clock.device_offset()
+            self._cache.save(KeptToken(token, self._clock.time(), device_offset))
+        return state
+
+    def _schedule_next(self, *, failed: bool) -> None:
+        """The earliest the next authorize may start: the floor after any answer, doubled for
+        each failure in a row (with jitter, so clients that failed together spread out)."""
+        self._failures = self._failures + 1 if failed else 0
+        if not failed and not self._quick_now:
+            self._quick_spent = False
+        self._quick_now = False
+        wait = self._floor_s
+        if self._failures:
+            doubled = self._floor_s * 2 ** min(self._failures - 1, 16)
+            wait = min(AUTHORIZE_BACKOFF_CAP_S, doubled) * (0.75 + 0.5 * self._random())
+            wait = max(wait, self._floor_s)
+        self._next_start = self._clock.monotonic() + wait
+
     async def _refresh_forever(self) -> None:
         while self._state is not None:
             now = self._clock.monotonic()
             await self._clock.sleep(max(0.0, self._state.refresh_due_at() - now))
             try:
+                # The floor and the backoff are the authorize's own: a token due at once, or
+                # a refresh that keeps failing, cannot make this loop spin.
                 await (self._pending or self._start_authorize()).wait()
             except (MasivoAuthError, MasivoConfigError):
                 return  # refused: the next use asks again, after the backoff
             except MasivoError as exc:
-                logger.warning("masivo_web: token refresh failed (%s); retrying soon", exc)
-                await self._clock.sleep(REFRESH_RETRY_S)
-                if self._state is None:  # expired meanwhile: the next use authorizes
-                    return
+                logger.warning("masivo_web: token refresh failed (%s); retrying later", exc)
+
+
+def _plausible(unknown: TokenState, by_device: TokenState) -> TokenState:
+    """``by_device`` (its life read from the device's clock) if that life is plausible."""
+    life = by_device.lifetime
+    return by_device if life is not None and 0 < life <= PLAUSIBLE_LIFE_S else unknown
 
 
 class TokenRegistry:
@@ -219,7 +301,9 @@ class TokenRegistry:
         clock: Clock,
         *,
         refused_backoff_s: float = 60.0,
+        floor_s: float = 30.0,
         cache: TokenCache | None = None,
+        random: Callable[[], float] = lambda: 0.5,
     ) -> AuthManager:
         """The manager for ``api_key`` at ``auth_url`` through ``transport``, made on first use
         (starting from the token ``cache`` kept, if any)."""
@@ -227,7 +311,13 @@ class TokenRegistry:
         manager = self._managers.get(key)
         if manager is None:
             manager = AuthManager(
-                key, authorize, clock, refused_backoff_s=refused_backoff_s, cache=cache
+                key,
+                authorize,
+                clock,
+                refused_backoff_s=refused_backoff_s,
+                floor_s=floor_s,
+                cache=cache,
+                random=random,
             )
             self._managers[key] = manager
         manager.users += 1
@@ -244,3 +334,6 @@ class TokenRegistry:
 
 #: The process's registry: clients of one key in one page (or process) share one token.
 shared_tokens = TokenRegistry()
+# A forked child starts with no token manager: the parent's wait on tasks of a loop that
+# stayed in the parent (they are dropped, not closed: closing would touch that loop).
+after_fork(shared_tokens._managers.clear)

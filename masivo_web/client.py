@@ -46,6 +46,7 @@ class MasivoClient:
         self._identity = parts.identity
         self._context = parts.context
         self._tokens = parts.tokens
+        self._service_clock = parts.tokens.service_clock
         self._token_registry = parts.token_registry
         self._outbox = parts.outbox
         self._flusher = parts.flusher
@@ -54,6 +55,7 @@ class MasivoClient:
         #: Events validated while the client is disabled (``enabled=False``), oldest first.
         self.recorded_events: list[dict[str, Any]] = []
         self._destroyed = False
+        self._forked = False  # this process is a fork of the one that made the client
         self._identity.opt_out_listeners.append(self._drop_for_opt_out)
         # A worker's first moments: the visitor and the page are not known yet. Events queued
         # meanwhile are noted (with the anonymous id they got and the fields the SDK filled)
@@ -134,12 +136,16 @@ class MasivoClient:
             if not isinstance(changed, MAPPINGS):
                 raise MasivoValidationError("before_send must return the event (a dict) or None.")
             merged = dict(changed)
+        # Stamped with the service's time; until it is known, with the device's, provisionally
+        # (the outbox stamps the event again from its age before it leaves).
+        service_now = self._service_clock.now()
         prepared = prepare_event(
             merged,
             {},
             default_brand_id=self.settings.brand_id,
-            now_epoch=self._clock.time(),
+            now_epoch=self._clock.time() if service_now is None else service_now,
             context_json=context_json,
+            provisional=service_now is None,
         )
         if not self.settings.enabled:
             self.recorded_events.append(json.loads(prepared.json))
@@ -269,7 +275,12 @@ class MasivoClient:
     @property
     def pending_events(self) -> int:
         """Events not settled yet: queued, or sent and waiting for Masivo's answer."""
-        return len(self._outbox.unsettled())
+        return 0 if self._forked else len(self._outbox.unsettled())
+
+    def _left_in_parent(self) -> None:
+        """This process was forked from the one that made the client: its loop, tasks and
+        queued events belong to the parent (which sends them); here it refuses every call."""
+        self._forked = self._destroyed = True
 
     def where(self, event_id: str) -> str | None:
         """Where an event is now: ``"queued"``, ``"taken"`` (its request about to start),
@@ -368,6 +379,14 @@ class MasivoClient:
         return delivery
 
     def _check_alive(self) -> None:
+        if self._forked:
+            raise MasivoConfigError(
+                "This client was made before the process forked (gunicorn --preload, "
+                "multiprocessing): its event loop and queued events stayed in the parent "
+                "process. Create the client in each worker after the fork (a FastAPI "
+                "lifespan, gunicorn's post_fork), or use SyncClient, which starts again by "
+                "itself in a forked process."
+            )
         if self._destroyed:
             raise MasivoConfigError(
                 "This client was destroyed; create a new one with create_client()."

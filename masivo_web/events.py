@@ -46,15 +46,36 @@ _NUMBER = (int, float)
 
 class PreparedEvent(Record):
     """An event that passed validation: its id, type and the JSON text that will be sent, and
-    ``size``, the bytes it takes in a request body (UTF-8)."""
+    ``size``, the bytes it takes in a request body (UTF-8).
 
-    __slots__ = ("event_id", "json", "size", "type")
+    ``provisional`` is the device's epoch second its ``issued_at`` was stamped with when the
+    service's time was not known yet (None: the stamp is final): the outbox stamps it again,
+    from its age, once the service's time is known (:meth:`restamp`)."""
 
-    def __init__(self, event_id: str, type: str, json: str, size: int) -> None:
+    __slots__ = ("event_id", "json", "provisional", "size", "type")
+
+    def __init__(
+        self, event_id: str, type: str, json: str, size: int, provisional: float | None = None
+    ) -> None:
         self.event_id = event_id
         self.type = type
         self.json = json
         self.size = size
+        self.provisional = provisional
+
+    def restamp(self, issued_epoch: float) -> None:
+        """Replace the provisional ``issued_at`` with ``issued_epoch`` (same width: the size
+        does not change), and make it final."""
+        if self.provisional is not None:
+            old = f'"issued_at":"{format_timestamp(self.provisional)}"'
+            new = f'"issued_at":"{format_timestamp(issued_epoch)}"'
+            self.json = self.json.replace(old, new, 1)
+            self.provisional = None
+
+    def stamped_with(self, epoch: float) -> bool:
+        """Whether its ``issued_at`` is ``epoch`` to the millisecond (a stored event whose
+        stamp was the device's time)."""
+        return f'"issued_at":"{format_timestamp(epoch)}"' in self.json
 
 
 #: Random bytes drawn ahead (crypto-grade: ``os.urandom``), 16 per id: in Pyodide each
@@ -114,6 +135,7 @@ def prepare_event(
     default_brand_id: str | None,
     now_epoch: float,
     context_json: str | None = None,
+    provisional: bool = False,
 ) -> PreparedEvent:
     """Merge, check and serialise one event, or raise :class:`MasivoValidationError`.
 
@@ -122,6 +144,10 @@ def prepare_event(
     no ``brand_id`` (the @masivo/core rule). ``context_json``, the SDK's own context already as
     JSON text, is added as ``context`` unless the event has one: it is neither re-checked nor
     re-serialised on every call.
+
+    ``now_epoch`` is the service's time now; ``provisional`` says it is only the device's (the
+    service's is not known yet): the stamp is then marked provisional, and an ``issued_at``
+    given is checked for its format only, not against a clock that may be wrong.
     """
     if event is not None and type(event) is not dict and not isinstance(event, MAPPINGS):
         raise MasivoValidationError(
@@ -158,17 +184,20 @@ def prepare_event(
             f"{short_repr(event_id)}. "
             "Leave it out and the SDK makes one."
         )
+    stamped: float | None = None
     if merged.get("issued_at") is None:
         merged["issued_at"] = format_timestamp(now_epoch)
+        if provisional:
+            stamped = now_epoch
     else:
-        now = datetime.fromtimestamp(now_epoch, timezone.utc)
+        now = None if provisional else datetime.fromtimestamp(now_epoch, timezone.utc)
         merged["issued_at"] = _normalise_issued_at(merged["issued_at"], now)
 
     if context_json is not None and "context" not in merged:
         text, size = serialise(merged, context_json)
     else:
         text, size = serialise(merged)
-    return PreparedEvent(event_id=event_id, type=str(event_type), json=text, size=size)
+    return PreparedEvent(event_id, str(event_type), text, size, stamped)
 
 
 def _check_type(value: object) -> str:
@@ -296,7 +325,9 @@ def _looks_like_uuid(value: object) -> bool:
     return True
 
 
-def _normalise_issued_at(value: object, now: datetime) -> str:
+def _normalise_issued_at(value: object, now: datetime | None) -> str:
+    """The ``issued_at`` given, checked and in Masivo's form; checked against the service's
+    time ``now`` when it is known."""
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, str):
@@ -318,6 +349,8 @@ def _normalise_issued_at(value: object, now: datetime) -> str:
             f"'issued_at' {short_repr(value)} has no timezone; give one (e.g. '...Z' or "
             "tzinfo=UTC) so the moment is unambiguous."
         )
+    if now is None:
+        return format_timestamp(moment.timestamp())
     if moment > now + CLOCK_SKEW_ALLOWANCE:
         raise MasivoValidationError(
             f"'issued_at' {short_repr(value)} is in the future; Masivo rejects it."

@@ -30,6 +30,7 @@ from .runtime import (
     IS_BROWSER,
     Clock,
     SystemClock,
+    after_fork,
     at_exit,
     in_worker,
     log_handler,
@@ -214,7 +215,11 @@ def build_client(
 
     async def authorize() -> str:
         request = api.authorize_request(settings.auth_url, settings.api_key, settings.timeout_s)
-        return api.read_authorize_response(await transport.send(request), settings.auth_url)
+        response = await transport.send(request)
+        manager.service_clock.observe_date(
+            response.headers.get("date"), received_at=clock.monotonic()
+        )
+        return api.read_authorize_response(response, settings.auth_url)
 
     manager = tokens.acquire(
         settings.api_key,
@@ -223,7 +228,9 @@ def build_client(
         authorize,
         clock,
         refused_backoff_s=policy.refused_key_backoff_s,
+        floor_s=policy.authorize_floor_s,
         cache=_tab_token(page, settings),
+        random=random,
     )
     outbox = Outbox(
         settings,
@@ -233,6 +240,7 @@ def build_client(
         random=random,
         persistence=persistence,
         report=on_error,
+        service_clock=manager.service_clock,
     )
     flusher = Flusher(outbox, manager, settings, policy, clock)
     lifecycle = PageLifecycle(flusher.page_hidden, flusher.set_online, flusher.page_shown)
@@ -353,3 +361,11 @@ def _report_unsent_at_exit() -> None:
 
 
 at_exit(_report_unsent_at_exit)
+
+
+def _forked() -> None:
+    for client in list(_live_clients or ()):
+        client._left_in_parent()
+
+
+after_fork(_forked)

@@ -258,7 +258,8 @@ class Flusher:
                 response,
                 count,
                 single=self._settings.event_route == "behavior",
-                now_epoch=self._clock.time(),
+                # Retry-After as a date is the service's time, like its Date header.
+                now_epoch=self._tokens.service_clock.now() or self._clock.time(),
             )
         except (MasivoAuthError, MasivoConfigError) as exc:  # refused key, wrong auth_url: final
             return [api.Outcome("rejected", exc.status or 401, error=exc)] * count
@@ -282,6 +283,9 @@ class Flusher:
                 logger.debug("masivo_web: sending %d event(s)", len(batch.items))
         response = await self._outbox.answer(batch)
         logger.debug("masivo_web: Masivo answered HTTP %d", response.status)
+        self._tokens.service_clock.observe_date(
+            response.headers.get("date"), received_at=self._clock.monotonic()
+        )
         return response
 
     def start_recovery(self, persistence: Persistence) -> None:

@@ -27,6 +27,7 @@ from .policy import DeliveryPolicy
 from .queue import Batch, EventQueue, QueuedEvent
 from .retry import backoff_delay, final_error, log_retry
 from .runtime import Clock
+from .service_clock import ServiceClock
 from .transports import Request, Response
 from .wire import Wire
 
@@ -50,12 +51,14 @@ class Outbox:
         persistence: Persistence | None = None,
         report: Reporter | None = None,
         on_change: Callable[[], None] = lambda: None,
+        service_clock: ServiceClock | None = None,
     ) -> None:
         self._settings = settings
         self._policy = policy
         self._wire = wire
         self._clock = clock
         self._random = random
+        self._service_clock = service_clock
         self.queue = EventQueue(
             batch_size=settings.batch_size,
             idle_flush_s=settings.idle_flush_s,
@@ -102,7 +105,12 @@ class Outbox:
         queue = self.queue
         queue.append(event, delivery, self._clock.monotonic())
         if self.persistence is not None:
-            self.persistence.save(event, self._clock.time())  # written before any send
+            # A provisional stamp is stored as the time it was queued: an adopting page knows
+            # it by that (PreparedEvent.stamped_with) and stamps it again.
+            queued_epoch = event.provisional
+            if queued_epoch is None:
+                queued_epoch = self._clock.time()
+            self.persistence.save(event, queued_epoch)  # written before any send
         size = len(queue)
         max_events, max_bytes = self._policy.memory_bounds
         if size > max_events or queue.size_bytes > max_bytes:
@@ -121,6 +129,10 @@ class Outbox:
         for entry in stored:
             delivery = Delivery(entry.event.event_id, self.report)
             age = max(0.0, now_epoch - entry.queued_epoch)
+            if entry.event.stamped_with(entry.queued_epoch):
+                # Stamped with the device's time by a page that never learned the service's:
+                # stamped again from its age before it leaves.
+                entry.event.provisional = entry.queued_epoch
             self.queue.append(entry.event, delivery, now - age)
         self.queue.request_flush()
         self._evict_over_bounds()
@@ -155,7 +167,19 @@ class Outbox:
         batch.token = token
 
     def _request(self, batch: Batch, token: str) -> Request:
-        return self._wire.request([item.event.json for item in batch.items], token)
+        return self._wire.request(self._bodies(batch.items), token)
+
+    def _bodies(self, items: list[QueuedEvent]) -> list[str]:
+        """The events' JSON as they leave: a provisional ``issued_at`` becomes the service's
+        time minus the event's age on the monotonic clock, once the service's time is known."""
+        service = self._service_clock
+        service_now = None if service is None else service.now()
+        if service_now is not None:
+            now = self._clock.monotonic()
+            for item in items:
+                if item.event.provisional is not None:
+                    item.event.restamp(service_now - max(0.0, now - item.enqueued_at))
+        return [item.event.json for item in items]
 
     async def answer(self, batch: Batch) -> Response:
         """The answer to ``batch``'s request; its keepalive bytes are released whatever came."""
@@ -209,7 +233,7 @@ class Outbox:
             batches = [[item] for items in batches for item in items]
         return [
             (
-                self._wire.request([item.event.json for item in items], token),
+                self._wire.request(self._bodies(items), token),
                 [item.event.event_id for item in items],
             )
             for items in batches

@@ -23,6 +23,7 @@ class DeliveryPolicy(Record):
     """
 
     __slots__ = (
+        "authorize_floor_s",
         "backoff_base_s",
         "backoff_cap_s",
         "max_attempts",
@@ -48,6 +49,7 @@ class DeliveryPolicy(Record):
         max_in_flight: int = 4,
         resume_delay_s: float = 1.0,
         refused_key_backoff_s: float = 60.0,
+        authorize_floor_s: float = 30.0,
     ) -> None:
         #: Tries per event, the first included, before it is reported failed (Segment: 10).
         self.max_attempts = max_attempts
@@ -72,6 +74,11 @@ class DeliveryPolicy(Record):
         #: After Masivo refused the API key, ask again only after this long (a key can be
         #: re-enabled; a refused key must not be asked for on every event).
         self.refused_key_backoff_s = refused_key_backoff_s
+        #: Least time between two authorize requests of one key, doubled per failure in a row
+        #: (up to 10 minutes): a token that looks expired on arrival, a clock that is off or a
+        #: 401 on every send cannot become a flood (realm-js keeps 10 s; okta-auth-js had none
+        #: and renewed forever on a clock 1 h ahead). The token is refreshed every 5 minutes.
+        self.authorize_floor_s = authorize_floor_s
         _check(self)
 
 
@@ -90,6 +97,7 @@ def _check(policy: DeliveryPolicy) -> None:
         "max_event_age_s",
         "resume_delay_s",
         "refused_key_backoff_s",
+        "authorize_floor_s",
     ):
         positive(name, getattr(policy, name))
     for name in ("memory_bounds", "stored_bounds"):

@@ -206,6 +206,28 @@ def host_context() -> dict[str, str]:
     return context
 
 
+_fork_callbacks: list[Callable[[], object]] = []
+
+
+def after_fork(callback: Callable[[], object]) -> None:
+    """Call ``callback`` in the child right after this process forks (CPython with
+    ``os.register_at_fork``; browsers do not fork). The child has only the forking thread: a
+    client's loop thread and its tasks stayed in the parent, and a lock may be held for ever."""
+    _fork_callbacks.append(callback)
+
+
+def _in_forked_child() -> None:
+    for callback in _fork_callbacks:
+        try:
+            callback()
+        except Exception:  # a failing hook must not stop the others, nor the child
+            logging.getLogger("masivo_web").exception("masivo_web: an after-fork hook failed")
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_in_forked_child)
+
+
 def at_exit(callback: Callable[[], object]) -> None:
     """Call ``callback`` when the interpreter exits (CPython); a page has no such moment (its
     last chance is ``pagehide``), so there it does nothing."""

@@ -8,6 +8,11 @@ interpreter exit each open ``SyncClient`` flushes for at most ``exit_timeout_s``
 could not send. Never imported by the rest of the package, and so never in the browser (Pyodide
 has no threads).
 
+A process forked after the client was made (gunicorn ``--preload``, uWSGI without lazy-apps,
+``multiprocessing`` with fork) has no loop thread: the child's first call starts a new one with
+a new client (the parent's queued events stay the parent's: never sent twice). No call blocks
+without a bound: one that cannot complete raises :class:`MasivoError` saying why.
+
 >>> from masivo_web import SyncClient
 >>> with SyncClient("your-client-api-key") as masivo:
 ...     masivo.send_analytics_event(type="ADD_TO_CART", customer_id="c-1", brand_id=None)
@@ -27,12 +32,18 @@ from typing import Any, TypeVar
 
 from .client import MasivoClient
 from .delivery import Delivery, SendEventResult
-from .errors import MasivoConfigError
+from .errors import MasivoConfigError, MasivoError
 from .factory import create_client
-from .runtime import IS_BROWSER, at_exit
+from .runtime import IS_BROWSER, after_fork, at_exit
 
 T = TypeVar("T")
 logger = logging.getLogger("masivo_web")
+
+#: The longest a call that only queues or reads (not ``flush``/``close``, which take a timeout)
+#: may wait for the loop thread before it raises: it normally answers within milliseconds.
+CALL_BOUND_S = 30.0
+#: How often a waiting call checks that the loop thread is still alive.
+_LIVENESS_CHECK_S = 0.5
 
 
 class DeliveryFuture(concurrent.futures.Future[SendEventResult]):
@@ -82,18 +93,40 @@ class SyncClient:
                 "SyncClient needs threads, which the browser does not have: use create_client()."
             )
         self.exit_timeout_s = exit_timeout_s
+        self._api_key, self._options = api_key, options
+        self._closed = False
+        self._forked = False
+        self._restart_lock = threading.Lock()
+        self._start()
+        _open_clients.add(self)
+
+    def _start(self) -> None:
+        """A loop thread and a client on it (at creation, and in a forked child)."""
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="masivo-web-sync", daemon=True
         )
         self._thread.start()
-        self._closed = False
         try:
-            self._client: MasivoClient = self._call(self._create(api_key, options))
+            self._client: MasivoClient = self._call(self._create(self._api_key, self._options))
         except BaseException:
             self._stop()
             raise
-        _open_clients.add(self)
+
+    def _left_in_parent(self) -> None:
+        """In a forked child: the loop thread stayed in the parent (its lock may be held for
+        ever): the next call starts a new one. The parent's loop is left alone, never closed
+        here (that would touch what the parent still runs)."""
+        self._forked = True
+        self._restart_lock = threading.Lock()
+        _abandoned.append(self._loop)  # never collected: its finaliser would warn
+
+    def _restart_if_forked(self) -> None:
+        with self._restart_lock:
+            if self._forked and not self._closed:
+                self._forked = False
+                logger.debug("masivo_web: SyncClient starting again in a forked process")
+                self._start()
 
     @staticmethod
     async def _create(api_key: str, options: dict[str, Any]) -> MasivoClient:
@@ -182,9 +215,18 @@ class SyncClient:
         await self._client.flush()
         return True
 
-    def get_token(self) -> str:
-        """The current bearer token (for sibling SDKs)."""
-        return self._call(self._client.get_token())
+    def get_token(self, timeout_s: float = 60.0) -> str:
+        """The current bearer token (for sibling SDKs), waiting at most ``timeout_s`` seconds
+        (``MasivoError`` then: the authorize route is failing or slow)."""
+        missing = object()
+        token = self._call_within(self._client.get_token(), timeout_s, missing)
+        if token is missing:
+            raise MasivoError(
+                f"No token within {timeout_s:g} s: Masivo's authorize route is failing or slow "
+                "(the SDK backs off between tries); try again later."
+            )
+        assert isinstance(token, str)
+        return token
 
     def close(self, timeout_s: float = 10.0) -> bool:
         """Flush for at most ``timeout_s`` seconds, then stop. True when every event was
@@ -192,7 +234,7 @@ class SyncClient:
         if self._closed:
             return True
         try:
-            return self._call(self._client.close(timeout_s))
+            return self._call(self._client.close(timeout_s), timeout_s + CALL_BOUND_S)
         finally:
             self._stop()
 
@@ -226,24 +268,58 @@ class SyncClient:
 
         return self._call(call())
 
-    def _call(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        if self._closed:
-            coroutine.close()
-            raise MasivoConfigError("This SyncClient was closed; create a new one.")
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+    def _call(self, coroutine: Coroutine[Any, Any, T], bound_s: float = CALL_BOUND_S) -> T:
+        future = self._submit(coroutine)
+        try:
+            return self._wait(future, bound_s)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise MasivoError(
+                f"The SyncClient's loop thread did not answer within {bound_s:g} s (it is "
+                "blocked: a callback such as on_error or before_send that blocks, or a "
+                "deadlock). The call was abandoned."
+            ) from None
 
     def _call_within(
         self, coroutine: Coroutine[Any, Any, T], timeout_s: float | None, on_timeout: T
     ) -> T:
-        if self._closed:
-            coroutine.close()
-            raise MasivoConfigError("This SyncClient was closed; create a new one.")
-        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        future = self._submit(coroutine)
         try:
-            return future.result(timeout_s)
+            return self._wait(future, timeout_s)
         except concurrent.futures.TimeoutError:
             future.cancel()  # stops the waiting only: the sending goes on
             return on_timeout
+
+    def _submit(self, coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        if self._forked:
+            self._restart_if_forked()
+        if self._closed:
+            coroutine.close()
+            raise MasivoConfigError("This SyncClient was closed; create a new one.")
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+
+    def _wait(self, future: concurrent.futures.Future[T], timeout_s: float | None) -> T:
+        """``future``'s result within ``timeout_s`` (None: no limit), raising MasivoError at
+        once if the loop thread is gone (nothing would ever answer)."""
+        waited = 0.0
+        while True:
+            step = (
+                _LIVENESS_CHECK_S
+                if timeout_s is None
+                else min(_LIVENESS_CHECK_S, timeout_s - waited)
+            )
+            try:
+                return future.result(max(0.0, step))
+            except concurrent.futures.TimeoutError:
+                waited += step
+                if not self._thread.is_alive():
+                    future.cancel()
+                    raise MasivoError(
+                        "The SyncClient's loop thread is not running (the process was forked "
+                        "or is shutting down); the call cannot complete."
+                    ) from None
+                if timeout_s is not None and waited >= timeout_s:
+                    raise
 
     def _stop(self) -> None:
         """Stop the loop thread quietly: the client's tasks end before the loop does."""
@@ -274,10 +350,22 @@ async def _cancel_the_rest() -> None:
 
 #: SyncClients not closed yet: each flushes at interpreter exit.
 _open_clients: weakref.WeakSet[SyncClient] = weakref.WeakSet()
+#: The loops of SyncClients made before a fork, in the child: kept, never closed or collected.
+_abandoned: list[asyncio.AbstractEventLoop] = []
+
+
+def _forked() -> None:
+    for client in list(_open_clients):
+        client._left_in_parent()
+
+
+after_fork(_forked)
 
 
 def _close_at_exit() -> None:
     for client in list(_open_clients):
+        if client._forked:
+            continue  # made before a fork and never used here: nothing of this process's
         try:
             unsent = client._unsettled()
             if not unsent:

@@ -24,11 +24,16 @@ Answer = Callable[[Request], Response | Awaitable[Response]] | Response
 
 
 class FakeClock:
-    """A clock that moves only when a test calls ``advance``; ``sleep`` waits for it."""
+    """A clock that moves only when a test calls ``advance``; ``sleep`` waits for it.
 
-    def __init__(self, start_epoch: float = START_EPOCH) -> None:
+    ``skew_s`` is how far the device's wall clock (``time()``) is from the true time
+    (``true_time()``, the service's): set it, or change it mid-test, to model a wrong clock.
+    """
+
+    def __init__(self, start_epoch: float = START_EPOCH, *, skew_s: float = 0.0) -> None:
         self.now = 0.0
         self.start_epoch = start_epoch
+        self.skew_s = skew_s
         self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
 
@@ -36,6 +41,10 @@ class FakeClock:
         return self.now
 
     def time(self) -> float:
+        return self.start_epoch + self.now + self.skew_s
+
+    def true_time(self) -> float:
+        """The right time (the service's clock)."""
         return self.start_epoch + self.now
 
     async def sleep(self, seconds: float) -> None:
@@ -63,8 +72,8 @@ async def settle(rounds: int = 50) -> None:
         await asyncio.sleep(0)
 
 
-def make_token(exp: float | None, *, name: str = "t") -> str:
-    """An unsigned JWT-shaped token carrying ``exp`` (the SDK reads only that claim)."""
+def make_token(exp: float | None, *, name: str = "t", iat: float | None = None) -> str:
+    """An unsigned JWT-shaped token carrying ``exp`` (and ``iat`` when given)."""
 
     def part(data: dict[str, Any]) -> str:
         return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
@@ -72,6 +81,8 @@ def make_token(exp: float | None, *, name: str = "t") -> str:
     claims: dict[str, Any] = {"name": name}
     if exp is not None:
         claims["exp"] = exp
+    if iat is not None:
+        claims["iat"] = iat
     return f"{part({'alg': 'none'})}.{part(claims)}.sig"
 
 
@@ -81,11 +92,22 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
 
 class FakeMasivo:
     """A scripted Masivo for the mock transport: issues tokens, accepts batches, and answers
-    with queued overrides first (``script(route, response)``)."""
+    with queued overrides first (``script(route, response)``). Its time is the clock's true
+    time: tokens carry ``iat`` and ``exp`` by it (``with_iat=False``: ``exp`` only, as
+    documented) and answers a ``Date`` header when ``send_date``."""
 
-    def __init__(self, clock: FakeClock, *, token_ttl_s: float = 3600.0) -> None:
+    def __init__(
+        self,
+        clock: FakeClock,
+        *,
+        token_ttl_s: float = 3600.0,
+        with_iat: bool = True,
+        send_date: bool = False,
+    ) -> None:
         self.clock = clock
         self.token_ttl_s = token_ttl_s
+        self.with_iat = with_iat
+        self.send_date = send_date
         self.tokens_issued: list[str] = []
         self.batches: list[list[dict[str, Any]]] = []
         self.overrides: dict[str, list[Answer]] = {}
@@ -104,6 +126,16 @@ class FakeMasivo:
         return [r for r in self.transport.requests if not r.url.endswith("/auth/authorize")]
 
     async def handle(self, request: Request) -> Response:
+        response = await self._handle(request)
+        if self.send_date:
+            from email.utils import formatdate
+
+            headers = dict(response.headers)
+            headers["date"] = formatdate(self.clock.true_time(), usegmt=True)
+            response = response.replace(headers=headers)
+        return response
+
+    async def _handle(self, request: Request) -> Response:
         route = "authorize" if request.url.endswith("/auth/authorize") else "events"
         if route == "authorize" and self.authorize_delay is not None:
             await self.authorize_delay.wait()
@@ -115,8 +147,11 @@ class FakeMasivo:
             result = answer(request)
             return await result if inspect.isawaitable(result) else result
         if route == "authorize":
+            now = self.clock.true_time()
             token = make_token(
-                self.clock.time() + self.token_ttl_s, name=f"t{len(self.tokens_issued)}"
+                now + self.token_ttl_s,
+                name=f"t{len(self.tokens_issued)}",
+                iat=now if self.with_iat else None,
             )
             self.tokens_issued.append(token)
             return json_response(200, {"data": token})

@@ -169,7 +169,7 @@ class EventApi:
                 "Forbidden",
                 "SERVER keys cannot be used by client SDKs; create a CLIENT key.",
             )
-        now = time.time()
+        now = self.state.now()
         claims = {
             "sub": key_fingerprint(api_key),
             "kind": kind,
@@ -251,7 +251,7 @@ class EventApi:
 
     def _store_each(self, events: list[Any], kind: str) -> list[dict[str, Any]]:
         """Check each event and store the valid ones in one transaction; per-item results."""
-        now = datetime.now(UTC)
+        now = datetime.fromtimestamp(self.state.now(), UTC)
         results: list[dict[str, Any]] = []
         accepted: list[dict[str, Any]] = []  # the results of the valid events, in order
         valid: list[tuple[dict[str, Any], str | None]] = []
@@ -280,7 +280,8 @@ class EventApi:
         self, event: Any, kind: str, notes: dict[str, Any], limits: dict[str, str]
     ) -> Response:
         notes["events"] = 1
-        problem = check_event(event, key_kind=kind)
+        now = datetime.fromtimestamp(self.state.now(), UTC)
+        problem = check_event(event, key_kind=kind, now=now)
         if problem is not None:
             return error(*problem, headers=limits)
         if event.get("event_id") is None:
@@ -305,12 +306,17 @@ class EventApi:
                 header[7:],
                 self.state.secret,
                 algorithms=["HS256"],
-                options={"require": ["exp", "iat", "sub"]},
+                # exp is judged by the emulator's own clock (clock_offset_s), below; iat is its own.
+                options={
+                    "require": ["exp", "iat", "sub"],
+                    "verify_exp": False,
+                    "verify_iat": False,
+                },
             )
-        except jwt.ExpiredSignatureError:
-            return error(401, "Unauthorized", "The token has expired; authorize again.")
         except jwt.InvalidTokenError:
             return error(401, "Unauthorized", "The token is not valid; authorize again.")
+        if not isinstance(claims["exp"], (int, float)) or claims["exp"] <= self.state.now():
+            return error(401, "Unauthorized", "The token has expired; authorize again.")
         if claims["iat"] < self.state.tokens_valid_after:
             return error(401, "Unauthorized", "The token was revoked; authorize again.")
         return claims

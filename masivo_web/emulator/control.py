@@ -219,19 +219,25 @@ def control_routes(state: EmulatorState) -> list[Route]:
         unknown = set(body) - known
         if unknown:
             return _bad(f"Unknown settings {sorted(unknown)}; known: {sorted(known)}")
-        checked = {}
+        checked: dict[str, float | int] = {}
         for name in body:  # every value checked before any is applied
-            value = _number(body, name, None, 1e-3, 1e9)
+            low = -1e9 if name == "clock_offset_s" else 1e-3
+            value = _number(body, name, None, low, 1e9)
             if value is None:
-                raise _Invalid(f"{name!r} must be a number from 0.001 to 1e+09; got null.")
-            checked[name] = type(getattr(state.settings, name))(value)
+                raise _Invalid(f"{name!r} must be a number from {low:g} to 1e+09; got null.")
+            if isinstance(getattr(state.settings, name), int):
+                if value != int(value) or value < 1:
+                    raise _Invalid(f"{name!r} must be a whole number of at least 1; got {value!r}.")
+                checked[name] = int(value)
+            else:
+                checked[name] = value
         for name, value in checked.items():
             setattr(state.settings, name, value)
         return JSONResponse({"data": vars(state.settings)})
 
     async def revoke_tokens(request: Request) -> Response:
         # iat is a float of the issuing moment: every token issued up to now becomes invalid.
-        state.tokens_valid_after = time.time()
+        state.tokens_valid_after = state.now()
         return JSONResponse({"data": {"revoked_before": state.tokens_valid_after}})
 
     return [

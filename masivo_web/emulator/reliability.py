@@ -65,7 +65,7 @@ class Tally:
 
 
 #: Millisecond backoff for the run (the schedule itself is unit-tested).
-COMPRESSED_BACKOFF = DeliveryPolicy(backoff_base_s=0.02, backoff_cap_s=0.2)
+COMPRESSED_BACKOFF = DeliveryPolicy(backoff_base_s=0.02, backoff_cap_s=0.2, authorize_floor_s=0.05)
 
 
 def tally(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from email.utils import formatdate
 from typing import Any
 
 from .store import EmulatorState
@@ -26,17 +27,35 @@ class RequestLog:
         self.app = app
         self.state = state
 
+    def _dated(
+        self, send: Callable[[Message], Awaitable[None]]
+    ) -> Callable[[Message], Awaitable[None]]:
+        """``send``, dating each answer by the emulator's clock (uvicorn's ``Date`` is off)."""
+
+        async def send_dated(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                date = formatdate(self.state.now(), usegmt=True).encode()
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
+                message = {**message, "headers": [*headers, (b"date", date)]}
+            await send(message)
+
+        return send_dated
+
     async def __call__(
         self,
         scope: Scope,
         receive: Callable[[], Awaitable[Message]],
         send: Callable[[Message], Awaitable[None]],
     ) -> None:
-        if scope["type"] != "http" or scope["path"].startswith("/_emulator"):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         # uvicorn's send is a bound method of the request cycle, which holds the transport.
         transport = getattr(getattr(send, "__self__", None), "transport", None)
+        send = self._dated(send)
+        if scope["path"].startswith("/_emulator"):
+            await self.app(scope, receive, send)
+            return
         notes: dict[str, Any] = {"abort": getattr(transport, "abort", None)}
         scope.setdefault("state", {})["masivo"] = notes
         status = 0

@@ -43,7 +43,11 @@ class EmulatorServer:
         self._socket.bind((host, port))
         self.host, self.port = self._socket.getsockname()[:2]
         config = uvicorn.Config(
-            create_app(self.state), log_level="warning", lifespan="off", access_log=False
+            create_app(self.state),
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            date_header=False,  # the emulator dates its answers by its own clock
         )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
@@ -130,5 +134,5 @@ def serve_forever(
     print(f"  api_base = http://{host}:{port}{API_PREFIX}")
     print(f"  CLIENT key: {DEFAULT_CLIENT_KEY}   SERVER key: {DEFAULT_SERVER_KEY}")
     print(f"  inspect: http://{host}:{port}/_emulator/events", flush=True)
-    config = uvicorn.Config(create_app(state), log_level="info", lifespan="off")
+    config = uvicorn.Config(create_app(state), log_level="info", lifespan="off", date_header=False)
     uvicorn.Server(config).run(sockets=[listener])

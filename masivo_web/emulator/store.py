@@ -148,6 +148,9 @@ class Settings:
     token_ttl_s: float = 3600.0
     rate_limit: int = 1000
     rate_window_s: float = 60.0
+    #: Seconds the emulator's clock is off the machine's: its tokens' ``iat``/``exp``, its
+    #: ``Date`` header and its ``issued_at`` window follow it (a service whose clock is off).
+    clock_offset_s: float = 0.0
 
 
 @dataclass
@@ -187,6 +190,10 @@ class EmulatorState:
         self.tokens_valid_after = 0.0
         self.duplicates = 0
 
+    def now(self) -> float:
+        """The emulator's clock: epoch seconds, ``clock_offset_s`` off the machine's."""
+        return time.time() + self.settings.clock_offset_s
+
     # -- faults ----------------------------------------------------------------------------
 
     def take_fault(self, route: Route) -> Fault | None:
@@ -202,7 +209,7 @@ class EmulatorState:
         if kind is None:
             return None
         if kind == "revoke":
-            self.tokens_valid_after = time.time()  # the token this request carries just expired
+            self.tokens_valid_after = self.now()  # the token this request carries just expired
             return None
         assert self.chaos is not None
         return self.chaos.fault(kind)

@@ -35,7 +35,8 @@ def emulator(fresh_masivo_emulator: EmulatorServer) -> EmulatorServer:
 
 
 #: Real waits, made short: the schedule itself is unit-tested with a fake clock.
-QUICK_BACKOFF = DeliveryPolicy(backoff_base_s=0.01, backoff_cap_s=0.05)
+#: Backoffs and the authorize floor compressed: these tests run on the real clock.
+QUICK_BACKOFF = DeliveryPolicy(backoff_base_s=0.01, backoff_cap_s=0.05, authorize_floor_s=0.05)
 #: Both CPython transports run every test here (httpx is the default where installed).
 TRANSPORTS: dict[str, Transport] = {"stdlib": StdlibTransport(), "httpx": HttpxTransport()}
 _chosen: list[Transport] = []

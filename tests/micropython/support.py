@@ -16,7 +16,9 @@ from masivo_web.transports.mock import MockTransport
 AUTH_URL = "https://auth.test/auth/authorize"
 API_BASE = "https://api.test/api/storefront/v1"
 #: Retries within milliseconds, so the checks run in real time.
-FAST = DeliveryPolicy(backoff_base_s=0.01, backoff_cap_s=0.05, resume_delay_s=0.01)
+FAST = DeliveryPolicy(
+    backoff_base_s=0.01, backoff_cap_s=0.05, resume_delay_s=0.01, authorize_floor_s=0.01
+)
 
 
 def jwt(exp):

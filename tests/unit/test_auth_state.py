@@ -33,11 +33,11 @@ def test_refresh_every_5_minutes_and_5_minutes_before_expiry(
     lifetime: float | None, due: float
 ) -> None:
     exp = None if lifetime is None else 1000.0 + lifetime
-    state = TokenState.issued(make_token(exp), now=0.0, now_epoch=1000.0)
+    state = TokenState.issued(make_token(exp), now=0.0, service_now=1000.0)
     assert state.refresh_due_at() == due
 
 
 def test_a_token_is_not_used_in_its_last_seconds() -> None:
-    state = TokenState.issued(make_token(1060.0), now=0.0, now_epoch=1000.0)
+    state = TokenState.issued(make_token(1060.0), now=0.0, service_now=1000.0)
     assert state.usable(49.0)
     assert not state.usable(51.0)

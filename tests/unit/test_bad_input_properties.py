@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -62,15 +61,11 @@ def nested(depth: int) -> Any:
 
 
 def _bad_issued_at() -> st.SearchStrategy[Any]:
-    now = datetime.fromtimestamp(NOW, UTC)
-    too_old = st.integers(73 * 3600, 400 * 3600).map(lambda s: now - timedelta(seconds=s))
-    future = st.integers(6 * 60, 30 * 86400).map(lambda s: now + timedelta(seconds=s))
+    # Out of Masivo's window is bad input only once the service's time is known (these clients
+    # have not heard from it yet): tests/unit/test_clock_skew.py covers that case.
     naive = st.datetimes(timezones=st.none())
     return st.one_of(
-        too_old,
-        future,
         naive,
-        too_old.map(datetime.isoformat),
         st.text(max_size=12),
         st.integers(),
         st.floats(),

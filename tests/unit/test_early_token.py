@@ -113,12 +113,16 @@ async def test_a_kept_token_refreshes_on_its_own_schedule(masivo: FakeMasivo) ->
 
 def test_unreadable_kept_tokens_are_ignored() -> None:
     from masivo_web.storage import MemoryStorage
-    from masivo_web.tokens import TabToken
+    from masivo_web.tokens import KeptToken, TabToken
 
     storage = MemoryStorage()
     kept = TabToken(storage, "name")
     assert kept.load() is None
     storage.set("name", "not-a-number|token")
     assert kept.load() is None
-    kept.save(make_token(None), 12.5)
-    assert kept.load() == (make_token(None), 12.5)
+    kept.save(KeptToken(make_token(None), 12.5, None))
+    assert kept.load() == KeptToken(make_token(None), 12.5, None)
+    kept.save(KeptToken(make_token(None), 12.5, -7200.25))
+    assert kept.load() == KeptToken(make_token(None), 12.5, -7200.25)
+    storage.set("name", f"12.5|{make_token(None)}")  # as an earlier version kept it
+    assert kept.load() == KeptToken(make_token(None), 12.5, None)
