@@ -25,7 +25,9 @@ SHIFT_DATE = """
   const offset = %d;
   const RealDate = Date;
   class ShiftedDate extends RealDate {
-    constructor(...args) { if (args.length) { super(...args); } else { super(RealDate.now() + offset); } }
+    constructor(...args) {
+      if (args.length) { super(...args); } else { super(RealDate.now() + offset); }
+    }
     static now() { return RealDate.now() + offset; }
   }
   globalThis.Date = ShiftedDate;
@@ -53,8 +55,12 @@ def run(page: Page, harness: str, emulator: EmulatorServer) -> Any:
         body = "global masivo\n" + client_code(emulator) + SEND
         body += "return [device, [r.status for r in results]]"
         return json.loads(page.evaluate("body => runPython(body)", body))
-    code = client_code(emulator) + SEND + "[device, [r.status for r in results]]"
-    return page.evaluate("code => runPython(code)", code)
+    code = (
+        client_code(emulator)
+        + SEND
+        + "import json\njson.dumps([device, [r.status for r in results]])"
+    )
+    return json.loads(page.evaluate("code => runPython(code)", code))
 
 
 @pytest.mark.parametrize("hours", [2.0, -80.0, 0.25])

@@ -106,7 +106,8 @@ def test_a_sync_client_made_before_fork_works_in_every_child_and_sends_once(
     assert result == {"codes": [0, 0, 0], "master_closed": True}
     events = emulator.control.received_events()
     customers = Counter(event["customer_id"] for event in events)
-    expected = {f"master-{n}" for n in range(5)} | {f"w{w}-{n}" for w in range(3) for n in range(10)}
+    workers = {f"w{w}-{n}" for w in range(3) for n in range(10)}
+    expected = {f"master-{n}" for n in range(5)} | workers
     assert set(customers) == expected
     assert set(customers.values()) == {1}  # the master's queued events were not sent by a child
     assert len({event["event_id"] for event in events}) == len(events) == 35
