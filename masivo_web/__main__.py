@@ -20,6 +20,28 @@ def _port(text: str) -> int:
     return port
 
 
+def _positive(text: str) -> float:
+    """A positive number of seconds (``--token-ttl``), or argparse's one-line error."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds")
+    return value
+
+
+def _at_least_one(text: str) -> int:
+    """A whole number >= 1 (``--rate-limit``), or argparse's one-line error."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a whole number of at least 1")
+    return value
+
+
 def _emulator(args: argparse.Namespace) -> int:
     try:
         from .emulator import Settings, serve_forever
@@ -91,8 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     emulator.add_argument(
         "--reset", action="store_true", help="delete the events the --db file holds first"
     )
-    emulator.add_argument("--token-ttl", type=float, default=3600.0, help="token lifetime, s")
-    emulator.add_argument("--rate-limit", type=int, default=1000, help="requests per minute")
+    emulator.add_argument("--token-ttl", type=_positive, default=3600.0, help="token lifetime, s")
+    emulator.add_argument(
+        "--rate-limit", type=_at_least_one, default=1000, help="requests per minute"
+    )
     emulator.set_defaults(handler=_emulator)
     demo = commands.add_parser(
         "demo", help="serve the PyScript demo shop against the emulator", formatter_class=shown

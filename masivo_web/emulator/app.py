@@ -362,7 +362,7 @@ def _json(raw: bytes) -> Any:
     nesting deeper than the parser goes."""
     text = raw.decode("utf-8")
     try:
-        value = json.loads(text, parse_constant=_not_a_json_number)
+        value = json.loads(text, parse_constant=_not_a_json_number, parse_float=_finite)
     except RecursionError:
         raise ValueError("the body nests deeper than the emulator parses") from None
     if "\\ud" in text.lower():  # an escaped surrogate: fine in a pair, not alone
@@ -370,6 +370,15 @@ def _json(raw: bytes) -> Any:
             json.dumps(value, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
             raise ValueError("the body holds a lone UTF-16 surrogate (\\ud800-\\udfff)") from None
+    return value
+
+
+def _finite(text: str) -> float:
+    """A JSON number as a float, refusing one that overflows (``1e999`` reads as infinity,
+    which no JSON answer could carry back)."""
+    value = float(text)
+    if value - value != 0:
+        raise ValueError(f"{text} overflows a double; send a finite number")
     return value
 
 

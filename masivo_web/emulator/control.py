@@ -51,6 +51,24 @@ def _number(
     return float(value)
 
 
+#: What each control body may hold: any other key is refused (a typo must not be ignored).
+FAULT_FIELDS = ("route", "count", "status", "retry_after", "delay_s", "drop", "after_processing")
+CHAOS_FIELDS = ("route", "kinds", "probability", "seed", "slow_s", "retry_after")
+
+
+def _known(body: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    unknown = sorted(set(body) - set(fields))
+    if unknown:
+        raise _Invalid(f"Unknown field(s) {unknown}; known: {list(fields)}.")
+    return body
+
+
+def _whole(body: dict[str, Any], name: str) -> None:
+    value = body.get(name)
+    if isinstance(value, float) and value - value == 0 and value != int(value):
+        raise _Invalid(f"{name!r} must be a whole number; got {value!r}.")
+
+
 def _checked(
     handler: Callable[[Request], Awaitable[Response]],
 ) -> Callable[[Request], Awaitable[Response]]:
@@ -150,7 +168,9 @@ def control_routes(state: EmulatorState) -> list[Route]:
         return JSONResponse({"data": {"kind": kind}}, status_code=201)
 
     async def add_fault(request: Request) -> Response:
-        body = await _body(request)
+        body = _known(await _body(request), FAULT_FIELDS)
+        for name in ("count", "status"):
+            _whole(body, name)
         route = body.get("route", "*")
         if route not in (*ROUTES, "*"):
             return _bad(f"'route' must be one of {[*ROUTES, '*']}")
@@ -175,7 +195,7 @@ def control_routes(state: EmulatorState) -> list[Route]:
         return JSONResponse({"data": fault.public()}, status_code=201)
 
     async def set_chaos(request: Request) -> Response:
-        body = await _body(request)
+        body = _known(await _body(request), CHAOS_FIELDS)
         route = body.get("route", "analytics")
         kinds = body.get("kinds", list(CHAOS_KINDS))
         if route not in (*ROUTES, "*") or not isinstance(kinds, list) or not kinds:

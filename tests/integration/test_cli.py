@@ -28,6 +28,10 @@ def run(*arguments: str) -> subprocess.CompletedProcess[str]:
         (("emulator", "--port", "http"), "--port: 'http' is not a port number"),
         (("emulator", "--db", "/nonexistent/folder/x.sqlite3"), "cannot open --db"),
         (("demo", "--api-port", "-1"), "--api-port: -1 is not a port"),
+        (("emulator", "--token-ttl", "0"), "--token-ttl: 0 is not a positive number"),
+        (("emulator", "--token-ttl", "-5"), "--token-ttl: -5 is not a positive number"),
+        (("emulator", "--rate-limit", "0"), "--rate-limit: 0 is not a whole number of at least 1"),
+        (("emulator", "--rate-limit", "2.5"), "--rate-limit: '2.5' is not a whole number"),
     ],
 )
 def test_a_bad_flag_is_one_line_naming_it(arguments: tuple[str, ...], says: str) -> None:

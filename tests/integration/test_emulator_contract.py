@@ -421,6 +421,12 @@ def test_a_db_file_keeps_its_events_across_starts_unless_reset(tmp_path: Any) ->
         ("POST", "/_emulator/chaos", {"kinds": ["500"], "probability": 2}, "probability"),
         ("POST", "/_emulator/chaos", {"kinds": ["500"], "seed": "x"}, "seed"),
         ("POST", "/_emulator/keys", b"nope", "not JSON"),
+        # Unknown keys are refused, not ignored ({"share": 5} turned on 20% chaos).
+        ("POST", "/_emulator/chaos", {"share": 5}, "share"),
+        ("POST", "/_emulator/faults", {"status": 500, "times": 3}, "times"),
+        ("PUT", "/_emulator/settings", {"rate_limit": 2.5}, "rate_limit"),
+        ("POST", "/_emulator/faults", {"status": 500.5}, "status"),
+        ("POST", "/_emulator/faults", {"status": 500, "count": 1.5}, "count"),
     ],
 )
 def test_control_routes_refuse_bad_input_with_a_reason_and_change_nothing(
@@ -467,3 +473,43 @@ def test_event_listing_refuses_out_of_range_numbers(call: Call, query: str) -> N
     status, _, body = call("GET", f"/_emulator/events?{query}")
     assert status == 400, body
     assert "since" in body["details"]
+
+
+@pytest.mark.parametrize("number", ["1e999", "-1e999", "1E400"])
+def test_an_overflowing_number_is_refused_like_nan_and_nothing_is_poisoned(
+    call: Call, number: str
+) -> None:
+    headers = {"authorization": f"Bearer {token_for(call)}", "content-type": "application/json"}
+    body = (
+        '{"events": [{"type": "ADD_TO_CART", "customer_id": "c-1", "brand_id": null, '
+        f'"product": {{"sku": "s", "amount": 1, "value": {number}}}}}]}}'
+    ).encode()
+    status, _, answer = call("POST", "/analytics/events", body, headers)
+    assert status == 400 and "finite" in answer["details"]
+    single = body[len(b'{"events": [') : -2]
+    assert call("POST", "/behavior/events", single, headers)[0] == 400
+    assert call("GET", "/_emulator/events")[0] == 200
+    assert call("GET", "/_emulator/customers/c-1/events")[0] == 200
+
+
+def test_no_stored_content_makes_a_view_answer_500(tmp_path: Any) -> None:
+    from masivo_web.emulator.store import EmulatorState
+
+    path = str(tmp_path / "poisoned.sqlite3")
+    state = EmulatorState(db_path=path)
+    state.store_event(  # what an earlier version stored for 1e999
+        {
+            "type": "X",
+            "customer_id": "c-1",
+            "brand_id": None,
+            "event_id": EVENT_ID,
+            "value": float("inf"),
+        },
+        route="behavior",
+        key_kind="client",
+    )
+    state.db.close()
+    with EmulatorServer(db_path=path) as emulator:
+        (stored,) = emulator.control.received_events()
+        assert stored["value"] == "Infinity"  # shown, not a 500
+        assert len(emulator.control.customer_events("c-1")) == 1
