@@ -1,5 +1,6 @@
 # Set-up-and-go targets. `make demo` and `make test` work on a fresh machine: they create the
-# venv, install the npm/PyPI assets, and install Chromium with apt where it is missing.
+# venv, install the npm/PyPI assets, and install Chromium (and libfaketime, for `make test`) with
+# apt where they are missing.
 # Nothing is fetched from a CDN; only the PyPI, npm and Debian registries are used.
 
 PYTHON   ?= python3
@@ -8,7 +9,7 @@ PY       := $(VENV)/bin/python
 STAMP    := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: test demo reliability bench lint typecheck unit browser-assets chromium clean
+.PHONY: test demo reliability bench lint typecheck unit browser-assets chromium faketime clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,7 +22,7 @@ demo: $(STAMP) browser-assets chromium
 	$(PY) -m masivo_web demo --headless
 
 ## The whole suite: lint, types, unit, emulator, Pyodide-under-Node and browser tests.
-test: $(STAMP) browser-assets chromium lint typecheck
+test: $(STAMP) browser-assets chromium faketime lint typecheck
 	$(PY) -m pytest
 
 ## The proof: 10 500 events under seeded faults (CPython), 50 reloads mid-flush and every way of
@@ -51,6 +52,12 @@ chromium:
 	@test -x $(CHROMIUM) || command -v apt-get >/dev/null || \
 	  { echo "Chromium is missing at $(CHROMIUM) and apt-get is unavailable"; exit 1; }
 	@test -x $(CHROMIUM) || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+## libfaketime: the clock-skew tests move a real process's wall clock with it.
+faketime:
+	@command -v faketime >/dev/null || command -v apt-get >/dev/null || \
+	  { echo "faketime is missing and apt-get is unavailable"; exit 1; }
+	@command -v faketime >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime; }
 
 clean:
 	rm -rf $(VENV) dist build .mypy_cache .ruff_cache .pytest_cache node_modules static/vendor \

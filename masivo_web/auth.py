@@ -39,11 +39,12 @@ class AuthManager:
     ``refused_backoff_s`` every caller gets the same error at once, without a request; the next
     use after that asks Masivo again (a key can be re-enabled, a test server reset).
 
-    Nothing the world says can make it loop: two authorize requests are at least ``floor_s``
-    apart (whatever the token's times, the device's clock or a 401 say), and each failure in a
-    row doubles that wait, up to :data:`AUTHORIZE_BACKOFF_CAP_S`. One exception, so a revoked
-    token costs no wait: the first token Masivo rejects (401) is replaced at once; a token
-    issued that way and rejected again waits for the floor (at most two requests a floor).
+    Nothing the world says can make it loop: after a token arrives, the next authorize request
+    waits at least ``floor_s`` (whatever the token's times, the device's clock or a 401 say);
+    after a failed one, ``failure_backoff_s`` doubled per failure in a row, up to
+    :data:`AUTHORIZE_BACKOFF_CAP_S` (a blip at page load costs a second, not the floor). One
+    exception, so a revoked token costs no wait: the first token Masivo rejects (401) is
+    replaced at once; a token issued that way and rejected again waits for the floor.
 
     ``service_clock`` learns the service's time from each token's ``iat`` (and the answers'
     ``Date``, given to it by whoever reads them).
@@ -57,6 +58,7 @@ class AuthManager:
         *,
         refused_backoff_s: float = 60.0,
         floor_s: float = 30.0,
+        failure_backoff_s: float = 1.0,
         cache: TokenCache | None = None,
         random: Callable[[], float] = lambda: 0.5,
     ) -> None:
@@ -68,6 +70,7 @@ class AuthManager:
         self._clock = clock
         self._refused_backoff_s = refused_backoff_s
         self._floor_s = floor_s
+        self._failure_backoff_s = failure_backoff_s
         self._random = random
         #: The service's time, learned from its answers (events are stamped with it).
         self.service_clock = ServiceClock(clock)
@@ -244,17 +247,17 @@ class AuthManager:
         return state
 
     def _schedule_next(self, *, failed: bool) -> None:
-        """The earliest the next authorize may start: the floor after any answer, doubled for
-        each failure in a row (with jitter, so clients that failed together spread out)."""
+        """The earliest the next authorize may start: the floor after a token (or a refusal),
+        the failure backoff doubled for each failure in a row after a failure (with jitter, so
+        clients that failed together spread out)."""
         self._failures = self._failures + 1 if failed else 0
         if not failed and not self._quick_now:
             self._quick_spent = False
         self._quick_now = False
         wait = self._floor_s
         if self._failures:
-            doubled = self._floor_s * 2 ** min(self._failures - 1, 16)
+            doubled = self._failure_backoff_s * 2 ** min(self._failures - 1, 30)
             wait = min(AUTHORIZE_BACKOFF_CAP_S, doubled) * (0.75 + 0.5 * self._random())
-            wait = max(wait, self._floor_s)
         self._next_start = self._clock.monotonic() + wait
 
     async def _refresh_forever(self) -> None:
@@ -302,6 +305,7 @@ class TokenRegistry:
         *,
         refused_backoff_s: float = 60.0,
         floor_s: float = 30.0,
+        failure_backoff_s: float = 1.0,
         cache: TokenCache | None = None,
         random: Callable[[], float] = lambda: 0.5,
     ) -> AuthManager:
@@ -316,6 +320,7 @@ class TokenRegistry:
                 clock,
                 refused_backoff_s=refused_backoff_s,
                 floor_s=floor_s,
+                failure_backoff_s=failure_backoff_s,
                 cache=cache,
                 random=random,
             )

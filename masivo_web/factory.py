@@ -229,6 +229,7 @@ def build_client(
         clock,
         refused_backoff_s=policy.refused_key_backoff_s,
         floor_s=policy.authorize_floor_s,
+        failure_backoff_s=policy.backoff_base_s,
         cache=_tab_token(page, settings),
         random=random,
     )

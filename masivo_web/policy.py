@@ -74,10 +74,11 @@ class DeliveryPolicy(Record):
         #: After Masivo refused the API key, ask again only after this long (a key can be
         #: re-enabled; a refused key must not be asked for on every event).
         self.refused_key_backoff_s = refused_key_backoff_s
-        #: Least time between two authorize requests of one key, doubled per failure in a row
-        #: (up to 10 minutes): a token that looks expired on arrival, a clock that is off or a
-        #: 401 on every send cannot become a flood (realm-js keeps 10 s; okta-auth-js had none
-        #: and renewed forever on a clock 1 h ahead). The token is refreshed every 5 minutes.
+        #: Least time from a token's arrival to the next authorize request of its key: a token
+        #: that looks expired on arrival, a clock that is off or a 401 on every send cannot
+        #: become a flood (realm-js keeps 10 s; okta-auth-js had none and renewed forever on a
+        #: clock 1 h ahead). Tokens are refreshed every 5 minutes. A failed authorize is tried
+        #: again after ``backoff_base_s``, doubled per failure in a row up to 10 minutes.
         self.authorize_floor_s = authorize_floor_s
         _check(self)
 

@@ -138,8 +138,20 @@ async def test_a_failing_authorize_backs_off() -> None:
         await clock.advance(30)
     client.destroy()
     gaps = [b - a for a, b in itertools.pairwise(masivo.authorized_at)]
-    assert len(masivo.authorized_at) <= 15  # 30 s doubling to 10 minutes
-    assert min(gaps) >= 30 and gaps[-1] >= 400  # never under the floor; near 10 minutes at last
+    assert len(masivo.authorized_at) <= 20  # 1 s doubling to 10 minutes
+    assert gaps[-1] >= 400 and gaps[-2] >= 400  # capped near 10 minutes, not hammering
+
+
+async def test_a_first_authorize_that_fails_is_tried_again_within_seconds() -> None:
+    clock = FakeClock()
+    masivo = WindowedMasivo(clock)
+    masivo.script("authorize", json_response(503, {"error": "down", "details": "blip"}))
+    client = client_of(masivo)
+    delivery = client.send_analytics_event(EVENT)
+    await clock.advance(3)
+    await client.flush()
+    assert (await delivery).success and masivo.authorized_at[1] - masivo.authorized_at[0] <= 5
+    client.destroy()
 
 
 async def test_a_401_on_every_send_is_bounded() -> None:
