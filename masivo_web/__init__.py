@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ._version import VERSION
 from .client import MasivoClient
-from .delivery import Delivery, SendEventResult
+from .delivery import CloseResult, Delivery, SendEventResult
 from .errors import (
     MasivoAuthError,
     MasivoConfigError,
@@ -39,6 +39,7 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "RESERVED_EVENT_TYPES",
+    "CloseResult",
     "Delivery",
     "DeliveryPolicy",
     "MasivoAuthError",

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .aio import first_of
 from .config import Settings
 from .context import page_fields
-from .delivery import Delivery, not_sent
+from .delivery import CloseResult, Delivery, not_sent
 from .encoding import serialise
 from .errors import MasivoConfigError, MasivoError, MasivoValidationError
 from .events import PreparedEvent, as_dict, new_event_id, prepare_event
@@ -56,6 +56,9 @@ class MasivoClient:
         self.recorded_events: list[dict[str, Any]] = []
         self._destroyed = False
         self._forked = False  # this process is a fork of the one that made the client
+        # close() began, or the client is destroyed or forked: new events are refused (never
+        # accepted, then dropped at the end).
+        self._closing = False
         self._identity.opt_out_listeners.append(self._drop_for_opt_out)
         # A worker's first moments: the visitor and the page are not known yet. Events queued
         # meanwhile are noted (with the anonymous id they got and the fields the SDK filled)
@@ -90,7 +93,7 @@ class MasivoClient:
         self, event: tuple[Any, ...], fields: dict[str, Any], page_keys: tuple[str, ...]
     ) -> Delivery:
         """``send_analytics_event``; ``page_keys``: the fields ``page()`` read from the page."""
-        if self._destroyed:
+        if self._closing:  # closing, destroyed, or forked: one check on the hot path
             self._check_alive()
         running_loop()  # no loop: a clear error now, not a lost event later
         context_json = None
@@ -259,18 +262,36 @@ class MasivoClient:
         if not self._destroyed:
             await self._flusher.flush()
 
-    async def close(self, timeout_s: float = 10.0) -> bool:
-        """Flush for at most ``timeout_s`` seconds, then destroy. True only when every event
-        was settled (delivered or finally failed) in time; what was not is dropped (and, in a
-        page, stays stored for the next page)."""
+    async def close(self, timeout_s: float = 10.0) -> CloseResult:
+        """Send what is queued until nothing is left or ``timeout_s`` seconds passed, then
+        destroy. From the moment it is called, new events are refused (``MasivoConfigError``).
+        Returns a :class:`CloseResult`: true when every event was settled (delivered or finally
+        failed) in time, with ``unsent``, how many were not: their awaitables raise, and in a
+        page they stay stored, for the site's next page to send."""
         if self._destroyed:
-            return True
+            return CloseResult(0)
+        self._closing = True
+        unsent = 0
         try:
-            await first_of(self.flush, lambda: self._clock.sleep(timeout_s))
-            settled = not self._outbox.unsettled()
+            await first_of(self._flushed_all, lambda: self._clock.sleep(timeout_s))
+            unsent = len(self._outbox.unsettled())
         finally:
-            self.destroy()
-        return settled
+            self._shut(keep_stored=True)
+        if unsent:
+            logger.warning(
+                "masivo_web: close() sent what it could in %g s; %d event(s) were not sent%s",
+                timeout_s,
+                unsent,
+                " (they stay stored for the site's next page)" if self._page is not None else "",
+            )
+        return CloseResult(unsent)
+
+    async def _flushed_all(self) -> None:
+        # One flush waits for the events unsettled when it began (retries and backoff
+        # included); none can be added meanwhile (closing), but a batch split or put back is
+        # still the same events: loop until none is left.
+        while self._outbox.unsettled() and not self._destroyed:
+            await self._flusher.flush()
 
     @property
     def pending_events(self) -> int:
@@ -280,7 +301,7 @@ class MasivoClient:
     def _left_in_parent(self) -> None:
         """This process was forked from the one that made the client: its loop, tasks and
         queued events belong to the parent (which sends them); here it refuses every call."""
-        self._forked = self._destroyed = True
+        self._forked = self._destroyed = self._closing = True
 
     def where(self, event_id: str) -> str | None:
         """Where an event is now: ``"queued"``, ``"taken"`` (its request about to start),
@@ -298,15 +319,18 @@ class MasivoClient:
         Never raises. Call it on logout. ``await flush()`` first to send what is queued, or use
         ``async with create_client(...) as masivo:`` which does both.
         """
+        self._shut(keep_stored=False)
+
+    def _shut(self, *, keep_stored: bool) -> None:
         if self._destroyed:
             return
-        self._destroyed = True
+        self._destroyed = self._closing = True
         steps = (
             self._stop_listening,
             self._lifecycle.remove,
             self._context.close,
             self._flusher.close,
-            self._drop_queue,
+            lambda: self._drop_queue(keep_stored),
             lambda: self._token_registry.release(self._tokens),
         )
         for step in steps:
@@ -315,9 +339,9 @@ class MasivoClient:
             except Exception:  # every step runs: the token is released whatever failed
                 logger.exception("masivo_web: destroy() step failed")
 
-    def _drop_queue(self) -> None:
-        dropped = self._outbox.close()
-        if dropped:
+    def _drop_queue(self, keep_stored: bool) -> None:
+        dropped = self._outbox.close(keep_stored=keep_stored)
+        if dropped and not keep_stored:
             logger.warning("masivo_web: destroy() dropped %d unsent event(s)", dropped)
 
     async def __aenter__(self) -> MasivoClient:
@@ -329,8 +353,9 @@ class MasivoClient:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        self._closing = True  # what is tracked from here is refused, not dropped at the end
         try:
-            await self.flush()
+            await self._flushed_all()
         finally:
             self.destroy()
 
@@ -379,6 +404,11 @@ class MasivoClient:
         return delivery
 
     def _check_alive(self) -> None:
+        if self._closing and not self._destroyed:
+            raise MasivoConfigError(
+                "This client is closing (close() was called): events tracked now would not be "
+                "sent, so they are refused. Send them before close(), or use another client."
+            )
         if self._forked:
             raise MasivoConfigError(
                 "This client was made before the process forked (gunicorn --preload, "
@@ -389,5 +419,6 @@ class MasivoClient:
             )
         if self._destroyed:
             raise MasivoConfigError(
-                "This client was destroyed; create a new one with create_client()."
+                "This client was closed (or destroyed); create a new one: create_client(), or "
+                "SyncClient()."
             )

@@ -31,6 +31,38 @@ class SendEventResult(Record):
         self.data = data
 
 
+class CloseResult:
+    """What ``close(timeout_s)`` did: true when every event was settled (delivered or finally
+    failed) in time; ``unsent`` is how many were not (in a page they stay stored, and the site's
+    next page sends them).
+
+    >>> result = await masivo.close(timeout_s=5)
+    >>> if not result:
+    ...     print(result.unsent, "event(s) not sent")
+    """
+
+    __slots__ = ("unsent",)
+
+    def __init__(self, unsent: int) -> None:
+        self.unsent = unsent
+
+    def __bool__(self) -> bool:
+        return self.unsent == 0
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, bool):  # ``close() == True`` keeps meaning "everything settled"
+            return bool(self) is other
+        if isinstance(other, CloseResult):
+            return self.unsent == other.unsent
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(bool(self))
+
+    def __repr__(self) -> str:
+        return f"CloseResult(unsent={self.unsent})"
+
+
 def log_failure(error: MasivoError, event_id: str) -> None:
     """The default ``on_error``: a warning on the ``masivo_web`` logger."""
     logger.warning("masivo_web: event %s was not delivered: %s", event_id, error)

@@ -350,9 +350,10 @@ class Outbox:
             item.delivery.resolve(SendEventResult(False, 0, {"reason": reason}))
         return len(items)
 
-    def close(self) -> int:
+    def close(self, *, keep_stored: bool = False) -> int:
         """Fail every unsettled event (the client is destroyed) and forget their stored
-        copies; returns how many. Never raises."""
+        copies, unless ``keep_stored`` (``close()`` ran out of time: the site's next page sends
+        them); returns how many. Never raises."""
         if self.closed:
             return 0
         self.closed = True
@@ -360,11 +361,17 @@ class Outbox:
         for batch in self._batches:
             self._release(batch)
         self._batches.clear()
-        error = MasivoError(
-            "The client was destroyed before this event was sent; await flush() before destroy()."
-        )
+        if keep_stored:
+            kept = " (it stays stored: the site's next page sends it)" if self.persistence else ""
+            error = MasivoError(f"close() ran out of time before this event was sent{kept}.")
+        else:
+            error = MasivoError(
+                "The client was destroyed before this event was sent; await flush() before "
+                "destroy()."
+            )
         for item in dropped:
-            self._forget(item)
+            if not keep_stored:
+                self._forget(item)
             item.delivery.fail(error, log=False)
         if self.persistence is not None:
             try:

@@ -31,7 +31,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from .client import MasivoClient
-from .delivery import Delivery, SendEventResult
+from .delivery import CloseResult, Delivery, SendEventResult
 from .errors import MasivoConfigError, MasivoError
 from .factory import create_client
 from .runtime import IS_BROWSER, after_fork, at_exit
@@ -228,11 +228,13 @@ class SyncClient:
         assert isinstance(token, str)
         return token
 
-    def close(self, timeout_s: float = 10.0) -> bool:
-        """Flush for at most ``timeout_s`` seconds, then stop. True when every event was
-        settled; False when some were not (they are dropped, and logged)."""
+    def close(self, timeout_s: float = 10.0) -> CloseResult:
+        """Send what is queued until nothing is left or ``timeout_s`` seconds passed, then stop.
+        Events tracked from another thread meanwhile are refused (``MasivoConfigError``), never
+        accepted and dropped. A :class:`CloseResult`: true when every event was settled, with
+        ``unsent``, how many were not (logged too)."""
         if self._closed:
-            return True
+            return CloseResult(0)
         try:
             return self._call(self._client.close(timeout_s), timeout_s + CALL_BOUND_S)
         finally:

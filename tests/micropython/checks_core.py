@@ -6,7 +6,7 @@ import time
 
 from support import API_BASE, AUTH_URL, Masivo, cart, client, until
 
-from masivo_web import MasivoValidationError, SendEventResult, create_client
+from masivo_web import MasivoConfigError, MasivoValidationError, SendEventResult, create_client
 from masivo_web.errors import MasivoError
 from masivo_web.events import new_event_id
 from masivo_web.transports.base import Response
@@ -135,9 +135,16 @@ async def check_close_with_a_timeout_returns_in_time_and_says_what_was_not_sent(
     masivo_client = client(masivo, idle_flush_s=30, on_error=lambda error, event_id: None)
     delivery = masivo_client.send_analytics_event(cart())
     started = time.ticks_ms()
-    await masivo_client.close(timeout_s=0.2)
+    result = await masivo_client.close(timeout_s=0.2)
     assert time.ticks_diff(time.ticks_ms(), started) < 1500
     assert delivery.done() and delivery.error is not None
+    assert not result and result.unsent == 1 and result == False  # noqa: E712
+    try:
+        masivo_client.send_analytics_event(cart())
+    except MasivoConfigError:
+        pass
+    else:
+        raise AssertionError("an event after close() was accepted")
 
 
 async def check_bad_input_is_refused_with_a_reason_and_queued_events_are_untouched():

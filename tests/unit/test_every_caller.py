@@ -55,7 +55,7 @@ async def test_an_awaiter_that_gives_up_does_not_break_its_batch(masivo: FakeMas
     assert (await second).success
     assert (await first).success  # the event itself was delivered all the same
     await client.flush()  # returns: nothing pending
-    assert await client.close(1.0) is True
+    assert await client.close(1.0) == True  # noqa: E712  # a CloseResult
 
 
 async def test_an_awaiter_that_gives_up_while_its_event_is_queued(masivo: FakeMasivo) -> None:
@@ -93,7 +93,7 @@ async def test_a_failing_task_group_sibling_does_not_break_delivery(masivo: Fake
         await group_with_a_failing_sibling()
     await masivo.clock.advance(1.0)
     assert (await second).success and (await first).success
-    assert await client.close(1.0) is True
+    assert await client.close(1.0) == True  # noqa: E712  # a CloseResult
 
 
 async def test_asyncio_timeout_around_an_await_leaves_the_event_deliverable(
@@ -118,8 +118,9 @@ async def test_close_with_a_timeout_says_false_while_an_event_is_pending(
     delivery = client.send_analytics_event(EVENT)
     closing = asyncio.get_running_loop().create_task(client.close(5.0))
     await masivo.clock.advance(5.0)
-    assert await closing is False
-    with pytest.raises(MasivoError, match="destroyed"):
+    result = await closing
+    assert result == False and result.unsent == 1  # noqa: E712  # a CloseResult
+    with pytest.raises(MasivoError, match="close"):
         await delivery
 
 

@@ -215,7 +215,7 @@ async def test_opt_out_drops_the_queue_and_is_remembered_until_opt_in(
 async def test_close_flushes_within_its_timeout(masivo: FakeMasivo) -> None:
     client = client_for(masivo)
     delivery = client.send_analytics_event(EVENT)
-    assert await client.close(timeout_s=5) is True
+    assert await client.close(timeout_s=5) == True  # noqa: E712  # a CloseResult
     assert (await delivery).success
     masivo.script("events", *[json_response(503, {"error": "down"})] * 20)
     slow = client_for(masivo)
@@ -223,7 +223,7 @@ async def test_close_flushes_within_its_timeout(masivo: FakeMasivo) -> None:
     closing = masivo.clock.advance(30)
     result = slow.close(timeout_s=2)
     _, closed = await asyncio.gather(closing, result)
-    assert closed is False
+    assert closed == False and closed.unsent == 1  # noqa: E712  # a CloseResult
     assert stuck.done()  # destroyed: its awaitable raises rather than hanging
     with pytest.raises(MasivoConfigError):
         slow.send_analytics_event(EVENT)

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_public_names_are_pinned_and_sorted() -> None:
     assert masivo_web.__all__ == [
         "RESERVED_EVENT_TYPES",
+        "CloseResult",
         "Delivery",
         "DeliveryPolicy",
         "MasivoAuthError",
