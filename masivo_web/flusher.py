@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from . import api
-from .aio import Wakeup, cancel, spawn
+from .aio import Wakeup, cancel, first_of, spawn
 from .auth import AuthManager
 from .config import Settings
 from .delivery import Delivery
@@ -29,6 +29,10 @@ from .runtime import IS_BROWSER, Clock, loop_running, next_turn, running_loop
 from .transports import Request, Response
 
 logger = logging.getLogger("masivo_web")
+
+#: When the event loop ends under a client nobody closed (a server's shutdown, the end of
+#: ``asyncio.run``), it sends what it holds for at most this long before letting the loop end.
+LAST_CHANCE_S = 5.0
 
 
 class Flusher:
@@ -186,6 +190,52 @@ class Flusher:
         return self._wakeup
 
     async def _run(self, wakeup: Wakeup) -> None:
+        try:
+            await self._follow_the_queue(wakeup)
+        except asyncio.CancelledError:
+            # Cancelled by destroy() (closed), or by the end of the event loop: asyncio.run and
+            # servers (uvicorn) cancel every task and run the loop until they finish, so there
+            # is still time to send what a client nobody closed holds. (Not in a page: its loop
+            # never ends; the page-hide flush is its last chance.)
+            if not self._closed and not IS_BROWSER and self._outbox.unsettled():
+                await self._last_chance()
+            raise
+
+    async def _last_chance(self) -> None:
+        outbox = self._outbox
+        logger.warning(
+            "masivo_web: the event loop is ending and a client that was never closed holds %d "
+            "event(s): sending them now (at most %g s). Close the client in your app's shutdown "
+            "(a FastAPI lifespan, `async with`, or `await masivo.close()`).",
+            len(outbox.unsettled()),
+            LAST_CHANCE_S,
+        )
+        deadline = self._clock.monotonic() + LAST_CHANCE_S
+
+        async def send_all() -> None:
+            while outbox.unsettled() and not self._closed:
+                # Everything queued is due now; batches whose tasks were cancelled with this
+                # one come back to the queue, due at once. An event waiting for its retry
+                # backoff still waits for it (no retry storm at the end).
+                outbox.queue.request_flush()
+                batches = outbox.take(self._clock.monotonic())
+                if not batches:
+                    await self._clock.sleep(0.01)
+                for batch in batches:
+                    await self._send(batch)
+
+        try:
+            left = deadline - self._clock.monotonic()
+            await first_of(send_all, lambda: self._clock.sleep(left))
+        except Exception:  # the loop is ending: say what was lost, never raise from here
+            logger.exception("masivo_web: sending at the end of the event loop failed")
+        unsent = len(outbox.unsettled())
+        if unsent:
+            logger.warning(
+                "masivo_web: %d event(s) were not sent before the event loop ended.", unsent
+            )
+
+    async def _follow_the_queue(self, wakeup: Wakeup) -> None:
         outbox = self._outbox
         while True:
             now = self._clock.monotonic()

@@ -145,11 +145,12 @@ def final_error(outcome: Outcome, max_attempts: int) -> MasivoError:
 
 
 def log_retry(count: int, reason: object, delay: float, attempt: int, max_attempts: int) -> None:
-    """Say that ``count`` events are tried again in ``delay`` seconds, and why. The first retry
-    is a warning (a wrong URL must not mean minutes of silence); later ones are info, so a
-    flaky network does not flood the log."""
+    """Say that ``count`` events are tried again in ``delay`` seconds, and why: a warning at
+    the 1st, 2nd, 4th and 8th retry (a wrong URL must not mean minutes of silence, and an
+    outage stays visible as it lasts), info otherwise (a flaky network does not flood the
+    log)."""
     logging.getLogger("masivo_web").log(
-        logging.WARNING if attempt == 1 else logging.INFO,
+        logging.WARNING if attempt & (attempt - 1) == 0 else logging.INFO,
         "masivo_web: %d event(s) not delivered yet (%s); next try in %.3g s (attempt %d of %d)",
         count,
         reason,

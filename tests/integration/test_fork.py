@@ -46,7 +46,7 @@ PRELOADED_SYNC_CLIENT = textwrap.dedent(
             os._exit(0 if flushed and closed and statuses == [201] * 10 else 3)
         children.append(pid)
     codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in children]
-    print(json.dumps({"codes": codes, "master_closed": masivo.close(timeout_s=20)}))
+    print(json.dumps({"codes": codes, "master_closed": bool(masivo.close(timeout_s=20))}))
     """
 )
 
