@@ -163,12 +163,19 @@ class PageLink:
         self._plans: dict[int, list[tuple[Any, list[str], str]]] = {}
         self._plan_number = 0
         self._answers: dict[tuple[int, int], Settable[Response]] = {}
+        #: The page could not load the module (a CSP without data: scripts): no page to link
+        #: to, so this worker's clients work alone (memory storage, their own sends).
+        self.alone = False
         name = f"masivo_web:link:{new_event_id()}"
         self._channel = js.BroadcastChannel.new(name)
         self._channel.onmessage = create_proxy(self._received)
         source = SOURCE.replace("__CHANNEL__", json.dumps(name))
         url = "data:text/javascript;charset=utf-8," + str(js.encodeURIComponent(source))
-        installed = xworker.sync.importJS(url, MODULE_NAME)
+        try:
+            installed = xworker.sync.importJS(url, MODULE_NAME)
+        except Exception as exc:  # with SharedArrayBuffer the call is synchronous and throws
+            self._install_failed(exc)
+            return
         catch = getattr(installed, "catch", None)  # a promise without SharedArrayBuffer
         if catch is not None:
             self._on_failure = create_proxy(self._install_failed)
@@ -191,13 +198,15 @@ class PageLink:
         self._post_task_end()
 
     def write(self, area: str, key: str, value: str | None) -> None:
-        self._writes[area][key] = value
-        self.changed()
+        if not self.alone:
+            self._writes[area][key] = value
+            self.changed()
 
     def changed(self) -> None:
         """Something the page must know changed: tell it at the end of this task."""
-        self._changed = True
-        self._post_task_end()
+        if not self.alone:
+            self._changed = True
+            self._post_task_end()
 
     def add_planner(self, planner: Any) -> None:
         """Send ``planner``'s page-hide plan with every update (a client's flusher)."""
@@ -331,12 +340,31 @@ class PageLink:
         answer.set_value(Response(int(message["status"]), headers, body))
 
     def _install_failed(self, error: Any) -> None:
+        """No module in the page: work alone, as a plain client, rather than wait for a page
+        that will never answer (nothing would ever be sent)."""
+        if self.ready or self.alone:
+            return
+        self.alone = True
+        # One short line: the error's text holds the whole data: URL (kilobytes).
+        reason = str(getattr(error, "name", "") or type(error).__name__)
         logger.warning(
-            "masivo_web: the page could not load the SDK's main-thread module (%s): events "
-            "queued when the page is left are lost, and identity and consent are not kept. A "
-            "Content-Security-Policy that forbids data: scripts blocks it.",
-            error,
+            "masivo_web: the page refused the SDK's main-thread module (%s; a "
+            "Content-Security-Policy without data: scripts?): this worker sends on its own, "
+            "and events still queued when the page is left are lost.",
+            reason,
         )
+        self._writes = {"local": ordered_dict(), "session": ordered_dict()}
+        self._hello({"local": {}, "session": {}, "page": self._own_page()})
+
+    def _own_page(self) -> dict[str, Any]:
+        """The page state a worker can see by itself (its URL is the worker script's)."""
+        return {
+            "href": str(getattr(self._js.location, "href", "")),
+            "title": "",
+            "referrer": "",
+            "visibility": "visible",
+            "online": bool(getattr(self._js.navigator, "onLine", True)),
+        }
 
 
 def _request_message(request: Request) -> dict[str, Any]:
