@@ -27,8 +27,8 @@ test: $(STAMP) browser-assets chromium faketime lint typecheck
 
 ## The proof: 10 500 events under seeded faults (CPython), 50 reloads mid-flush and every way of
 ## leaving a page, 5 runs each (Chromium).
-reliability: $(STAMP) browser-assets chromium
-	$(PY) -m masivo_web reliability --events 1500 --navigations 50 --departures 5
+reliability: $(STAMP) browser-assets chromium faketime
+	$(PY) -m masivo_web reliability --events 1500 --navigations 50 --departures 5 --field 200
 
 ## masivo_web's speed and size figures, rewritten into BENCHMARKS.md (not part of the suite).
 bench: $(STAMP) browser-assets chromium

@@ -175,6 +175,16 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="runs of each way of leaving a page in Chromium (navigate, close, reload...)",
     )
+    proof.add_argument(
+        "--field",
+        type=int,
+        default=0,
+        help="events per field condition (wrong clocks, a fork): real processes, libfaketime",
+    )
+    proof.add_argument(
+        "--field-seconds", type=float, default=10.0, help="how long each clock condition runs"
+    )
+    proof.add_argument("--field-only", action="store_true", help="run only the field part")
     proof.set_defaults(handler=_reliability)
     args = parser.parse_args(argv)
     handler = args.handler

@@ -258,13 +258,21 @@ def report(rows: list[Tally], seed: int) -> str:
 
 def main(args: Any) -> int:
     """The ``reliability`` command."""
-    rows = run_cpython(args.events, args.seed)
-    if args.navigations:
-        rows.append(run_chromium(args.navigations, args.seed))
-    print(report(rows, args.seed))
-    ok = all(row.ok for row in rows)
-    if getattr(args, "departures", 0):
-        ok = run_departures(args.departures) and ok
+    ok = True
+    if not getattr(args, "field_only", False):
+        rows = run_cpython(args.events, args.seed)
+        if args.navigations:
+            rows.append(run_chromium(args.navigations, args.seed))
+        print(report(rows, args.seed))
+        ok = all(row.ok for row in rows)
+        if getattr(args, "departures", 0):
+            ok = run_departures(args.departures) and ok
+    field_events = getattr(args, "field", 0)
+    if field_events:
+        from . import field
+
+        print("\nField conditions (real processes; libfaketime for the device clock):\n")
+        ok = field.main(field_events, getattr(args, "field_seconds", 10.0)) and ok
     return 0 if ok else 1
 
 

@@ -22,3 +22,17 @@ def test_no_event_is_lost_or_stored_twice_under_any_fault_class() -> None:
         assert row.reported_failed == 0, summary
     injected = {kind for row in rows for kind in row.injected}
     assert {"500", "429", "401", "drop", "revoke", "slow"} <= injected  # the faults really happened
+
+
+def test_the_field_part_runs_every_condition_and_stores_each_event_once() -> None:
+    from masivo_web.emulator.field import field_report, run_field
+
+    rows = run_field(events=20, seconds=1.0)
+    summary = field_report(rows)
+    conditions = [row.condition for row in rows]
+    assert any("+2h" in c for c in conditions) and any("fork" in c for c in conditions), summary
+    for row in rows:
+        assert row.stored_once == row.sent and row.stored_twice == 0, summary
+        assert row.refused == 0, summary
+    # One authorize per process: the clock rows one each, the fork the parent and 3 children.
+    assert [row.authorize for row in rows] == [1] * 6 + [4], summary
