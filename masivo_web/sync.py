@@ -211,6 +211,14 @@ class SyncClient:
         the sending goes on either way."""
         return self._call_within(self._flushed(), timeout_s, False)
 
+    # The client is read when the coroutine runs, not when it is made: in a forked child the
+    # call first starts a new client (_submit), and these must use that one.
+    async def _token(self) -> str:
+        return await self._client.get_token()
+
+    async def _closed_in(self, timeout_s: float) -> CloseResult:
+        return await self._client.close(timeout_s)
+
     async def _flushed(self) -> bool:
         await self._client.flush()
         return True
@@ -219,7 +227,7 @@ class SyncClient:
         """The current bearer token (for sibling SDKs), waiting at most ``timeout_s`` seconds
         (``MasivoError`` then: the authorize route is failing or slow)."""
         missing = object()
-        token = self._call_within(self._client.get_token(), timeout_s, missing)
+        token = self._call_within(self._token(), timeout_s, missing)
         if token is missing:
             raise MasivoError(
                 f"No token within {timeout_s:g} s: Masivo's authorize route is failing or slow "
@@ -236,7 +244,7 @@ class SyncClient:
         if self._closed:
             return CloseResult(0)
         try:
-            return self._call(self._client.close(timeout_s), timeout_s + CALL_BOUND_S)
+            return self._call(self._closed_in(timeout_s), timeout_s + CALL_BOUND_S)
         finally:
             self._stop()
 

@@ -34,6 +34,8 @@ PRELOADED_SYNC_CLIENT = textwrap.dedent(
     for worker in range(workers):
         pid = os.fork()
         if pid == 0:
+            if worker == 0:
+                masivo.get_token()  # the child's first call: not a send
             futures = [
                 masivo.send_analytics_event(
                     type="ADD_TO_CART", customer_id=f"w{worker}-{n}", brand_id=None
