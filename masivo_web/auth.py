@@ -107,12 +107,7 @@ class AuthManager:
         if kept.device_offset is not None:
             self.service_clock.seed(kept.device_offset)
             service_then = kept.received_epoch + kept.device_offset
-        state = TokenState.issued(kept.token, now=now, service_now=service_then, age=max(0, age))
-        if state.expires_at is None:
-            by_device = TokenState.issued(
-                kept.token, now=now, service_now=kept.received_epoch, age=max(0, age)
-            )
-            state = _plausible(state, by_device)
+        state = _token_state(kept.token, now, service_then, kept.received_epoch, max(0, age))
         unknown_and_old = state.expires_at is None and age > REFRESH_INTERVAL_S
         if age < 0 or unknown_and_old or not state.usable(now):
             cache.forget()
@@ -236,11 +231,7 @@ class AuthManager:
         iat = read_token_times(token)[1]
         if iat is not None:
             self.service_clock.observe(iat, received_at=now)
-        state = TokenState.issued(token, now=now, service_now=self.service_clock.now())
-        if state.expires_at is None:
-            state = _plausible(
-                state, TokenState.issued(token, now=now, service_now=self._clock.time())
-            )
+        state = _token_state(token, now, self.service_clock.now(), self._clock.time(), 0.0)
         if self._cache is not None:
             device_offset = self.service_clock.device_offset()
             self._cache.save(KeptToken(token, self._clock.time(), device_offset))
@@ -274,10 +265,19 @@ class AuthManager:
                 logger.warning("masivo_web: token refresh failed (%s); retrying later", exc)
 
 
-def _plausible(unknown: TokenState, by_device: TokenState) -> TokenState:
-    """``by_device`` (its life read from the device's clock) if that life is plausible."""
-    life = by_device.lifetime
-    return by_device if life is not None and 0 < life <= PLAUSIBLE_LIFE_S else unknown
+def _token_state(
+    token: str, now: float, service_then: float | None, device_then: float, age: float
+) -> TokenState:
+    """A token's state, its life read by the service's time at its arrival (``service_then``);
+    without it (and without ``iat``), by the device's (``device_then``) if that life is
+    plausible, else unknown."""
+    state = TokenState.issued(token, now=now, service_now=service_then, age=age)
+    if state.expires_at is None:
+        by_device = TokenState.issued(token, now=now, service_now=device_then, age=age)
+        life = by_device.lifetime
+        if life is not None and 0 < life <= PLAUSIBLE_LIFE_S:
+            return by_device
+    return state
 
 
 class TokenRegistry:

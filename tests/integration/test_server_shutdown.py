@@ -34,10 +34,9 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start(
-    command: list[str], emulator: EmulatorServer, port: int, **env: str
-) -> subprocess.Popen[str]:
-    environment = {
+def app_environment(emulator: EmulatorServer, **env: str) -> dict[str, str]:
+    """What the apps read: this checkout, and the emulator's URLs and key."""
+    return {
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "MASIVO_AUTH_URL": emulator.auth_url,
@@ -45,6 +44,12 @@ def start(
         "MASIVO_TEST_KEY": emulator.client_key,
         **env,
     }
+
+
+def start(
+    command: list[str], emulator: EmulatorServer, port: int, **env: str
+) -> subprocess.Popen[str]:
+    environment = app_environment(emulator, **env)
     server = subprocess.Popen(
         command,
         cwd=ROOT,
@@ -146,16 +151,9 @@ def test_a_worker_that_forgets_close_still_delivers_when_its_loop_ends_on_sigter
     ends the process with the signal before its loop ends: there, only the lifespan's close()
     sends; the README says so.)"""
     emulator = fresh_masivo_emulator
-    environment = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "MASIVO_AUTH_URL": emulator.auth_url,
-        "MASIVO_API_BASE": emulator.api_base,
-        "MASIVO_TEST_KEY": emulator.client_key,
-    }
     worker = subprocess.Popen(
         [sys.executable, "-c", LOOP_WORKER],
-        env=environment,
+        env=app_environment(emulator),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
