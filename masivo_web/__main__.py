@@ -52,7 +52,7 @@ def _emulator(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    settings = Settings(token_ttl_s=args.token_ttl, rate_limit=args.rate_limit)
+    settings = Settings(token_ttl_s=args.token_ttl, rate_limit=args.rate_limit, dedupe=args.dedupe)
     import sqlite3
 
     try:
@@ -116,6 +116,11 @@ def main(argv: list[str] | None = None) -> int:
     emulator.add_argument("--token-ttl", type=_positive, default=3600.0, help="token lifetime, s")
     emulator.add_argument(
         "--rate-limit", type=_at_least_one, default=1000, help="requests per minute"
+    )
+    emulator.add_argument(
+        "--dedupe",
+        action="store_true",
+        help="store a repeated event_id once (default: every copy, as the documented service)",
     )
     emulator.set_defaults(handler=_emulator)
     demo = commands.add_parser(

@@ -147,6 +147,19 @@ class EventStore:
                 self._segments.pop(key, None)
                 self.storage.remove(key)
 
+    def without(self, event_ids: list[str]) -> dict[str, str | None]:
+        """The storage writes that would take ``event_ids`` out (each changed key: its record
+        without them, or None to remove it), for someone else to apply; nothing changes here."""
+        drop = set(event_ids)
+        writes: dict[str, str | None] = {}
+        for event_id in event_ids:
+            key = self._segment_of.get(event_id)
+            if key is None or key in writes:
+                continue
+            kept = [line for other, line in self._segments[key].items() if other not in drop]
+            writes[key] = _segment_record(self.owner, kept) if kept else None
+        return writes
+
     def _new_segment(self, lines: dict[str, str]) -> None:
         key = self.prefix + next(iter(lines))
         self._segments[key] = lines

@@ -265,6 +265,7 @@ def build_client(
         flusher.set_online(page.online())
         if page.link is not None:  # a worker: the page starts the page-hide flush
             page.link.add_planner(flusher)
+            outbox.on_settled = page.link.changed  # the plan changes with each answer
         page.when_ready(lambda: _start_in_page(page, flusher, manager, persistence))
     if _live_clients is not None:
         _live_clients.add(client)

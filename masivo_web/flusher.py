@@ -148,6 +148,7 @@ class Flusher:
                 logger.debug("masivo_web: page hidden: %d request(s) started", len(started))
         elif len(outbox):
             logger.debug("masivo_web: page hidden before a token came: the events stay stored")
+        outbox.hand_off()  # what is on its way is not the next page's to send again
         if len(outbox):
             outbox.queue.request_flush()
             self._wake_now()
@@ -160,14 +161,25 @@ class Flusher:
             return []
         return [(request, ids, token) for request, ids in self._outbox.hide_plan(token)]
 
+    def hand_off_writes(self, event_ids: list[str]) -> dict[str, str | None] | None:
+        """The storage writes the worker's page applies if it starts the requests of
+        ``event_ids`` (from :meth:`hide_plan`): their stored copies go. None: they stay."""
+        return None if self._closed else self._outbox.hand_off_writes(event_ids)
+
     def started_elsewhere(
-        self, event_ids: list[str], token: str, answer: Callable[[], Awaitable[Response]]
+        self,
+        event_ids: list[str],
+        token: str,
+        answer: Callable[[], Awaitable[Response]],
+        *,
+        handed_off: bool = False,
     ) -> bool:
-        """The page started the request of ``event_ids`` (from :meth:`hide_plan`): they are
-        sent, and ``answer()`` settles them. False when they are not all queued any more."""
+        """The page started the request of ``event_ids`` (from :meth:`hide_plan`), and applied
+        :meth:`hand_off_writes` if ``handed_off``: they are sent, and ``answer()`` settles
+        them. False when they are not all queued any more."""
         if self._closed:
             return False
-        batch = self._outbox.take_started(event_ids, token, answer)
+        batch = self._outbox.take_started(event_ids, token, answer, handed_off=handed_off)
         if batch is None:
             return False
         self._walk(batch)
@@ -328,8 +340,10 @@ class Flusher:
             token = await self._tokens.get_token()
             if batch.answer is None:  # a page hide may have started it while we waited
                 # In a page every send asks for keepalive, so a batch on the wire survives the
-                # user navigating away; the page's budget decides.
-                self._outbox.start(batch, token, keepalive=IS_BROWSER)
+                # user navigating away; the page's budget decides (no page: no budget).
+                self._outbox.start(batch, token, keepalive=True)
+                if self._page_hidden:  # the page may go with no further event: as at hide
+                    self._outbox.hand_off()
                 logger.debug("masivo_web: sending %d event(s)", len(batch.items))
         response = await self._outbox.answer(batch)
         logger.debug("masivo_web: Masivo answered HTTP %d", response.status)

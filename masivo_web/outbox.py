@@ -70,7 +70,14 @@ class Outbox:
         self._drop_summary = DropSummary()
         #: Called when a batch ends (room for another, or retries to schedule).
         self.on_change = on_change
+        #: Called when a batch was settled or abandoned: what a page hide would do changed
+        #: (a worker's link sends its page the new plan).
+        self.on_settled: Callable[[], None] = lambda: None
         self.closed = False
+        #: Whether the service's last word was normal: no answer yet (a token is needed to
+        #: send at all), or the last batch settled without a retryable failure. Events are
+        #: handed off at page hide only while it is (:meth:`hand_off`).
+        self.healthy = True
 
     def __len__(self) -> int:
         """Events queued, not taken yet."""
@@ -222,6 +229,50 @@ class Outbox:
                 started.append(batch)
         return started
 
+    def hand_off(self) -> int:
+        """The page is going away: forget, now, the stored copies of the events whose
+        keepalive requests are on the wire, so the site's next page does not send them again
+        (Masivo would count them twice), but only while the service answers normally and
+        unless the policy says it de-duplicates. Handed off while it fails, they stay stored.
+        A handed-off event whose request fails while the page still lives (a hidden tab) is
+        stored again. Returns how many were handed off."""
+        persistence = self.persistence
+        if persistence is None or not self.may_hand_off:
+            return 0
+        handed = 0
+        for batch in self._batches:
+            if batch.answer is not None and batch.reserved:  # with keepalive, on the wire
+                handed += self._handed_off(batch.items, persistence)
+        if handed:
+            persistence.write()
+        return handed
+
+    @property
+    def may_hand_off(self) -> bool:
+        """Whether events handed to a keepalive request now may leave storage: the service
+        answers normally and the policy does not say it de-duplicates."""
+        return self.healthy and not self._policy.service_deduplicates
+
+    def _handed_off(self, items: list[QueuedEvent], persistence: Persistence) -> int:
+        handed = 0
+        for item in items:
+            if item.handed_off is None:
+                item.handed_off = self._queued_epoch(item)
+                persistence.forget(item.event.event_id)
+                handed += 1
+        return handed
+
+    def _queued_epoch(self, item: QueuedEvent) -> float:
+        if item.event.provisional is not None:
+            return item.event.provisional
+        return self._clock.time() - max(0.0, self._clock.monotonic() - item.enqueued_at)
+
+    def _restore(self, item: QueuedEvent) -> None:
+        """A handed-off event will be sent again from here: it is stored again."""
+        if item.handed_off is not None and self.persistence is not None:
+            self.persistence.save(item.event, item.handed_off)
+        item.handed_off = None
+
     def hide_plan(self, token: str) -> list[tuple[Request, list[str]]]:
         """The requests :meth:`start_for_page_hide` would start for the queued events if the
         page went away now, each with its events' ids, within a whole keepalive budget; nothing
@@ -239,18 +290,33 @@ class Outbox:
             for items in batches
         ]
 
+    def hand_off_writes(self, event_ids: list[str]) -> dict[str, str | None] | None:
+        """The storage writes a worker's page applies when it starts the requests of
+        ``event_ids`` at page hide (their copies leave storage: see :meth:`hand_off`); None
+        when they must stay stored."""
+        if self.persistence is None or not self.may_hand_off:
+            return None
+        return self.persistence.without(event_ids)
+
     def take_started(
-        self, event_ids: list[str], token: str, answer: Callable[[], Awaitable[Response]]
+        self,
+        event_ids: list[str],
+        token: str,
+        answer: Callable[[], Awaitable[Response]],
+        *,
+        handed_off: bool = False,
     ) -> Batch | None:
         """Take the queued events ``event_ids`` as a batch whose request someone else started
-        (a worker's page, at page hide) with ``token``, answered by ``answer()``; None when they
-        are not all queued any more (taken here meanwhile: they go again from here, and the
-        server keeps each ``event_id`` once)."""
+        (a worker's page, at page hide) with ``token``, answered by ``answer()``, and whose
+        stored copies it removed if ``handed_off``; None when they are not all queued any more
+        (taken here meanwhile: they go again from here)."""
         if self.closed:
             return None
         items = self.queue.take_exactly(event_ids)
         if items is None:
             return None
+        if handed_off and self.persistence is not None:
+            self._handed_off(items, self.persistence)  # as the page already did
         batch = Batch(items)
         batch.answer, batch.token = answer(), token
         self._batches.append(batch)
@@ -264,6 +330,8 @@ class Outbox:
         self._end(batch)
         if self.closed:
             return  # close() already failed them
+        self.healthy = all(outcome.kind != "retry" for outcome in outcomes)
+        self.on_settled()
         max_attempts = self._policy.max_attempts
         retry: list[QueuedEvent] = []
         retry_after: float | None = None
@@ -278,6 +346,7 @@ class Outbox:
                 assert outcome.error is not None
                 item.delivery.fail(final_error(outcome, max_attempts))
             else:
+                self._restore(item)
                 retry.append(item)
                 reason = outcome.error
                 if outcome.retry_after_s is not None:
@@ -300,7 +369,10 @@ class Outbox:
         by ``event_id`` if the request did arrive)."""
         self._end(batch, wake=False)  # its loop is ending: no flusher to wake there
         if not self.closed:
+            for item in batch.items:
+                self._restore(item)
             self.queue.put_back(batch.items, 0.0, count_attempt=False)
+            self.on_settled()
 
     def _end(self, batch: Batch, *, wake: bool = True) -> None:
         self._release(batch)
@@ -370,7 +442,9 @@ class Outbox:
                 "destroy()."
             )
         for item in dropped:
-            if not keep_stored:
+            if keep_stored:
+                self._restore(item)
+            else:
                 self._forget(item)
             item.delivery.fail(error, log=False)
         if self.persistence is not None:

@@ -9,9 +9,11 @@ each task in which anything changed, over a ``BroadcastChannel`` of its own:
   write-ahead copy of queued events; ``sessionStorage``: the tab's token), and the *plan*: the
   requests the page-hide flush would start now, built by the worker (URL, headers, body).
 - At ``pagehide``, or ``visibilitychange`` to hidden, the module starts the plan's requests with
-  ``fetch(keepalive)`` in its own listener, on the main thread, before the page can go, and then
-  tells the worker (``fired``), which takes those events as sent and settles them when the
-  answers come back (``answer``) if it still runs (a hidden tab).
+  ``fetch(keepalive)`` in its own listener, on the main thread, before the page can go; when
+  every one started and the plan carries ``handoff`` (storage writes: the service answers
+  normally), it applies them, so the next page does not send those events again; then it tells
+  the worker (``fired``), which takes those events as sent and settles them when the answers
+  come back (``answer``) if it still runs (a hidden tab).
 - ``hello`` (page → worker, once): the ``masivo_web:`` keys of both storages and the page's
   state, so the worker reads what earlier pages stored; ``state`` on every page event the SDK
   follows (hide, show, online, offline, navigation, title); ``storage`` when another tab
@@ -91,7 +93,11 @@ const fire = () => {
       })))
       .catch((e) => post({ t: "answer", plan: current.n, i, error: String(e) }));
   });
-  post({ t: "fired", plan: current.n, started });
+  // Every request on its way while the service answers normally: their stored copies go
+  // now, or the site's next page would send them again (Masivo would count them twice).
+  const handed = Boolean(current.handoff) && started.length === current.requests.length;
+  if (handed) write("local", current.handoff);
+  post({ t: "fired", plan: current.n, started, handed });
 };
 const tell = (event) => post({ t: "state", event: event.type, page: state() });
 const hidden = (event) => {

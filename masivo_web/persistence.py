@@ -42,6 +42,11 @@ class Persistence:
     def forget(self, event_id: str) -> None:
         self.store.forget(event_id)
 
+    def without(self, event_ids: list[str]) -> dict[str, str | None]:
+        """The storage writes that would take ``event_ids`` out (a worker's page applies them
+        at page hide)."""
+        return self.store.without(event_ids)
+
     async def adopt_orphans(self) -> list[StoredEvent]:
         """Claim the stored events of owners that are gone; each ends up with one tab only."""
 

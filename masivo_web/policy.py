@@ -33,6 +33,7 @@ class DeliveryPolicy(Record):
         "refused_key_backoff_s",
         "resume_delay_s",
         "retry_after_cap_s",
+        "service_deduplicates",
         "stored_bounds",
     )
 
@@ -50,6 +51,7 @@ class DeliveryPolicy(Record):
         resume_delay_s: float = 1.0,
         refused_key_backoff_s: float = 60.0,
         authorize_floor_s: float = 30.0,
+        service_deduplicates: bool = False,
     ) -> None:
         #: Tries per event, the first included, before it is reported failed (Segment: 10).
         self.max_attempts = max_attempts
@@ -80,6 +82,13 @@ class DeliveryPolicy(Record):
         #: clock 1 h ahead). Tokens are refreshed every 5 minutes. A failed authorize is tried
         #: again after ``backoff_base_s``, doubled per failure in a row up to 10 minutes.
         self.authorize_floor_s = authorize_floor_s
+        #: Whether the service stores a repeated ``event_id`` once. Masivo documents no
+        #: de-duplication, so by default what a page hands to a keepalive request as it goes,
+        #: while the service answers normally, is not kept for the next page (which would send
+        #: it again, counted twice); handed off while the service fails, it is kept and sent
+        #: again. True: every event stays stored until answered (never lost to a keepalive
+        #: request that fails after the page is gone; re-sent when the page dies first).
+        self.service_deduplicates = service_deduplicates
         _check(self)
 
 
@@ -101,6 +110,8 @@ def _check(policy: DeliveryPolicy) -> None:
         "authorize_floor_s",
     ):
         positive(name, getattr(policy, name))
+    if not isinstance(policy.service_deduplicates, bool):
+        raise MasivoConfigError("DeliveryPolicy service_deduplicates must be True or False.")
     for name in ("memory_bounds", "stored_bounds"):
         bounds = getattr(policy, name)
         if not (isinstance(bounds, tuple) and len(bounds) == 2):

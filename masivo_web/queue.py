@@ -22,7 +22,7 @@ _ENVELOPE_BYTES = len('{"events":[]}')
 class QueuedEvent:
     """One event waiting in the queue, with its delivery state (compared by identity)."""
 
-    __slots__ = ("attempts", "delivery", "enqueued_at", "event", "ready_at", "seq")
+    __slots__ = ("attempts", "delivery", "enqueued_at", "event", "handed_off", "ready_at", "seq")
 
     def __init__(
         self, event: PreparedEvent, delivery: Delivery, seq: int, enqueued_at: float
@@ -35,6 +35,9 @@ class QueuedEvent:
         self.attempts = 0
         #: Monotonic time before which this event must not be sent again (backoff).
         self.ready_at = 0.0
+        #: The epoch time it was queued at, while its stored copy is forgotten because a page
+        #: hide handed it to a keepalive request (stored again if that request fails).
+        self.handed_off: float | None = None
 
 
 class EventQueue:

@@ -160,7 +160,7 @@ class PageLink:
         self._changed = False
         #: Objects with ``hide_plan()`` and ``started_elsewhere(...)``: the clients' flushers.
         self._planners: list[Any] = []
-        self._plans: dict[int, list[tuple[Any, list[str], str]]] = {}
+        self._plans: dict[int, list[tuple[Any, list[str], str, bool]]] = {}
         self._plan_number = 0
         self._answers: dict[tuple[int, int], Settable[Response]] = {}
         #: The page could not load the module (a CSP without data: scripts): no page to link
@@ -246,16 +246,21 @@ class PageLink:
         number = self._plan_number
         requests: list[dict[str, Any]] = []
         entries = []
+        handoff: dict[str, str | None] = {}
         for planner in self._planners:
             try:
                 plan = planner.hide_plan()
+                writes = planner.hand_off_writes([i for _, ids, _ in plan for i in ids])
             except Exception as exc:
                 report_exception(exc, "masivo_web: planning the page-hide flush failed")
                 continue
             for request, event_ids, token in plan:
                 requests.append(_request_message(request))
-                entries.append((planner, event_ids, token))
+                entries.append((planner, event_ids, token, writes is not None))
+            handoff.update(writes or {})
         message["plan"] = {"n": number, "requests": requests}
+        if handoff:  # applied by the page once every request started: not sent again
+            message["plan"]["handoff"] = handoff
         self._plans = {n: plan for n, plan in self._plans.items() if n > number - 4}
         self._plans[number] = entries
         self._channel.postMessage(json.dumps(message))
@@ -271,7 +276,8 @@ class PageLink:
             elif kind == "state":
                 self._state(message["page"], str(message.get("event", "")))
             elif kind == "fired":
-                self._fired(int(message["plan"]), [int(i) for i in message["started"]])
+                started = [int(i) for i in message["started"]]
+                self._fired(int(message["plan"]), started, bool(message.get("handed")))
             elif kind == "answer":
                 self._answer(message)
             elif kind == "storage":
@@ -313,14 +319,15 @@ class PageLink:
         elif event == "visibilitychange":
             self.document.dispatch(event)
 
-    def _fired(self, number: int, started: list[int]) -> None:
+    def _fired(self, number: int, started: list[int], handed: bool) -> None:
         entries = self._plans.pop(number, [])
         for index in started:
             if index >= len(entries):
                 continue
-            planner, event_ids, token = entries[index]
+            planner, event_ids, token, writes = entries[index]
             answer: Settable[Response] = Settable()
-            if planner.started_elsewhere(event_ids, token, answer.wait):
+            handed_off = handed and writes  # the page took their stored copies out
+            if planner.started_elsewhere(event_ids, token, answer.wait, handed_off=handed_off):
                 self._answers[(number, index)] = answer
         self.changed()  # those events are no longer in the plan
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
 
-from tests.fakes import FakeClock, FakeMasivo
+from masivo_web.page import Page
+from tests.fakes import FakeClock, FakeLocalStorage, FakeMasivo, fake_page
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -54,3 +55,15 @@ def clock() -> FakeClock:
 @pytest.fixture
 def masivo(clock: FakeClock) -> FakeMasivo:
     return FakeMasivo(clock)
+
+
+@pytest.fixture
+def site() -> Callable[[], Page]:
+    """Each call opens a new "tab" of one site: its own page, the site's shared localStorage."""
+    storage = FakeLocalStorage()
+
+    def open_tab() -> Page:
+        return fake_page(storage)
+
+    open_tab.storage = storage  # type: ignore[attr-defined]
+    return open_tab

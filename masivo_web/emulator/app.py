@@ -272,8 +272,9 @@ class EventApi:
             valid.append((event, text))
         if valid:
             stored = self.state.store_events(valid, route="analytics", key_kind=kind)
+            dedupe = self.state.settings.dedupe  # a repeat was not stored again: 200
             for result, is_new in zip(accepted, stored, strict=True):
-                result["status"] = 201 if is_new else 200
+                result["status"] = 200 if dedupe and not is_new else 201
         return results
 
     def _store_single(
@@ -287,6 +288,7 @@ class EventApi:
         if event.get("event_id") is None:
             event["event_id"] = _new_id()
         stored = self.state.store_event(event, route="behavior", key_kind=kind)
+        stored = stored or not self.state.settings.dedupe  # a repeat stored again: 201
         data = {
             "id": event["event_id"],
             "status": "PENDING",

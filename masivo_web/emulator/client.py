@@ -75,7 +75,9 @@ class EmulatorClient:
         return [entry for entry in log if route is None or entry["route"] == route]
 
     def stats(self) -> dict[str, Any]:
-        """``stored``, ``duplicates_suppressed`` and ``by_type`` counts."""
+        """``stored`` (every copy), ``distinct`` (event ids), ``repeats`` (events received
+        again), ``duplicates_suppressed`` (repeats not stored: the ``dedupe`` setting) and
+        ``by_type`` counts."""
         stats: dict[str, Any] = self._call("GET", "/stats")
         return stats
 
@@ -137,8 +139,9 @@ class EmulatorClient:
         """Register an API key of ``kind`` ``client`` or ``server``."""
         self._call("POST", "/keys", {"key": key, "kind": kind})
 
-    def update_settings(self, **settings: float) -> dict[str, Any]:
-        """Change ``token_ttl_s``, ``rate_limit`` or ``rate_window_s`` until the next reset."""
+    def update_settings(self, **settings: float | bool) -> dict[str, Any]:
+        """Change ``token_ttl_s``, ``rate_limit``, ``rate_window_s``, ``clock_offset_s`` or
+        ``dedupe`` until the next reset."""
         result: dict[str, Any] = self._call("PUT", "/settings", settings)
         return result
 

@@ -153,7 +153,11 @@ def control_routes(state: EmulatorState) -> list[Route]:
             {
                 "data": {
                     "stored": len(events),
-                    "duplicates_suppressed": state.duplicates,
+                    # Repeats: events received with an event_id received before (re-sends);
+                    # stored again, unless the dedupe setting suppressed them.
+                    "distinct": len({event["event_id"] for event in events}),
+                    "repeats": state.duplicates,
+                    "duplicates_suppressed": state.duplicates if state.settings.dedupe else 0,
                     "by_type": dict(Counter(event["type"] for event in events)),
                 }
             }
@@ -239,8 +243,13 @@ def control_routes(state: EmulatorState) -> list[Route]:
         unknown = set(body) - known
         if unknown:
             return _bad(f"Unknown settings {sorted(unknown)}; known: {sorted(known)}")
-        checked: dict[str, float | int] = {}
+        checked: dict[str, float | int | bool] = {}
         for name in body:  # every value checked before any is applied
+            if isinstance(getattr(state.settings, name), bool):
+                if not isinstance(body[name], bool):
+                    raise _Invalid(f"{name!r} must be true or false; got {body[name]!r}.")
+                checked[name] = body[name]
+                continue
             low = -1e9 if name == "clock_offset_s" else 1e-3
             value = _number(body, name, None, low, 1e9)
             if value is None:

@@ -13,7 +13,10 @@ last tracking call's, as a click on a link would. Then the emulator's store is r
 A scenario runs on the **first** page of a visit (the client is created, the calls come
 ``delay_ms`` later) or on a **later** page of the same tab (an earlier page already got a
 token; the calls come in the same turn as ``create_client``). Every count is by ``event_id``;
-"stored twice" counts events the server stored more than once.
+"stored twice" counts events the server stored more than once: the emulator stores every copy,
+as the documented service does, so that is every event a later page sent again although the
+departing page's request had brought it. Only a page left while the service was failing may
+do that (its events stay stored: nothing says its last requests arrived).
 """
 
 from __future__ import annotations
@@ -51,7 +54,8 @@ class Scenario:
 #: The scenarios ``make reliability`` measures (and the README's table shows). Targets: every
 #: event of a page left at once on a later page of the tab, or 300 ms after create_client on the
 #: first page, is stored before any later page of the site loads; every event that met two 503s
-#: is stored once the visitor comes back; none is stored twice (checked for every scenario).
+#: is stored once the visitor comes back; none is stored twice where the service answered
+#: normally (every scenario without failures; with them, re-sending is the design).
 SCENARIOS = [
     Scenario(
         f"{how}, {where}",
@@ -124,7 +128,7 @@ class Result:
         ):
             if target is not None and self.median(name) < target:
                 missed.append(f"{scenario.name}: {name} {self.median(name):g} < {target}")
-        if any(run.stored_twice for run in self.runs):
+        if not scenario.failures_first and any(run.stored_twice for run in self.runs):
             missed.append(f"{scenario.name}: events stored twice")
         return missed
 

@@ -31,7 +31,7 @@ DEFAULT_SERVER_KEY = "test-server-key"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    event_id TEXT NOT NULL UNIQUE,
+    event_id TEXT NOT NULL,
     type TEXT NOT NULL,
     customer_id TEXT NOT NULL,
     brand_id TEXT,
@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS events (
     key_kind TEXT NOT NULL,
     body TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS events_id ON events (event_id);
 CREATE INDEX IF NOT EXISTS events_type ON events (type);
 CREATE INDEX IF NOT EXISTS events_customer ON events (customer_id);
 """
@@ -151,6 +152,10 @@ class Settings:
     #: Seconds the emulator's clock is off the machine's: its tokens' ``iat``/``exp``, its
     #: ``Date`` header and its ``issued_at`` window follow it (a service whose clock is off).
     clock_offset_s: float = 0.0
+    #: Store an ``event_id`` once (answering 200 to a repeat). Off by default, as the documented
+    #: service: Masivo's API names no idempotency key, so every copy received is stored, and a
+    #: re-sent event is counted twice.
+    dedupe: bool = False
 
 
 @dataclass
@@ -168,10 +173,23 @@ class EmulatorState:
     def __post_init__(self) -> None:
         self.db = sqlite3.connect(self.db_path, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
+        self._migrate()
         self.db.executescript(_SCHEMA)
         self.secret = secrets.token_bytes(32)
         self._stored_signal: asyncio.Event | None = None
         self.reset(events=not self.keep_events)
+
+    def _migrate(self) -> None:
+        """A ``--db`` file of an earlier version kept one row per ``event_id`` (UNIQUE): copy
+        its rows into the table that can hold every copy received."""
+        row = self.db.execute("SELECT sql FROM sqlite_master WHERE name = 'events'").fetchone()
+        if row is None or "UNIQUE" not in row[0]:
+            return
+        self.db.execute("ALTER TABLE events RENAME TO events_unique")
+        self.db.executescript(_SCHEMA)
+        self.db.execute("INSERT INTO events SELECT * FROM events_unique")
+        self.db.execute("DROP TABLE events_unique")  # and its indexes: made again below
+        self.db.executescript(_SCHEMA)
 
     def reset(self, *, events: bool = True) -> None:
         """Forget events (unless ``events`` is False), requests, faults and rate counters;
@@ -249,57 +267,59 @@ class EmulatorState:
         self.db.execute("COMMIT")
 
     def store_event(self, event: dict[str, Any], *, route: str, key_kind: str) -> bool:
-        """Store one valid event; False when its ``event_id`` was already stored."""
+        """Store one valid event; False when its ``event_id`` was already received."""
         return self.store_events([(event, None)], route=route, key_kind=key_kind)[0]
 
     def store_events(
         self, checked: list[tuple[dict[str, Any], str | None]], *, route: str, key_kind: str
     ) -> list[bool]:
         """Store valid events (each with its JSON text, or None to encode it here) in one
-        transaction; for each, False when its ``event_id`` was stored already (by an earlier
-        request or earlier in this one)."""
+        transaction; for each, False when its ``event_id`` was received already (by an earlier
+        request or earlier in this one). A repeat is stored again (a copy) unless the
+        ``dedupe`` setting is on; either way it is counted in :attr:`duplicates`."""
         ids = [event["event_id"] for event, _ in checked]
         with self.transaction():
             query = f"SELECT event_id FROM events WHERE event_id IN ({','.join('?' * len(ids))})"
             seen = {row[0] for row in self.db.execute(query, ids)}
-            rows = self._new_rows(checked, seen, route, key_kind)
+            rows = self._rows(checked, seen, route, key_kind)
             self.db.executemany(
                 "INSERT INTO events (event_id, type, customer_id, brand_id, issued_at,"
                 " received_at, route, key_kind, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [row for row in rows if row is not None],
+                [row for row, new in rows if new or not self.settings.dedupe],
             )
-        fresh = [row is not None for row in rows]
+        fresh = [new for _, new in rows]
         self.duplicates += fresh.count(False)
-        if self._stored_signal is not None and any(fresh):
+        if self._stored_signal is not None and (any(fresh) or not self.settings.dedupe):
             self._stored_signal.set()
             self._stored_signal = None
         return fresh
 
     @staticmethod
-    def _new_rows(
+    def _rows(
         checked: list[tuple[dict[str, Any], str | None]], seen: set[str], route: str, kind: str
-    ) -> list[tuple[Any, ...] | None]:
-        """The row to insert for each event, None for an ``event_id`` in ``seen`` (which grows
-        with each row: the same id twice in one request is stored once)."""
+    ) -> list[tuple[tuple[Any, ...], bool]]:
+        """The row of each event, and whether its ``event_id`` is new: not in ``seen`` (which
+        grows with each row: the same id twice in one request is a repeat, too)."""
         received_at = time.time()
-        rows: list[tuple[Any, ...] | None] = []
+        rows: list[tuple[tuple[Any, ...], bool]] = []
         for event, text in checked:
             event_id = event["event_id"]
-            if event_id in seen:
-                rows.append(None)
-                continue
+            new = event_id not in seen
             seen.add(event_id)
             rows.append(
                 (
-                    event_id,
-                    event["type"],
-                    event["customer_id"],
-                    event.get("brand_id"),
-                    event.get("issued_at"),
-                    received_at,
-                    route,
-                    kind,
-                    encode_event(event) if text is None else text,
+                    (
+                        event_id,
+                        event["type"],
+                        event["customer_id"],
+                        event.get("brand_id"),
+                        event.get("issued_at"),
+                        received_at,
+                        route,
+                        kind,
+                        encode_event(event) if text is None else text,
+                    ),
+                    new,
                 )
             )
         return rows

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -169,6 +170,10 @@ async def test_a_token_that_expired_is_replaced(emulator: EmulatorServer) -> Non
 async def test_faults_are_retried_and_every_event_is_stored_once(
     emulator: EmulatorServer, fault: dict[str, Any]
 ) -> None:
+    # A lost answer (stored, then the connection dropped or a 502; or slower than the client
+    # waits) is re-sent: stored once only by a service that de-duplicates by event_id.
+    lost_answer = fault.get("after_processing") or fault.get("delay_s")
+    emulator.control.update_settings(dedupe=bool(lost_answer))
     emulator.control.inject_fault("analytics", **fault)
     async with connect(emulator, timeout_s=0.5) as masivo:
         deliveries = [masivo.send_analytics_event(EVENT) for _ in range(5)]
@@ -179,6 +184,23 @@ async def test_faults_are_retried_and_every_event_is_stored_once(
     if fault.get("after_processing"):
         assert {result.status for result in results} == {200}  # the retry was de-duplicated
         assert emulator.control.stats()["duplicates_suppressed"] == 5
+
+
+async def test_a_lost_answer_is_re_sent_and_a_service_without_dedupe_stores_it_twice(
+    emulator: EmulatorServer,
+) -> None:
+    """The one case the SDK cannot tell apart: the request arrived, its answer did not. It
+    re-sends (losing the event is worse); Masivo, which documents no de-duplication, may count
+    the event twice. The emulator, like the documented service, stores every copy."""
+    emulator.control.inject_fault("analytics", drop=True, after_processing=True)
+    async with connect(emulator, timeout_s=0.5) as masivo:
+        deliveries = [masivo.send_analytics_event(EVENT) for _ in range(3)]
+    assert all(result.success for result in await asyncio.gather(*deliveries))
+    copies = Counter(e["event_id"] for e in emulator.control.received_events())
+    assert copies == {delivery.event_id: 2 for delivery in deliveries}
+    stats = emulator.control.stats()
+    assert (stats["stored"], stats["distinct"], stats["repeats"]) == (6, 3, 3)
+    assert stats["duplicates_suppressed"] == 0
 
 
 async def test_retry_after_delays_the_retry(emulator: EmulatorServer) -> None:

@@ -101,7 +101,15 @@ def test_server_keys_without_the_client_header_may_authorize(call: Call) -> None
     assert status == 200
 
 
-def test_batch_per_item_results_and_dedup(call: Call, emulator: EmulatorServer) -> None:
+@pytest.mark.parametrize("dedupe", [False, True])
+def test_batch_per_item_results_and_copies(
+    call: Call, emulator: EmulatorServer, dedupe: bool
+) -> None:
+    """Every copy of an event_id is stored and answered 201 (the documented service names no
+    de-duplication); with the emulator's ``dedupe`` setting, a repeat is answered 200 and not
+    stored again."""
+    if dedupe:
+        emulator.control.update_settings(dedupe=True)
     token = token_for(call)
     too_old = (datetime.now(UTC) - timedelta(hours=73)).isoformat()
     status, headers, body = post_events(
@@ -119,12 +127,16 @@ def test_batch_per_item_results_and_dedup(call: Call, emulator: EmulatorServer) 
         prefix="",
     )
     assert status == 200
-    assert [item["status"] for item in body["data"]] == [201, 200, 403, 422, 422, 422, 422]
+    repeat = 200 if dedupe else 201
+    assert [item["status"] for item in body["data"]] == [201, repeat, 403, 422, 422, 422, 422]
     assert [item["index"] for item in body["data"]] == list(range(7))
     assert body["data"][0]["id"] == EVENT_ID
     assert "SERVER key" in body["data"][2]["details"]
     assert {"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"} <= set(headers)
-    assert len(emulator.control.received_events()) == 1
+    assert len(emulator.control.received_events()) == (1 if dedupe else 2)
+    stats = emulator.control.stats()
+    assert (stats["distinct"], stats["repeats"]) == (1, 1)
+    assert stats["duplicates_suppressed"] == (1 if dedupe else 0)
 
 
 def test_server_keys_may_send_reserved_types(call: Call) -> None:
@@ -227,7 +239,7 @@ def test_single_event_route(call: Call) -> None:
         "PENDING",
         EVENT_ID,
     )
-    assert again[0] == 200
+    assert again[0] == 201  # a copy, stored again: the documented service names no dedupe
     assert refused[0] == 403
 
 

@@ -1,11 +1,17 @@
 """The fast part of the reliability proof (the full run is `make reliability`): every fault
-class under seeded chaos, nothing lost, nothing stored twice."""
+class under seeded chaos, nothing lost, and stored twice (the emulator keeps every copy, as the
+documented service) only the events of requests whose answer was lost."""
 
 from __future__ import annotations
 
 import pytest
 
-from masivo_web.emulator.reliability import FAULT_CLASSES, report, run_cpython
+from masivo_web.emulator.reliability import (
+    FAULT_CLASSES,
+    LOST_ANSWER_KINDS,
+    report,
+    run_cpython,
+)
 
 pytestmark = pytest.mark.emulator
 
@@ -17,9 +23,11 @@ def test_no_event_is_lost_or_stored_twice_under_any_fault_class() -> None:
     for row in rows:
         assert row.sent == 250, summary
         assert row.lost == 0, summary
-        assert row.stored_twice == 0, summary
-        assert row.stored_once == row.sent, summary
+        assert row.stored_once + row.stored_twice == row.sent, summary
         assert row.reported_failed == 0, summary
+        if not set(FAULT_CLASSES[row.fault_class]) & set(LOST_ANSWER_KINDS):
+            assert row.stored_twice == 0, summary  # no answer lost: nothing sent twice
+        assert row.stored_twice <= row.resend_bound, summary
     injected = {kind for row in rows for kind in row.injected}
     assert {"500", "429", "401", "drop", "revoke", "slow"} <= injected  # the faults really happened
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,7 +18,7 @@ from masivo_web.liveness import LEASE_TTL_S, LeaseLiveness
 from masivo_web.page import Page
 from masivo_web.policy import DeliveryPolicy
 from masivo_web.storage import FallbackStorage, MemoryStorage
-from tests.fakes import FakeClock, FakeLocalStorage, FakeMasivo, fake_page, settle
+from tests.fakes import FakeClock, FakeMasivo, fake_page, settle
 
 EVENT: dict[str, Any] = {"type": "ADD_TO_CART", "customer_id": "c-1", "brand_id": None}
 KEY = "client-key-that-must-never-be-stored"
@@ -32,18 +31,6 @@ def go_offline(page: Page, offline: bool = True) -> None:
     """The browser says the network is gone (or back)."""
     page.navigator.onLine = not offline
     page.window.fire("offline" if offline else "online")
-
-
-@pytest.fixture
-def site() -> Callable[[], Page]:
-    """Each call opens a new "tab" of one site: its own page, the site's shared localStorage."""
-    storage = FakeLocalStorage()
-
-    def open_tab() -> Page:
-        return fake_page(storage)
-
-    open_tab.storage = storage  # type: ignore[attr-defined]
-    return open_tab
 
 
 class TabClock:
