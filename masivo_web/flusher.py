@@ -255,11 +255,21 @@ class Flusher:
             if not self._online or outbox.batches >= self._policy.max_in_flight:
                 await wakeup.sleep(None)  # coming online, or a batch ending, wakes it
                 continue
-            batches = outbox.take(now)
+            # A page may be gone at any moment: a request without keepalive dies with it,
+            # perhaps after arriving, its events still stored for the next page to send again
+            # (counted twice), or before, and nothing says which. So in a page a batch takes
+            # what fits the keepalive room, and while this client's requests hold the room it
+            # waits for one to end rather than send without (no page: no room to wait for).
+            batches = outbox.take(now, keepalive_only=True)
+            if not batches and not outbox.batches:
+                batches = outbox.take(now)  # larger than all the room: without keepalive
             if batches:
                 self._walk(*batches)
                 continue
             due = outbox.queue.next_due(now)
+            if outbox.batches and due is not None and due <= now:
+                await wakeup.sleep(None)  # a batch's end frees room and wakes it
+                continue
             await wakeup.sleep(None if due is None else due - now)
 
     def _walk(self, *batches: Batch) -> None:
@@ -292,6 +302,9 @@ class Flusher:
                     outbox.abandon(rest)
                 raise
             outbox.settle(current, outcomes)
+            if self._page_hidden and outbox.persistence is not None:
+                # The page may go before the next turn: what was answered leaves storage now.
+                outbox.persistence.write()
 
     async def _outcomes(self, batch: Batch) -> list[api.Outcome]:
         count = len(batch.items)
@@ -344,6 +357,7 @@ class Flusher:
                 self._outbox.start(batch, token, keepalive=True)
                 if self._page_hidden:  # the page may go with no further event: as at hide
                     self._outbox.hand_off()
+                self._wake_now()  # the keepalive room it took is known: the next may go
                 logger.debug("masivo_web: sending %d event(s)", len(batch.items))
         response = await self._outbox.answer(batch)
         logger.debug("masivo_web: Masivo answered HTTP %d", response.status)

@@ -146,10 +146,14 @@ class Outbox:
 
     # -- out --------------------------------------------------------------------------------
 
-    def take(self, now: float) -> list[Batch]:
+    def take(self, now: float, *, keepalive_only: bool = False) -> list[Batch]:
         """The batches due now (one per request: the whole batch, or one per event on the
-        single-event route), written to storage first; empty when nothing is due."""
-        items = self.queue.take_batch(now)
+        single-event route), written to storage first; empty when nothing is due, or, if
+        ``keepalive_only``, when what is due does not fit the page's keepalive room yet."""
+        room = self._wire.keepalive_room if keepalive_only else None
+        if room is not None and any(batch.answer is None for batch in self._batches):
+            return []  # the room is known once the batch taken before has started
+        items = self.queue.take_batch(now, room)
         if not items:
             return []
         if self.persistence is not None:

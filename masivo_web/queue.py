@@ -119,15 +119,17 @@ class EventQueue:
             max(item.ready_at, 0.0 if self._urgent(item) else timer_due) for item in self._items
         )
 
-    def take_batch(self, now: float) -> list[QueuedEvent]:
+    def take_batch(self, now: float, max_body_bytes: int | None = None) -> list[QueuedEvent]:
         """Remove and return the next batch if one is due: ready events, oldest first, at most
-        ``batch_size`` of them and ``max_batch_bytes`` of body. Empty when nothing is due."""
+        ``batch_size`` of them and ``max_batch_bytes`` (or ``max_body_bytes``) of body. Empty
+        when nothing is due, or when not even the first fits ``max_body_bytes``."""
         due = self.next_due(now)
         if due is None or due > now or now < self._held_until:
             return []
-        return self._take(
-            [item for item in self._items if item.ready_at <= now], self.max_batch_bytes
-        )
+        ready = [item for item in self._items if item.ready_at <= now]
+        if max_body_bytes is None:
+            return self._take(ready, self.max_batch_bytes)
+        return self._take(ready, min(max_body_bytes, self.max_batch_bytes), strict=True)
 
     def take_for_unload(self, max_body_bytes: int) -> list[QueuedEvent]:
         """Remove and return the oldest events whose batch body fits ``max_body_bytes``,

@@ -205,6 +205,8 @@ def run_scenario(
             page.evaluate(f"() => {{ setTimeout(() => {{ location.href = {elsewhere!r}; }}, 0); }}")
         else:
             ids_json, after_ms = page.evaluate(_RUN_THEN_LEAVE, [code, leave, elsewhere])
+        if scenario.leave == "navigate":  # gone, before anything else navigates this tab
+            page.wait_for_url(elsewhere)
         if scenario.leave == "close":
             page.close()
         ids = json.loads(ids_json)
