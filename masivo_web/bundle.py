@@ -15,6 +15,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from .page_helper import FILE_NAME, module_file
+
 ROOT = Path(__file__).resolve().parents[1]
 VENDOR = ROOT / "static" / "vendor"
 #: What each interpreter's page loads, relative to ``vendor/``.
@@ -76,9 +78,13 @@ def bundle(dest: Path, interpreter: str = "both", precompiled: bool = False) -> 
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
             written.append(target)
+    # The main-thread module of a worker's client, beside the wheel: a CSP with script-src
+    # 'self' loads it (the same module as a data: URL needs data: scripts).
+    module = dest / "vendor" / "wheels" / FILE_NAME
+    module.write_text(module_file())
     page = dest / "masivo-snippet.html"
     page.write_text("\n".join(snippet) + "\n")
-    return [*written, page]
+    return [*written, module, page]
 
 
 def main(dest: str, interpreter: str, precompiled: bool) -> int:

@@ -134,7 +134,7 @@ def _drive(url: str, emulator: Any, interpreter: str) -> int:
     ids = [event["event_id"] for event in received]
     print(
         f"sent {sent} events, received {len(received)} ({by_type}); distinct event ids "
-        f"{len(set(ids))}; retries de-duplicated by event_id: {stats['duplicates_suppressed']}"
+        f"{len(set(ids))}; copies received (sent again): {stats['repeats']}"
     )
     if len(received) == sent and len(set(ids)) == len(ids):
         print("OK: every event sent was received, including those queued when the page was left.")

@@ -23,7 +23,19 @@ Messages are JSON text: one parse per message on the main thread, whatever the i
 Nothing here logs a key or a token; the token reaches this module only inside a planned request.
 """
 
-#: The module's source; ``__CHANNEL__`` is replaced by the channel's name (a JSON string).
+#: The module as a file of its own, served beside the page wheel (``python -m masivo_web
+#: bundle`` writes it), so a Content-Security-Policy with ``script-src 'self'`` and no
+#: ``data:`` lets it load; it reads its channel's name from its URL's ``?channel=``.
+FILE_NAME = "masivo_web_page.js"
+
+
+def module_file() -> str:
+    """The module's text as a same-origin file."""
+    return SOURCE.replace("__CHANNEL__", 'new URL(import.meta.url).searchParams.get("channel")')
+
+
+#: The module's source; ``__CHANNEL__`` is replaced by the channel's name (a JSON string), or
+#: by the expression that reads it from the module's URL (:func:`module_file`).
 SOURCE = r"""
 const channel = new BroadcastChannel(__CHANNEL__);
 const post = (message) => channel.postMessage(JSON.stringify(message));

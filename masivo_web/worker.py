@@ -39,7 +39,7 @@ from .aio import Settable
 from .errors import MasivoNetworkError
 from .events import new_event_id
 from .page import Page
-from .page_helper import SOURCE
+from .page_helper import FILE_NAME, SOURCE
 from .runtime import end_of_task, ordered_dict, report_exception, run_each
 from .transports import Request, Response
 
@@ -169,17 +169,35 @@ class PageLink:
         name = f"masivo_web:link:{new_event_id()}"
         self._channel = js.BroadcastChannel.new(name)
         self._channel.onmessage = create_proxy(self._received)
+        self._xworker = xworker
+        self._create_proxy = create_proxy
+        self._on_failure: Any = None
+        # The module file beside the page wheel first (a CSP with script-src 'self' allows
+        # it), then the same module as a data: URL (a page without the file), then alone.
+        channel = str(js.encodeURIComponent(name))
         source = SOURCE.replace("__CHANNEL__", json.dumps(name))
-        url = "data:text/javascript;charset=utf-8," + str(js.encodeURIComponent(source))
-        try:
-            installed = xworker.sync.importJS(url, MODULE_NAME)
-        except Exception as exc:  # with SharedArrayBuffer the call is synchronous and throws
-            self._install_failed(exc)
+        self._urls = [
+            f"{module_directory(js)}{FILE_NAME}?channel={channel}",
+            "data:text/javascript;charset=utf-8," + str(js.encodeURIComponent(source)),
+        ]
+        self._install(None)
+
+    def _install(self, error: Any) -> None:
+        """Import the next way of the page module; when none is left, work alone."""
+        while self._urls and not self.ready:
+            url = self._urls.pop(0)
+            try:
+                installed = self._xworker.sync.importJS(url, MODULE_NAME)
+            except Exception as exc:  # with SharedArrayBuffer the call is synchronous
+                error = exc
+                continue
+            catch = getattr(installed, "catch", None)  # a promise without SharedArrayBuffer
+            if catch is not None:
+                if self._on_failure is None:
+                    self._on_failure = self._create_proxy(self._install)
+                catch(self._on_failure)
             return
-        catch = getattr(installed, "catch", None)  # a promise without SharedArrayBuffer
-        if catch is not None:
-            self._on_failure = create_proxy(self._install_failed)
-            catch(self._on_failure)
+        self._install_failed(error)
 
     # -- what the page asks of the link -------------------------------------------------------
 
@@ -355,10 +373,12 @@ class PageLink:
         # One short line: the error's text holds the whole data: URL (kilobytes).
         reason = str(getattr(error, "name", "") or type(error).__name__)
         logger.warning(
-            "masivo_web: the page refused the SDK's main-thread module (%s; a "
-            "Content-Security-Policy without data: scripts?): this worker sends on its own, "
-            "and events still queued when the page is left are lost.",
+            "masivo_web: the page could not load the SDK's main-thread module (%s; %s not "
+            "served beside the wheel, and a Content-Security-Policy without data: scripts?): "
+            "this worker sends on its own, and events still queued when the page is left are "
+            "lost.",
             reason,
+            FILE_NAME,
         )
         self._writes = {"local": ordered_dict(), "session": ordered_dict()}
         self._hello({"local": {}, "session": {}, "page": self._own_page()})
@@ -372,6 +392,24 @@ class PageLink:
             "visibility": "visible",
             "online": bool(getattr(self._js.navigator, "onLine", True)),
         }
+
+
+def module_directory(js: Any) -> str:
+    """Where the page module file is: beside the masivo_web wheel PyScript's config names,
+    when that is an absolute URL (Pyodide's config has them resolved); else the bundle's layout,
+    ``vendor/wheels/`` beside ``vendor/pyscript/``, relative to PyScript's own module (which
+    imports it)."""
+    try:
+        from pyscript import config  # type: ignore[import-not-found]
+
+        packages = [str(entry) for entry in dict(config).get("packages") or []]
+    except Exception:  # not PyScript's worker, or a config without packages
+        packages = []
+    for entry in packages:
+        directory, _, wheel = entry.rpartition("/")
+        if wheel.startswith("masivo_web-") and "://" in directory:
+            return directory + "/"
+    return "../wheels/"
 
 
 def _request_message(request: Request) -> dict[str, Any]:

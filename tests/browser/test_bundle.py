@@ -13,6 +13,7 @@ from playwright.sync_api import Browser
 
 from masivo_web.emulator import EmulatorServer
 from masivo_web.emulator.static import StaticServer
+from masivo_web.page_helper import FILE_NAME, module_file
 from tests.browser.conftest import SETTINGS
 
 MAIN = """
@@ -39,6 +40,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert result.returncode == 0, result.stderr
     assert "masivo-snippet.html" in result.stdout
+    # A worker's main-thread module, beside the wheel, reading its channel from its URL.
+    module = (dest / "vendor" / "wheels" / FILE_NAME).read_text()
+    assert module == module_file() and "import.meta.url" in module
     snippet = (dest / "masivo-snippet.html").read_text()
     for interpreter in ("pyodide", "micropython"):
         head = [line for line in snippet.splitlines() if "<!--" not in line]

@@ -1,5 +1,6 @@
 """A PyScript worker page under a Content-Security-Policy that forbids ``data:`` scripts (issue:
-field conditions, item 5), in real Chromium: the SDK's main-thread module cannot load, so the
+field conditions, item 5), in real Chromium: the SDK's main-thread module loads as a same-origin
+file served beside the wheel, so the page-hide flush works; when it cannot load at all, the
 worker's client works as a plain client (memory queue, normal sends) and says so in one short
 line, instead of sending nothing at all."""
 
@@ -13,6 +14,7 @@ from playwright.sync_api import Browser
 
 from masivo_web.emulator import EmulatorServer
 from masivo_web.emulator.static import StaticServer
+from masivo_web.page_helper import FILE_NAME
 from tests.browser.conftest import SETTINGS, client_code, open_harness
 from tests.browser.test_worker_page import open_worker_page, queue_events, run_worker, stored
 
@@ -28,6 +30,7 @@ NO_DATA_SCRIPTS = {"Content-Security-Policy": POLICY.format(data="")}
 #: The same with ``data:`` scripts allowed: what a worker's page-hide flush needs.
 WITH_DATA_SCRIPTS = {"Content-Security-Policy": POLICY.format(data=" data:")}
 EVENTS = 12
+MODULE = FILE_NAME
 
 
 @pytest.fixture(scope="module")
@@ -37,14 +40,50 @@ def csp_server() -> Iterator[StaticServer]:
 
 
 @pytest.mark.parametrize("interpreter", ["py", "mpy"])
-def test_a_worker_under_a_csp_without_data_scripts_still_sends_and_says_what_it_cannot_keep(
+def test_under_script_src_self_the_module_file_keeps_the_page_hide_flush(
     interpreter: str,
     csp_server: StaticServer,
     browser: Browser,
     fresh_masivo_emulator: EmulatorServer,
 ) -> None:
+    """The module is served beside the wheel (as the bundle does): no data: script needed."""
     emulator = fresh_masivo_emulator
     context = browser.new_context()
+    console: list[str] = []
+    modules: list[str] = []
+    context.on(
+        "request", lambda request: modules.append(request.url) if MODULE in request.url else None
+    )
+    try:
+        page = open_worker_page(context, f"{csp_server.url}/test/worker.html?type={interpreter}")
+        page.on("console", lambda message: console.append(message.text))
+        ids = json.loads(
+            page.evaluate(
+                "async code => { const ids = await runWorker(code);"
+                " setTimeout(() => { location.href = '/test/elsewhere.html'; }, 0);"
+                " return ids; }",
+                queue_events(emulator),
+            )
+        )
+        assert stored(emulator, ids) == len(ids) > 0  # sent by the page's own hide listener
+        assert not [line for line in console if "main-thread module" in line], console
+        assert len(modules) == 1 and modules[0].startswith(f"{csp_server.url}/vendor/wheels/")
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("interpreter", ["py", "mpy"])
+def test_a_worker_whose_module_cannot_load_still_sends_and_says_what_it_cannot_keep(
+    interpreter: str,
+    csp_server: StaticServer,
+    browser: Browser,
+    fresh_masivo_emulator: EmulatorServer,
+) -> None:
+    """No module file (the wheel alone was copied) and no data: scripts: the worker's client
+    works alone."""
+    emulator = fresh_masivo_emulator
+    context = browser.new_context()
+    context.route(f"**/{MODULE}*", lambda route: route.abort())
     console: list[str] = []
     try:
         page = open_worker_page(context, f"{csp_server.url}/test/worker.html?type={interpreter}")
