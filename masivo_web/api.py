@@ -154,7 +154,8 @@ def read_events_response(
         if isinstance(items, list) and len(items) == count:
             request_id = response.headers.get("x-request-id")
             return [_item_outcome(item, response.status, request_id) for item in items]
-        # A 2xx we cannot read: the events may be stored, so retrying is safe (event_id dedup).
+        # A 2xx we cannot read: the events may be stored; retried all the same (a copy may be
+        # counted twice, which is better than losing them).
         error = MasivoError(
             f"Masivo answered HTTP {response.status} with a body the SDK cannot read.",
             status=response.status,

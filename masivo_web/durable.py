@@ -12,10 +12,12 @@ event. API keys and tokens are never written.
 
 Every client is an *owner* that stays alive as long as its page. Events of owners that are gone
 (a closed tab, a reloaded page) are *orphans*: the next page of the site adopts them and sends
-them, under their original ``event_id`` so the server stores each once. Two tabs never adopt the
-same orphans: with the Web Locks API, owners hold a lock for their life and adoption runs under
-an exclusive lock; without it, owners renew a lease in storage and an adoption claims, waits,
-and keeps only the segments still claimed by itself.
+them, under their original ``event_id``. What a page handed to a keepalive request as it went,
+while the service answered normally, is not among them (:meth:`EventStore.without`, and the
+outbox's hand-off): the next page would send it again. Two tabs never adopt the same orphans:
+with the Web Locks API, owners hold a lock for their life and adoption runs under an exclusive
+lock; without it, owners renew a lease in storage and an adoption claims, waits, and keeps only
+the segments still claimed by itself.
 """
 
 from __future__ import annotations

@@ -180,7 +180,7 @@ def prepare_event(
         merged["event_id"] = event_id = new_event_id()
     elif not _looks_like_uuid(event_id):
         raise MasivoValidationError(
-            "event_id must be a UUID string (it de-duplicates retries); got "
+            "event_id must be a UUID string (it names the event on every retry); got "
             f"{short_repr(event_id)}. "
             "Leave it out and the SDK makes one."
         )

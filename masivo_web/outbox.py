@@ -369,8 +369,8 @@ class Outbox:
 
     def abandon(self, batch: Batch) -> None:
         """``batch``'s task ended without an answer (its event loop ended): its events go
-        back to the front of the queue, unsettled, for a later flush (the server de-duplicates
-        by ``event_id`` if the request did arrive)."""
+        back to the front of the queue, unsettled, for a later flush (if the request did arrive,
+        that is a copy, which Masivo, documenting no de-duplication, may count twice)."""
         self._end(batch, wake=False)  # its loop is ending: no flusher to wake there
         if not self.closed:
             for item in batch.items:

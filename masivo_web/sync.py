@@ -56,7 +56,7 @@ class DeliveryFuture(concurrent.futures.Future[SendEventResult]):
 
     def __init__(self, event_id: str, claim: Callable[[], None]) -> None:
         super().__init__()
-        #: The id the SDK gave the event (the server de-duplicates by it).
+        #: The id the SDK gave the event (the same on every retry).
         self.event_id = event_id
         self._claim = claim
 

@@ -191,6 +191,8 @@ def _control_paths() -> dict[str, Any]:
                             "token_ttl_s": number,
                             "rate_limit": number,
                             "rate_window_s": number,
+                            "clock_offset_s": number,
+                            "dedupe": {"type": "boolean"},
                         },
                     }
                 ),

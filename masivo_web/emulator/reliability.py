@@ -270,9 +270,9 @@ def _run_pages(
                 timeout=60_000,
             )
         context.close()
-        service = "deduplicating service" if deduplicating else "Masivo's policy"
+        service = "dedupe" if deduplicating else "Masivo"
         row = tally(
-            f"Chromium, {service}: {navigations} page reloads/navigations",
+            f"Chromium: {navigations} pages left mid-flush ({service})",
             sent,
             emulator,
             failed=0,

@@ -89,3 +89,45 @@ def test_a_page_with_a_wrong_clock_delivers_every_event_in_time(
     assert len(stored) == EVENTS
     assert all(started - 1.5 <= moment <= ended for moment in stored), (started, stored)
     assert len(emulator.control.requests(route="authorize")) == 1
+
+
+@pytest.mark.parametrize("hours", [-2.0, 80.0])
+@pytest.mark.parametrize("interpreter", ["py", "mpy"])
+def test_a_worker_whose_clock_is_not_masivos_delivers_every_event_in_time(
+    browser: Browser,
+    pages_server: StaticServer,
+    fresh_masivo_emulator: EmulatorServer,
+    interpreter: str,
+    hours: float,
+) -> None:
+    """The same in a PyScript worker (an init script does not reach a worker's ``Date``), with
+    the difference made on Masivo's side: the emulator's clock is ``hours`` off the machine's,
+    so the worker's clock is ``-hours`` off Masivo's (2 h ahead: every event "in the future";
+    80 h behind: every event "older than 72 h", before the fix)."""
+    from tests.browser.test_worker_page import open_worker_page, run_worker
+
+    emulator = fresh_masivo_emulator
+    emulator.control.update_settings(clock_offset_s=hours * 3600)
+    context = browser.new_context()
+    try:
+        page = open_worker_page(context, f"{pages_server.url}/test/worker.html?type={interpreter}")
+        started = time.time()
+        statuses = run_worker(
+            page,
+            "global masivo\n"
+            + client_code(emulator)
+            + SEND
+            + "return [r.status for r in results]\n",
+        )
+        ended = time.time()
+    finally:
+        context.close()
+    assert statuses == [201] * EVENTS
+    stored = [
+        datetime.fromisoformat(event["issued_at"].replace("Z", "+00:00")).timestamp()
+        for event in emulator.control.received_events()
+    ]
+    assert len(stored) == EVENTS
+    offset = hours * 3600  # Masivo's time: the machine's plus its offset
+    assert all(started + offset - 1.5 <= at <= ended + offset for at in stored), (started, stored)
+    assert len(emulator.control.requests(route="authorize")) == 1

@@ -418,6 +418,37 @@ def test_a_db_file_keeps_its_events_across_starts_unless_reset(tmp_path: Any) ->
     ).fetchone() == (0,)  # --reset
 
 
+def test_a_db_file_of_an_earlier_version_takes_copies_after_its_migration(tmp_path: Any) -> None:
+    """Earlier versions kept one row per event_id (UNIQUE): such a file keeps its events and
+    can then hold a copy of one."""
+    import sqlite3
+
+    from masivo_web.emulator.store import EmulatorState
+
+    path = str(tmp_path / "old.sqlite3")
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL "
+        "UNIQUE, type TEXT NOT NULL, customer_id TEXT NOT NULL, brand_id TEXT, issued_at TEXT, "
+        "received_at REAL NOT NULL, route TEXT NOT NULL, key_kind TEXT NOT NULL, body TEXT NOT "
+        "NULL);"
+    )
+    body = json.dumps(event(event_id=EVENT_ID))
+    old.execute(
+        "INSERT INTO events (event_id, type, customer_id, received_at, route, key_kind, body) "
+        "VALUES (?, 'ADD_TO_CART', 'c-1', 0, 'analytics', 'client', ?)",
+        (EVENT_ID, body),
+    )
+    old.commit()
+    old.close()
+    state = EmulatorState(db_path=path)
+    assert [e["event_id"] for e in state.events()] == [EVENT_ID]
+    assert state.store_events([(json.loads(body), None)], route="analytics", key_kind="client") == [
+        False
+    ]
+    assert [e["event_id"] for e in state.events()] == [EVENT_ID, EVENT_ID]  # a copy
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body", "says"),
     [
@@ -439,6 +470,7 @@ def test_a_db_file_keeps_its_events_across_starts_unless_reset(tmp_path: Any) ->
         ("PUT", "/_emulator/settings", {"rate_limit": 2.5}, "rate_limit"),
         ("POST", "/_emulator/faults", {"status": 500.5}, "status"),
         ("POST", "/_emulator/faults", {"status": 500, "count": 1.5}, "count"),
+        ("PUT", "/_emulator/settings", {"dedupe": 1}, "dedupe"),
     ],
 )
 def test_control_routes_refuse_bad_input_with_a_reason_and_change_nothing(
