@@ -95,7 +95,14 @@ def demo_variants() -> None:
     drift apart: script.html with ``<script type="py">`` instead of ``<py-script>``, mpy.html
     with ``<script type="mpy">`` and MicroPython (the same shop.py and wheel)."""
     demo = ROOT / "static" / "demo"
-    page = (demo / "index.html").read_text()
+    for name, variant in variant_pages((demo / "index.html").read_text()).items():
+        target = demo / name
+        if not target.exists() or target.read_text() != variant:
+            target.write_text(variant)
+
+
+def variant_pages(page: str) -> dict[str, str]:
+    """The generated pages (name: text) of the demo shop's ``index.html`` text."""
     tag = re.search(r"<py-script (src=.*?)></py-script>", page)
     if tag is None:
         raise SystemExit("static/demo/index.html lost its <py-script> tag")
@@ -104,6 +111,7 @@ def demo_variants() -> None:
         "script.html": ('<script type="py" ' + tag.group(1) + "></script>", 'script type="py"'),
         "mpy.html": ('<script type="mpy" ' + mpy + "></script>", 'script type="mpy", MicroPython'),
     }
+    pages = {}
     for name, (replacement, label) in variants.items():
         variant = page.replace(tag.group(0), replacement)
         variant = variant.replace(
@@ -111,12 +119,10 @@ def demo_variants() -> None:
             f"<title>masivo_web demo shop ({label})</title>\n  "
             "<!-- generated from index.html by tools/browser_assets.py: edit that file -->",
         )
-        variant = variant.replace(
+        pages[name] = variant.replace(
             "loading Pyodide…", "loading MicroPython…" if "mpy" in name else "loading Pyodide…"
         )
-        target = demo / name
-        if not target.exists() or target.read_text() != variant:
-            target.write_text(variant)
+    return pages
 
 
 def sha256(path: Path) -> str:
