@@ -16,7 +16,13 @@ from masivo_web.emulator import EmulatorServer
 from masivo_web.emulator.static import StaticServer
 from masivo_web.page_helper import FILE_NAME
 from tests.browser.conftest import SETTINGS, client_code, open_harness
-from tests.browser.test_worker_page import open_worker_page, queue_events, run_worker, stored
+from tests.browser.test_worker_page import (
+    open_worker_page,
+    queue_events,
+    run_worker,
+    run_worker_then_navigate,
+    stored,
+)
 
 #: The README's policy for a masivo_web page: what PyScript needs (eval for its interpreters,
 #: wasm, blob: workers and their fetches) and Masivo's origins (here: any), with no ``data:``
@@ -57,14 +63,7 @@ def test_under_script_src_self_the_module_file_keeps_the_page_hide_flush(
     try:
         page = open_worker_page(context, f"{csp_server.url}/test/worker.html?type={interpreter}")
         page.on("console", lambda message: console.append(message.text))
-        ids = json.loads(
-            page.evaluate(
-                "async code => { const ids = await runWorker(code);"
-                " setTimeout(() => { location.href = '/test/elsewhere.html'; }, 0);"
-                " return ids; }",
-                queue_events(emulator),
-            )
-        )
+        ids = run_worker_then_navigate(page, queue_events(emulator))
         assert stored(emulator, ids) == len(ids) > 0  # sent by the page's own hide listener
         assert not [line for line in console if "main-thread module" in line], console
         assert len(modules) == 1 and modules[0].startswith(f"{csp_server.url}/vendor/wheels/")
@@ -126,14 +125,7 @@ def test_a_worker_under_a_csp_with_data_scripts_keeps_its_page_hide_flush(
     context = browser.new_context()
     try:
         page = open_worker_page(context, f"{data_server.url}/test/worker.html?type={interpreter}")
-        ids = json.loads(
-            page.evaluate(
-                "async code => { const ids = await runWorker(code);"
-                " setTimeout(() => { location.href = '/test/elsewhere.html'; }, 0);"
-                " return ids; }",
-                queue_events(emulator),
-            )
-        )
+        ids = run_worker_then_navigate(page, queue_events(emulator))
         assert stored(emulator, ids) == len(ids) > 0
     finally:
         context.close()

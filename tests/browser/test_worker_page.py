@@ -66,6 +66,19 @@ def run_worker(page: Page, code: str) -> Any:
     return json.loads(page.evaluate("code => runWorker(code)", code))
 
 
+def run_worker_then_navigate(page: Page, code: str) -> Any:
+    """Run ``code`` in the worker, then navigate away in the task its answer arrives in, as a
+    click would; returns what it returned."""
+    return json.loads(
+        page.evaluate(
+            "async code => { const ids = await runWorker(code);"
+            " setTimeout(() => { location.href = '/test/elsewhere.html'; }, 0);"
+            " return ids; }",
+            code,
+        )
+    )
+
+
 def queue_events(emulator: EmulatorServer) -> str:
     """Python for the worker: a client whose token is cached (as after a first event), then
     EVENTS events queued; returns their ids."""
@@ -112,14 +125,7 @@ def test_a_worker_page_left_at_once_sends_its_events(
         page = open_worker_page(context, worker_url)
         code = queue_events(emulator)
         if leave == "navigate":  # in the task the answer arrives in, as a click would
-            ids = json.loads(
-                page.evaluate(
-                    "async code => { const ids = await runWorker(code);"
-                    " setTimeout(() => { location.href = '/test/elsewhere.html'; }, 0);"
-                    " return ids; }",
-                    code,
-                )
-            )
+            ids = run_worker_then_navigate(page, code)
         else:
             ids = run_worker(page, code)
             if leave == "close":
