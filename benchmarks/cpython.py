@@ -16,7 +16,8 @@ from masivo_web import create_client
 
 def cpython_enqueue(runs: int) -> list[float]:
     """Events per second one process enqueues (validate, id, timestamp, context, queue)."""
-    from masivo_web.transports import MockTransport, Response
+    from masivo_web.rules.http import Response
+    from masivo_web.transports import MockTransport
 
     def answer(request: Any) -> Response:
         return Response(200, body=b'{"data": "token"}')

@@ -42,7 +42,7 @@ TRACE_CATEGORIES = [
 FIRST_CALL_PY = """
 import js
 from pyodide.ffi import create_proxy
-from masivo_web import runtime
+from masivo_web.runtime import scheduling
 _noop = create_proxy(lambda *_: None)
 _channel = js.MessageChannel.new()
 _channel.port1.onmessage = _noop
@@ -52,7 +52,7 @@ _probes = {
     "postMessage, from Python": lambda: _post(None),
     "setTimeout(proxy, 0), from Python": lambda: js.setTimeout(_noop, 0),
     "performance.now(), from Python": lambda: _now(),
-    "runtime.next_turn(), first of a turn": lambda: runtime.next_turn(lambda: None),
+    "scheduling.next_turn(), first of a turn": lambda: scheduling.next_turn(lambda: None),
 }
 def _probe(name):
     started = _now()

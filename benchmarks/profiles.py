@@ -29,8 +29,8 @@ def _report(top):
 FLUSH_PARTS = """
 import statistics, time
 from masivo_web import create_client
-from masivo_web.page import current_page
-from masivo_web.storage import FallbackStorage, LocalStorage
+from masivo_web.browser.page import current_page
+from masivo_web.browser.storage import FallbackStorage, LocalStorage
 from masivo_web.transports import default_transport
 _parts = {}
 def _timed(name, real):
@@ -197,7 +197,8 @@ def cpython_profiles() -> dict[str, str]:
 
     from masivo_web.emulator.store import EmulatorState
     from masivo_web.emulator.validation import check_event, encode_event
-    from masivo_web.transports import MockTransport, Response
+    from masivo_web.rules.http import Response
+    from masivo_web.transports import MockTransport
 
     profile = cProfile.Profile()
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from ._version import VERSION
 from .client import MasivoClient
-from .delivery import CloseResult, Delivery, SendEventResult
 from .errors import (
     MasivoAuthError,
     MasivoConfigError,
@@ -21,9 +20,10 @@ from .errors import (
     MasivoServerKeyError,
     MasivoValidationError,
 )
-from .events import RESERVED_EVENT_TYPES
 from .factory import create_client
-from .policy import DeliveryPolicy
+from .rules.events import RESERVED_EVENT_TYPES
+from .rules.policy import DeliveryPolicy
+from .rules.results import CloseResult, Delivery, SendEventResult
 
 __version__ = VERSION
 

@@ -73,7 +73,7 @@ def _hint(exc: OSError) -> str:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import run
+    from .devtools.demo import run
 
     return run(
         headless=args.headless,
@@ -90,7 +90,7 @@ def _bundle(args: argparse.Namespace) -> int:
 
 
 def _reliability(args: argparse.Namespace) -> int:
-    from .emulator.reliability import main as reliability
+    from .devtools.reliability import main as reliability
 
     return reliability(args)
 

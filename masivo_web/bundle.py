@@ -15,7 +15,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from .page_helper import FILE_NAME, module_file
+from .browser.main_thread import FILE_NAME, module_file
 
 ROOT = Path(__file__).resolve().parents[1]
 VENDOR = ROOT / "static" / "vendor"

@@ -1,6 +1,6 @@
 """``MasivoClient``: the public face. Validates input, adds who and where (identity, context),
-and hands events to its :class:`~masivo_web.flusher.Flusher`, which sends what its
-:class:`~masivo_web.outbox.Outbox` holds. ``create_client`` (in :mod:`masivo_web.factory`)
+and hands events to its :class:`~masivo_web.engine.flusher.Flusher`, which sends what its
+:class:`~masivo_web.engine.outbox.Outbox` holds. ``create_client`` (in :mod:`masivo_web.factory`)
 builds every part and passes them in."""
 
 from __future__ import annotations
@@ -11,17 +11,26 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .aio import first_of
-from .config import Settings
-from .context import page_fields
-from .delivery import CloseResult, Delivery, not_sent
-from .encoding import serialise
+from ._record import Record
+from .browser.context import page_fields
 from .errors import MasivoConfigError, MasivoError, MasivoValidationError
-from .events import PreparedEvent, as_dict, new_event_id, prepare_event
-from .runtime import MAPPINGS, Clock, running_loop
+from .rules.config import Settings
+from .rules.encoding import serialise
+from .rules.events import PreparedEvent, as_dict, new_event_id, prepare_event
+from .rules.results import CloseResult, Delivery, not_sent
+from .runtime.aio import first_of
+from .runtime.clock import Clock
+from .runtime.interpreter import MAPPINGS
+from .runtime.scheduling import running_loop
 
 if TYPE_CHECKING:
-    from .factory import ClientParts
+    from .browser.context import EventContext
+    from .browser.lifecycle import PageLifecycle
+    from .browser.page import Page
+    from .engine.auth import AuthManager, TokenRegistry
+    from .engine.flusher import Flusher
+    from .engine.identity import Identity
+    from .engine.outbox import Outbox
 
 logger = logging.getLogger("masivo_web")
 
@@ -29,6 +38,46 @@ logger = logging.getLogger("masivo_web")
 BeforeSend = Callable[[dict[str, Any]], dict[str, Any] | None]
 #: ``on_error(error, event_id)``: a failure nobody awaited.
 OnError = Callable[[MasivoError, str], None]
+
+
+class ClientParts(Record):
+    """What a client is made of, built by ``create_client`` (the composition root) and
+    injectable there: the page, storage, token manager, outbox and flusher."""
+
+    __slots__ = (
+        "before_send",
+        "context",
+        "flusher",
+        "identity",
+        "lifecycle",
+        "outbox",
+        "page",
+        "token_registry",
+        "tokens",
+    )
+
+    def __init__(
+        self,
+        *,
+        page: Page | None,
+        identity: Identity,
+        context: EventContext,
+        tokens: AuthManager,
+        token_registry: TokenRegistry,
+        outbox: Outbox,
+        flusher: Flusher,
+        lifecycle: PageLifecycle,
+        before_send: BeforeSend | None,
+    ) -> None:
+        self.page = page
+        self.identity = identity
+        self.context = context
+        self.tokens = tokens
+        self.token_registry = token_registry
+        self.outbox = outbox
+        self.flusher = flusher
+        self.lifecycle = lifecycle
+        self.before_send = before_send
 
 
 class MasivoClient:

@@ -10,78 +10,32 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from . import api
-from ._record import Record
-from .auth import AuthManager, TokenRegistry, shared_tokens
-from .client import BeforeSend, MasivoClient, OnError
-from .config import Compression, EventRoute, Settings
-from .context import EventContext, static_context
-from .durable import namespace_for
+from .browser.context import EventContext, static_context
+from .browser.current import current_page
+from .browser.lifecycle import PageLifecycle
+from .browser.liveness import liveness_for
+from .browser.page import Page
+from .client import BeforeSend, ClientParts, MasivoClient, OnError
+from .engine.auth import AuthManager, TokenRegistry, shared_tokens
+from .engine.event_store import EventStore, namespace_for
+from .engine.flusher import Flusher
+from .engine.identity import Identity
+from .engine.outbox import Outbox
+from .engine.persistence import Persistence
+from .engine.wire import Wire
 from .errors import MasivoConfigError
-from .events import new_event_id
-from .flusher import Flusher
-from .identity import Identity
-from .lifecycle import PageLifecycle
-from .outbox import Outbox
-from .page import Page, current_page
-from .persistence import Persistence, page_storage, persistence_for
-from .policy import DeliveryPolicy
-from .runtime import (
-    IS_BROWSER,
-    Clock,
-    SystemClock,
-    after_fork,
-    at_exit,
-    in_worker,
-    log_handler,
-    loop_running,
-    next_turn,
-)
-from .storage import Storage
-from .tokens import TabToken
-from .transports import Transport, default_transport
-from .wire import Wire
-
-
-class ClientParts(Record):
-    """What a client is made of, built by ``create_client`` (the composition root) and
-    injectable there: the page, storage, token manager, outbox and flusher."""
-
-    __slots__ = (
-        "before_send",
-        "context",
-        "flusher",
-        "identity",
-        "lifecycle",
-        "outbox",
-        "page",
-        "token_registry",
-        "tokens",
-    )
-
-    def __init__(
-        self,
-        *,
-        page: Page | None,
-        identity: Identity,
-        context: EventContext,
-        tokens: AuthManager,
-        token_registry: TokenRegistry,
-        outbox: Outbox,
-        flusher: Flusher,
-        lifecycle: PageLifecycle,
-        before_send: BeforeSend | None,
-    ) -> None:
-        self.page = page
-        self.identity = identity
-        self.context = context
-        self.tokens = tokens
-        self.token_registry = token_registry
-        self.outbox = outbox
-        self.flusher = flusher
-        self.lifecycle = lifecycle
-        self.before_send = before_send
-
+from .rules import api
+from .rules.config import Compression, EventRoute, Settings
+from .rules.events import new_event_id
+from .rules.http import Transport
+from .rules.policy import DeliveryPolicy
+from .rules.ports import Storage
+from .rules.token_state import TabToken
+from .runtime.clock import Clock, SystemClock
+from .runtime.host import after_fork, at_exit, log_handler
+from .runtime.interpreter import IS_BROWSER, in_worker
+from .runtime.scheduling import loop_running, next_turn
+from .transports import default_transport
 
 logger = logging.getLogger("masivo_web")
 
@@ -144,7 +98,7 @@ def create_client(
     ``clock`` and ``random``, ``page`` (the browser page, or None for none; detected by
     default), ``storage`` (where identity, consent and queued events are kept; the page's
     ``localStorage`` by default, memory without a page) and ``tokens`` (the
-    :class:`~masivo_web.auth.TokenRegistry` through which clients of one key share a token).
+    :class:`~masivo_web.engine.auth.TokenRegistry` through which clients of one key share a token).
 
     >>> masivo = create_client("your-client-api-key", brand_id="brand-456")
 
@@ -371,3 +325,34 @@ def _forked() -> None:
 
 
 after_fork(_forked)
+
+
+def page_storage(page: Page | None) -> Storage | None:
+    """The page's localStorage (falling back to memory if it fails), or None under CPython and
+    where the browser's storage is disabled (said once, in the log)."""
+    if page is None:
+        return None
+    storage = page.storage("local")
+    if storage is None:
+        logger.warning(
+            "masivo_web: browser storage is disabled; queued events are kept in memory only, "
+            "and a closed tab may lose them."
+        )
+    return storage  # type: ignore[no-any-return]
+
+
+def persistence_for(
+    page: Page | None,
+    storage: Storage | None,
+    namespace: str,
+    owner: str,
+    clock: Clock,
+    bounds: tuple[int, int],
+) -> Persistence | None:
+    """Write-ahead persistence in ``storage`` (None: the queue lives in memory only), keeping
+    at most ``bounds`` (events, bytes) stored."""
+    if page is None or storage is None:
+        return None
+    liveness = liveness_for(page, storage, namespace, clock)
+    store = EventStore(storage, namespace, owner, schedule=page.soon, bounds=bounds)
+    return Persistence(store, liveness, clock)

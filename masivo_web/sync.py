@@ -31,10 +31,11 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from .client import MasivoClient
-from .delivery import CloseResult, Delivery, SendEventResult
 from .errors import MasivoConfigError, MasivoError
 from .factory import create_client
-from .runtime import IS_BROWSER, after_fork, at_exit
+from .rules.results import CloseResult, Delivery, SendEventResult
+from .runtime.host import after_fork, at_exit
+from .runtime.interpreter import IS_BROWSER
 
 T = TypeVar("T")
 logger = logging.getLogger("masivo_web")

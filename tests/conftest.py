@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from masivo_web.page import Page
+from masivo_web.browser.page import Page
 from tests.fakes import FakeClock, FakeLocalStorage, FakeMasivo, fake_page
 
 

@@ -13,8 +13,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from masivo_web import MasivoClient, create_client
-from masivo_web.page import Page
-from masivo_web.transports import MockTransport, Request, Response
+from masivo_web.browser.page import Page
+from masivo_web.rules.http import Request, Response
+from masivo_web.transports import MockTransport
 
 START_EPOCH = 1_795_000_000.0
 AUTH_URL = "https://auth.test/auth/authorize"

@@ -205,7 +205,7 @@ def masivo_wheel() -> Path:
     precompiled = precompiled_wheel(wheel)
     micropython_wheel = browser_wheel.precompile_mpy(wheel, target)
     # A worker's main-thread module, beside the wheel (as the bundle serves it).
-    from masivo_web.page_helper import FILE_NAME, module_file
+    from masivo_web.browser.main_thread import FILE_NAME, module_file
 
     (target / FILE_NAME).write_text(module_file())
     # Pages read the current wheels' names from here instead of hard-coding the version.

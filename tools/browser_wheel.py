@@ -5,8 +5,8 @@
 A page pays for every byte of the wheel and for compiling every line it imports (Pyodide ships
 no ``.pyc``), so the browser wheel, like the minified bundles of the JavaScript SDKs, leaves out:
 
-- modules a page cannot use: the emulator, the demo and reliability drivers, the pytest plugin,
-  ``SyncClient`` (threads) and the CPython socket transport (``EXCLUDED``);
+- what a page cannot use: the folders of the emulator, the checkout-only tools and the CPython
+  transports, and the face's CPython-only entry points (``EXCLUDED``);
 - docstrings, comments and every type annotation and type-only import (``page_source``: the
   types are erased, as a TypeScript build does; MicroPython has no ``typing`` to import);
 - the long description in METADATA (the README) and the pytest entry point.
@@ -29,17 +29,24 @@ from types import CodeType
 
 import page_source  # tools/, beside this file
 
-#: Paths (inside the wheel) a page never imports.
-EXCLUDED = (
+#: Folders (inside the wheel) a page never imports: the emulator, the tools that run from a
+#: checkout, and the CPython transports. Whole folders, so a new tool put in ``devtools/`` cannot
+#: leak into pages.
+EXCLUDED_FOLDERS = (
     "masivo_web/emulator/",
-    "masivo_web/demo.py",
-    "masivo_web/bundle.py",
+    "masivo_web/devtools/",
+    "masivo_web/transports/cpython/",
+)
+#: The face's CPython-only entry points: the command line, ``bundle`` (it writes files), the
+#: pytest plugin and ``SyncClient`` (threads).
+EXCLUDED_ENTRY_POINTS = (
     "masivo_web/__main__.py",
+    "masivo_web/bundle.py",
     "masivo_web/pytest_plugin.py",
     "masivo_web/sync.py",
-    "masivo_web/transports/stdlib.py",
-    "masivo_web/transports/httpx_client.py",
 )
+#: Paths (inside the wheel) a page never imports.
+EXCLUDED = EXCLUDED_FOLDERS + EXCLUDED_ENTRY_POINTS
 
 
 def _short_metadata(metadata: str) -> str:

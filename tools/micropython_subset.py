@@ -39,8 +39,9 @@ JSON_KEYWORDS = frozenset({"ensure_ascii", "allow_nan", "default", "sort_keys", 
 
 def micropython_problems(tree: ast.Module, name: str, *, adapter: bool = False) -> list[str]:
     """What in ``tree`` (a page module, types erased) MicroPython cannot parse or run, as
-    ``module:line: reason``. The adapter module (``runtime``, which handles what differs) may
-    import missing modules and use missing attributes where it checked the interpreter."""
+    ``module:line: reason``. The adapter modules (the ``runtime`` layer, which handles what
+    differs) may import missing modules and use missing attributes where they checked the
+    interpreter."""
     found = []
 
     def problem(node: ast.AST, reason: str) -> None:

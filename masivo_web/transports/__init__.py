@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .base import Request, Response, StartingTransport, Transport
+from ..rules.http import Request, Response, StartingTransport, Transport
 
 if TYPE_CHECKING:
     from .mock import MockTransport
@@ -37,7 +37,7 @@ def default_transport() -> Transport:
     so the clients of one key share one token (they reach Masivo the same way)."""
     global _default
     if _default is None:
-        from ..runtime import IS_BROWSER
+        from ..runtime.interpreter import IS_BROWSER
 
         if IS_BROWSER:
             from .fetch import FetchTransport
@@ -45,9 +45,9 @@ def default_transport() -> Transport:
             _default = FetchTransport()
         else:
             try:
-                from .httpx_client import HttpxTransport
+                from .cpython.httpx_client import HttpxTransport
             except ImportError:  # httpx is optional: the standard library suffices
-                from .stdlib import StdlibTransport
+                from .cpython.stdlib import StdlibTransport
 
                 _default = StdlibTransport()
             else:

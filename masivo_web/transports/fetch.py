@@ -1,5 +1,5 @@
 """Browser transport: the page's own ``fetch``, through the JS bridge
-(:func:`masivo_web.jsbridge.js_bridge`: Pyodide's or MicroPython's).
+(:func:`masivo_web.runtime.jsbridge.js_bridge`: Pyodide's or MicroPython's).
 
 Imported only in a browser's Python (see :func:`masivo_web.transports.default_transport`).
 Failures are named honestly: a request that got no answer is a :class:`MasivoNetworkError`
@@ -17,8 +17,8 @@ from collections.abc import Coroutine
 from typing import Any
 
 from ..errors import MasivoNetworkError
-from ..jsbridge import js_bridge
-from .base import Request, Response
+from ..rules.http import Request, Response
+from ..runtime.jsbridge import js_bridge, js_globals
 
 
 def fetch_init(request: Request, *, signal: Any) -> Any:
@@ -41,12 +41,11 @@ def fetch_init(request: Request, *, signal: Any) -> Any:
 class FetchTransport:
     """Sends requests with the browser's ``fetch``; a timeout aborts them. A request marked
     ``keepalive`` survives the page being closed (the client keeps those within the budget of
-    :mod:`masivo_web.keepalive`)."""
+    :mod:`masivo_web.rules.keepalive`)."""
 
     def start(self, request: Request) -> Coroutine[Any, Any, Response]:
         """Start the request now (synchronously); await the result for the answer."""
-        import js
-
+        js = js_globals()
         # One call makes the deadline: the signal aborts the request by itself, and says so
         # (``aborted``) when it did. Fewer bridge crossings than a controller and a timer.
         signal = js.AbortSignal.timeout(max(1, int(request.timeout_s * 1000)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from .base import Request, Response
+from ..rules.http import Request, Response
 
 Handler = Callable[[Request], Response | Awaitable[Response]]
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser
 
+from masivo_web.browser.main_thread import FILE_NAME, module_file
 from masivo_web.emulator import EmulatorServer
 from masivo_web.emulator.static import StaticServer
-from masivo_web.page_helper import FILE_NAME, module_file
 from tests.browser.conftest import SETTINGS
 
 MAIN = """

@@ -25,7 +25,7 @@ EVENT = "dict(type='ADD_TO_CART', customer_id='c-1', brand_id=None)"
 def test_the_wheel_installs_with_micropip_and_imports(shared_page: Page) -> None:
     platform, version, in_browser = run_python(
         shared_page,
-        "import sys, masivo_web\nfrom masivo_web.runtime import IS_BROWSER\n"
+        "import sys, masivo_web\nfrom masivo_web.runtime.interpreter import IS_BROWSER\n"
         "[sys.platform, masivo_web.__version__, IS_BROWSER]",
     )
     assert (platform, version, in_browser) == ("emscripten", masivo_web.__version__, True)
@@ -232,7 +232,7 @@ def test_events_queued_before_any_flush_use_the_token_warmed_at_first_event(
     run_python(own_page, f"sent = [masivo.send_analytics_event(**{EVENT}) for _ in range(2)]")
     emulator.control.wait_for_events(0)  # a round trip, so the warm-up authorize has landed
     own_page.wait_for_function(
-        "() => runPython('from masivo_web.auth import shared_tokens\\n"
+        "() => runPython('from masivo_web.engine.auth import shared_tokens\\n"
         "any(m.cached_token for m in shared_tokens.managers())')",
         timeout=10_000,
     )

@@ -57,7 +57,7 @@ def test_the_interpreter_is_micropython_and_an_awaited_event_is_stored(
         mpy_page,
         client_code(emulator, brand_id="b-1")
         + "import sys\n"
-        + "from masivo_web.runtime import INTERPRETER\n"
+        + "from masivo_web.runtime.interpreter import INTERPRETER\n"
         + "r = await masivo.send_analytics_event(type='ADD_TO_CART', customer_id='c-1', "
         "platform='web', product={'sku': 'S-1', 'amount': 1, 'value': 29.99})\n"
         "return [sys.implementation.name, INTERPRETER, r.success, r.status]",

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser
 
+from masivo_web.browser.main_thread import FILE_NAME
 from masivo_web.emulator import EmulatorServer
 from masivo_web.emulator.static import StaticServer
-from masivo_web.page_helper import FILE_NAME
 from tests.browser.conftest import SETTINGS, client_code, open_harness
 from tests.browser.test_worker_page import (
     open_worker_page,

@@ -21,9 +21,10 @@ from masivo_web import (
     create_client,
 )
 from masivo_web.emulator import EmulatorServer
-from masivo_web.transports import Transport, default_transport
-from masivo_web.transports.httpx_client import HttpxTransport
-from masivo_web.transports.stdlib import StdlibTransport
+from masivo_web.rules.http import Transport
+from masivo_web.transports import default_transport
+from masivo_web.transports.cpython.httpx_client import HttpxTransport
+from masivo_web.transports.cpython.stdlib import StdlibTransport
 
 pytestmark = pytest.mark.emulator
 

@@ -94,7 +94,7 @@ def test_the_precompiled_wheel_is_bytecode_for_its_python_and_imports_without_so
             # The page build refuses CPython (next test): pose as the page's interpreter.
             "import sys; sys.platform = 'emscripten'; sys.path.insert(0, sys.argv[1])\n"
             "import masivo_web\n"
-            "from masivo_web.events import prepare_event\n"
+            "from masivo_web.rules.events import prepare_event\n"
             "print(masivo_web.__file__, prepare_event.__code__.co_filename)",
             str(tmp_path / "site"),
         ],
@@ -105,7 +105,7 @@ def test_the_precompiled_wheel_is_bytecode_for_its_python_and_imports_without_so
     )
     module_file, code_file = imported.stdout.split()
     assert module_file.endswith("masivo_web/__init__.pyc")
-    assert code_file.endswith("site-packages/masivo_web/events.py")  # as installed
+    assert code_file.endswith("site-packages/masivo_web/rules/events.py")  # as installed
 
 
 def test_the_page_build_has_its_own_name_and_refuses_cpython_clearly(

@@ -63,7 +63,7 @@ def test_help_shows_every_default_in_plain_text(command: str) -> None:
 
 
 def test_the_demo_takes_a_free_port_when_its_usual_one_is_busy() -> None:
-    from masivo_web.demo import pick_port
+    from masivo_web.devtools.demo import pick_port
 
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

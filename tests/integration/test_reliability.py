@@ -6,12 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from masivo_web.emulator.reliability import (
-    FAULT_CLASSES,
-    LOST_ANSWER_KINDS,
-    report,
-    run_cpython,
-)
+from masivo_web.devtools.reliability import FAULT_CLASSES, LOST_ANSWER_KINDS, report, run_cpython
 
 pytestmark = pytest.mark.emulator
 
@@ -33,7 +28,7 @@ def test_no_event_is_lost_or_stored_twice_under_any_fault_class() -> None:
 
 
 def test_the_field_part_runs_every_condition_and_stores_each_event_once() -> None:
-    from masivo_web.emulator.field import field_report, run_field
+    from masivo_web.devtools.field import field_report, run_field
 
     rows = run_field(events=20, seconds=1.0)
     summary = field_report(rows)

@@ -8,8 +8,8 @@ from support import API_BASE, AUTH_URL, Masivo, cart, client, until
 
 from masivo_web import MasivoConfigError, MasivoValidationError, SendEventResult, create_client
 from masivo_web.errors import MasivoError
-from masivo_web.events import new_event_id
-from masivo_web.transports.base import Response
+from masivo_web.rules.events import new_event_id
+from masivo_web.rules.http import Response
 
 
 async def check_a_full_batch_goes_at_once_and_the_rest_after_the_idle_time():

@@ -8,7 +8,7 @@ import time
 import fakebrowser
 from support import Masivo, cart, client, page, until
 
-from masivo_web.runtime import SystemClock
+from masivo_web.runtime.clock import SystemClock
 
 
 class TabClock(SystemClock):
@@ -143,7 +143,7 @@ async def check_a_full_storage_falls_back_to_memory_and_the_interpreter_survives
     for round_ in range(100):
         masivo_client.send_analytics_event(cart(n=round_))
         await asyncio.sleep(0)
-    from masivo_web.jsbridge import JsCallError, js_call
+    from masivo_web.runtime.jsbridge import JsCallError, js_call
 
     for _ in range(200):
         try:
@@ -160,7 +160,7 @@ async def check_a_full_storage_falls_back_to_memory_and_the_interpreter_survives
 async def check_storage_that_throws_on_access_is_none_and_the_interpreter_lives_on():
     import js
 
-    from masivo_web.jsbridge import JsCallError, js_call
+    from masivo_web.runtime.jsbridge import JsCallError, js_call
 
     locked = fakebrowser.lockedWindow()
     for _ in range(200):  # unguarded, ~70 such throws exhaust MicroPython

@@ -7,10 +7,10 @@ import json
 import time
 
 from masivo_web import create_client
-from masivo_web.jsbridge import js_bridge
-from masivo_web.page import Page
-from masivo_web.policy import DeliveryPolicy
-from masivo_web.transports.base import Response
+from masivo_web.browser.page import Page
+from masivo_web.rules.http import Response
+from masivo_web.rules.policy import DeliveryPolicy
+from masivo_web.runtime.jsbridge import js_bridge
 from masivo_web.transports.mock import MockTransport
 
 AUTH_URL = "https://auth.test/auth/authorize"

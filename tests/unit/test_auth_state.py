@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from masivo_web.tokens import TokenState, read_token_expiry
+from masivo_web.rules.token_state import TokenState, read_token_expiry
 from tests.fakes import make_token
 
 

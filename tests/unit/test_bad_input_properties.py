@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from masivo_web import MasivoValidationError, create_client
-from masivo_web.events import MAX_EVENT_BYTES
-from masivo_web.runtime import IS_BROWSER
+from masivo_web.rules.events import MAX_EVENT_BYTES
+from masivo_web.runtime.interpreter import IS_BROWSER
 from tests.fakes import FakeClock, FakeMasivo
 
 # Pyodide runs these too (tools/pyodide_node), about 10x slower: fewer examples there.

@@ -20,10 +20,11 @@ from masivo_web import (
     SendEventResult,
     create_client,
 )
-from masivo_web.auth import TokenRegistry
-from masivo_web.policy import DeliveryPolicy
-from masivo_web.runtime import IS_BROWSER
-from masivo_web.transports import MockTransport, Request, Response
+from masivo_web.engine.auth import TokenRegistry
+from masivo_web.rules.http import Request, Response
+from masivo_web.rules.policy import DeliveryPolicy
+from masivo_web.runtime.interpreter import IS_BROWSER
+from masivo_web.transports import MockTransport
 from tests.fakes import (
     API_BASE,
     AUTH_URL,

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from masivo_web import DeliveryPolicy, MasivoValidationError, create_client
-from masivo_web.auth import TokenRegistry
-from masivo_web.events import format_timestamp
-from masivo_web.liveness import LEASE_TTL_S
-from masivo_web.transports import Request, Response
+from masivo_web.browser.liveness import LEASE_TTL_S
+from masivo_web.engine.auth import TokenRegistry
+from masivo_web.rules.events import format_timestamp
+from masivo_web.rules.http import Request, Response
 from tests.fakes import (
     API_BASE,
     AUTH_URL,

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from masivo_web import CloseResult, MasivoConfigError, MasivoError
-from masivo_web.auth import TokenRegistry
-from masivo_web.transports import Request, Response
+from masivo_web.engine.auth import TokenRegistry
+from masivo_web.rules.http import Request, Response
 from tests.fakes import FakeLocalStorage, FakeMasivo, client_for, fake_page, json_response, settle
 from tests.unit.test_durable import tab_client
 

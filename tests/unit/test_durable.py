@@ -12,13 +12,14 @@ from typing import Any
 import pytest
 
 from masivo_web import MasivoDroppedError, MasivoError, create_client
-from masivo_web.durable import SEGMENT_EVENTS, EventStore
-from masivo_web.events import prepare_event
-from masivo_web.keepalive import KEEPALIVE_BUDGET_BYTES
-from masivo_web.liveness import LEASE_TTL_S, LeaseLiveness
-from masivo_web.page import Page
-from masivo_web.policy import DeliveryPolicy
-from masivo_web.storage import FallbackStorage, MemoryStorage
+from masivo_web.browser.liveness import LEASE_TTL_S, LeaseLiveness
+from masivo_web.browser.page import Page
+from masivo_web.browser.storage import FallbackStorage
+from masivo_web.engine.event_store import SEGMENT_EVENTS, EventStore
+from masivo_web.rules.events import prepare_event
+from masivo_web.rules.keepalive import KEEPALIVE_BUDGET_BYTES
+from masivo_web.rules.policy import DeliveryPolicy
+from masivo_web.rules.ports import MemoryStorage
 from tests.fakes import FakeClock, FakeMasivo, fake_page, settle
 
 EVENT: dict[str, Any] = {"type": "ADD_TO_CART", "customer_id": "c-1", "brand_id": None}

@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 from masivo_web import create_client
-from masivo_web.auth import TokenRegistry
-from masivo_web.page import Page
+from masivo_web.browser.page import Page
+from masivo_web.engine.auth import TokenRegistry
 from tests.fakes import FakeLocalStorage, FakeMasivo, fake_page, json_response, make_token, settle
 
 KEY = "client-key-never-stored"
@@ -112,8 +112,8 @@ async def test_a_kept_token_refreshes_on_its_own_schedule(masivo: FakeMasivo) ->
 
 
 def test_unreadable_kept_tokens_are_ignored() -> None:
-    from masivo_web.storage import MemoryStorage
-    from masivo_web.tokens import KeptToken, TabToken
+    from masivo_web.rules.ports import MemoryStorage
+    from masivo_web.rules.token_state import KeptToken, TabToken
 
     storage = MemoryStorage()
     kept = TabToken(storage, "name")

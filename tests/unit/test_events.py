@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from masivo_web import MasivoValidationError
-from masivo_web.events import (
+from masivo_web.rules.events import (
     MAX_EVENT_BYTES,
     MAX_NESTING_DEPTH,
     RESERVED_EVENT_TYPES,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from masivo_web import MasivoAuthError, MasivoError
-from masivo_web.transports import Request, Response
+from masivo_web.rules.http import Request, Response
 from tests.fakes import (
     AUTH_URL,
     FakeClock,

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from masivo_web import DeliveryPolicy
-from masivo_web.liveness import LEASE_TTL_S
-from masivo_web.transports import Request, Response
+from masivo_web.browser.liveness import LEASE_TTL_S
+from masivo_web.rules.http import Request, Response
 from tests.fakes import FakeMasivo, json_response
 from tests.unit.test_durable import EVENT, close_tab, stored, tab_client
 

@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 from masivo_web import MasivoClient, create_client
-from masivo_web.auth import TokenRegistry
-from masivo_web.keepalive import KEEPALIVE_BUDGET_BYTES
-from masivo_web.lifecycle import PageLifecycle
-from masivo_web.page import Page, current_page
+from masivo_web.browser.current import current_page
+from masivo_web.browser.lifecycle import PageLifecycle
+from masivo_web.browser.page import Page
+from masivo_web.engine.auth import TokenRegistry
+from masivo_web.rules.keepalive import KEEPALIVE_BUDGET_BYTES
 from tests.fakes import FakeMasivo, FakeNavigator, FakeTarget, settle
 
 EVENT: dict[str, Any] = {"type": "ADD_TO_CART", "customer_id": "c-1", "brand_id": None}

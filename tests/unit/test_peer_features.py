@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from masivo_web import MasivoConfigError, MasivoValidationError, create_client
-from masivo_web.context import LIBRARY
-from masivo_web.page import Page
+from masivo_web.browser.context import LIBRARY
+from masivo_web.browser.page import Page
 from tests.fakes import FakeLocalStorage, FakeMasivo, fake_page, json_response
 
 EVENT: dict[str, Any] = {"type": "ADD_TO_CART", "brand_id": None}
@@ -314,7 +314,7 @@ def test_bad_peer_options_are_config_errors(option: str, value: Any) -> None:
 def test_page_urls_are_split_like_urllib(url: str, path: str, query: str) -> None:
     from urllib.parse import urlsplit
 
-    from masivo_web.context import split_url
+    from masivo_web.browser.context import split_url
 
     assert split_url(url) == (path, query)
     parts = urlsplit(url)
@@ -404,7 +404,7 @@ async def test_consent_and_identity_survive_a_key_rotation(
 
 
 async def test_records_of_an_earlier_version_move_to_the_site(masivo: FakeMasivo) -> None:
-    from masivo_web.durable import namespace_for
+    from masivo_web.engine.event_store import namespace_for
 
     site = FakeLocalStorage()
     namespace = namespace_for("k", "https://app.masivo.ai/api/storefront/v1")

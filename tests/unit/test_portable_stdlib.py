@@ -15,10 +15,10 @@ from urllib.parse import parse_qs, quote, urlencode
 from hypothesis import given
 from hypothesis import strategies as st
 
-from masivo_web.context import campaign
+from masivo_web.browser.context import campaign
 from masivo_web.errors import short_repr
-from masivo_web.retry import http_date
-from masivo_web.tokens import read_token_expiry
+from masivo_web.rules.retry import http_date
+from masivo_web.rules.token_state import read_token_expiry
 
 _REPR = reprlib.Repr()
 _REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 2, 40, 40

@@ -11,7 +11,7 @@ import pytest
 
 import masivo_web
 from masivo_web import errors
-from masivo_web.runtime import IS_BROWSER
+from masivo_web.runtime.interpreter import IS_BROWSER
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,7 +81,7 @@ def test_every_setting_is_one_create_client_parameter_and_back() -> None:
     # (type and check), and the code that uses it. This keeps the first two in step.
     import inspect
 
-    from masivo_web.config import OPTION_NAMES
+    from masivo_web.rules.config import OPTION_NAMES
 
     parameters = set(inspect.signature(masivo_web.create_client).parameters)
     parts = {"on_error", "before_send", "debug", "policy"}
@@ -92,7 +92,7 @@ def test_every_setting_is_one_create_client_parameter_and_back() -> None:
 def test_every_option_given_to_create_client_reaches_its_settings() -> None:
     # create_client names each option once more when it builds Settings (not from locals():
     # MicroPython's are the module's); a parameter left out there would silently be None.
-    from masivo_web.config import OPTION_NAMES
+    from masivo_web.rules.config import OPTION_NAMES
 
     given = {
         "brand_id": "b-9",

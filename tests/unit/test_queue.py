@@ -6,9 +6,9 @@ from typing import cast
 
 import pytest
 
-from masivo_web.delivery import Delivery
-from masivo_web.events import prepare_event
-from masivo_web.queue import EventQueue, QueuedEvent
+from masivo_web.rules.events import prepare_event
+from masivo_web.rules.queue import EventQueue, QueuedEvent
+from masivo_web.rules.results import Delivery
 
 
 def make_queue(**overrides: float) -> EventQueue:

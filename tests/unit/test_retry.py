@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from masivo_web.policy import DeliveryPolicy
-from masivo_web.retry import (
-    backoff_delay,
-    is_retryable_status,
-    parse_retry_after,
-)
+from masivo_web.rules.policy import DeliveryPolicy
+from masivo_web.rules.retry import backoff_delay, is_retryable_status, parse_retry_after
 
 BACKOFF_CAP_S = DeliveryPolicy().backoff_cap_s
 RETRY_AFTER_CAP_S = DeliveryPolicy().retry_after_cap_s

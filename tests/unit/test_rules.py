@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from masivo_web import create_client
-from masivo_web.runtime import IS_BROWSER
+from masivo_web.runtime.interpreter import IS_BROWSER
 from tests.fakes import FakeMasivo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +37,8 @@ NOT_PORTABLE = {
     "get_running_loop",
     "shield",
 }
-ADAPTERS = {"runtime.py", "aio.py"}
+#: The runtime layer: the one folder that handles what differs between the interpreters.
+ADAPTERS = PACKAGE / "runtime"
 
 
 def _tool(name: str) -> Any:
@@ -88,10 +89,10 @@ def test_page_modules_use_only_the_portable_asyncio() -> None:
     offenders = {
         path.relative_to(ROOT).as_posix(): uses
         for path in modules
-        if path.name not in ADAPTERS
+        if ADAPTERS not in path.parents
         and (uses := _non_portable_uses(path.read_text(encoding="utf-8")))
     }
-    assert offenders == {}, "use masivo_web.aio / masivo_web.runtime instead"
+    assert offenders == {}, "use masivo_web.runtime (aio, scheduling) instead"
 
 
 def test_page_modules_stay_inside_the_micropython_subset() -> None:
@@ -102,7 +103,7 @@ def test_page_modules_stay_inside_the_micropython_subset() -> None:
         name = path.relative_to(ROOT).as_posix()
         tree, _, type_uses = page_source.erase(path.read_text(encoding="utf-8"), name, set())
         problems += type_uses
-        problems += subset.micropython_problems(tree, name, adapter=path.name == "runtime.py")
+        problems += subset.micropython_problems(tree, name, adapter=ADAPTERS in path.parents)
     assert problems == []
 
 
@@ -166,7 +167,7 @@ NOT_AT_IMPORT = (
     "zlib",
     "masivo_web.sync",
     "masivo_web.transports.mock",
-    "masivo_web.transports.stdlib",
+    "masivo_web.transports.cpython.stdlib",
     "masivo_web.emulator",
 )
 

@@ -1,4 +1,5 @@
-"""``runtime.next_turn``: work a tracking call defers runs later, in order, in a task of its own.
+"""``runtime.scheduling.next_turn``: work a tracking call defers runs later, in order, in a task of
+its own.
 
 Under CPython this is the loop's ``call_soon``; inside Pyodide (the same tests run under Node)
 it is the shared MessageChannel path the page uses.
@@ -11,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from masivo_web.runtime import IS_BROWSER, next_turn
+from masivo_web.runtime.interpreter import IS_BROWSER
+from masivo_web.runtime.scheduling import next_turn
 
 
 async def _until(condition: Any, timeout_s: float = 2.0) -> None:
@@ -67,6 +69,6 @@ def test_without_a_running_loop_the_callback_runs_at_once() -> None:
 def test_neither_cpython_nor_node_is_taken_for_a_web_worker() -> None:
     # A worker has a WorkerGlobalScope and no window; Node (where the unit tests also run
     # inside Pyodide) has neither, CPython no JS at all. tests/micropython checks a worker.
-    from masivo_web.runtime import in_worker
+    from masivo_web.runtime.interpreter import in_worker
 
     assert in_worker() is False

@@ -1,8 +1,8 @@
 """A worker's client under CPython, through the page seam: a fake link stands in for
-:class:`masivo_web.worker.PageLink` (same storage, ``soon``, ``when_ready`` and planner calls).
-What it checks: nothing is stored or sent before the page answered; the first events get the
-site's visitor and the page's fields; the visitor's choices made meanwhile win; the page-hide
-plan and its hand-over. (Real Chromium, both interpreters: tests/browser/test_worker_page.py.)"""
+:class:`masivo_web.browser.worker.PageLink` (same storage, ``soon``, ``when_ready`` and planner
+calls). What it checks: nothing is stored or sent before the page answered; the first events get the
+site's visitor and the page's fields; the visitor's choices made meanwhile win; the page-hide plan
+and its hand-over. (Real Chromium, both interpreters: tests/browser/test_worker_page.py.)"""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from masivo_web.identity import IDENTITY_KEY, OPTED_OUT_KEY, Identity
-from masivo_web.page import Page
-from masivo_web.storage import MemoryStorage
-from masivo_web.transports import Response
-from masivo_web.worker import RelayStorage
+from masivo_web.browser.page import Page
+from masivo_web.browser.worker import RelayStorage
+from masivo_web.engine.identity import IDENTITY_KEY, OPTED_OUT_KEY, Identity
+from masivo_web.rules.http import Response
+from masivo_web.rules.ports import MemoryStorage
 from tests.fakes import FakeMasivo, FakeNavigator, FakeTarget, client_for, settle
 
 

@@ -1,0 +1,45 @@
+"""The page this interpreter serves: its window on the main thread, or, in a PyScript worker,
+the page behind the worker's link (:mod:`masivo_web.browser.worker`). Under CPython there is
+none."""
+
+from __future__ import annotations
+
+from ..runtime.interpreter import IS_BROWSER, in_worker
+from ..runtime.jsbridge import JsCallError, js_bridge, js_call, js_globals
+from .page import Page
+
+_page: Page | None = None
+
+
+def current_page() -> Page | None:
+    """The page this interpreter serves, or None (CPython, server-side rendering, a worker
+    outside PyScript). The same :class:`Page` every time: its clients share its keepalive
+    budget and its visitor."""
+    global _page
+    if not IS_BROWSER:
+        return None
+    if _page is None:
+        if in_worker():
+            from .worker import connect_page  # only a worker pays for importing it
+
+            _page = connect_page()
+        else:
+            _page = _read_page()
+    return _page
+
+
+def _read_page() -> Page | None:
+    js = js_globals()
+    window = getattr(js, "window", None)
+    document = getattr(js, "document", None)
+    if window is None or document is None:
+        return None
+    storages = []
+    for name in ("localStorage", "sessionStorage"):
+        try:
+            storages.append(js_call(js.Reflect, "get", window, name))
+        except JsCallError:  # SecurityError when the user or an iframe sandbox disabled storage
+            storages.append(None)
+    local, session = storages
+    create_proxy = js_bridge().create_proxy
+    return Page(window, document, window.navigator, local, create_proxy, session)

@@ -1,0 +1,443 @@
+"""A PyScript worker's link to its page: the :class:`~masivo_web.browser.page.Page` of Python that
+runs in a worker (``<script type="py" worker>``, ``type="mpy" worker``).
+
+A worker has no ``window`` and no ``localStorage``, and what it registers on the main thread runs in
+the worker, too late at ``pagehide``. So the link installs a small module on the main thread
+(:mod:`masivo_web.browser.main_thread`, through PyScript's ``xworker.sync.importJS``, which works
+with or without SharedArrayBuffer) and talks to it over a ``BroadcastChannel``:
+
+- **storage**: reads come from a copy of the page's ``masivo_web:`` keys, sent by the module
+  when it starts and kept current (other tabs' changes arrive as ``storage`` messages); writes
+  update the copy and go to the page at the end of the task (:meth:`PageLink.soon`);
+- **page hide**: at the end of each task in which anything changed, the link also sends each
+  client's *plan* (:meth:`~masivo_web.engine.flusher.Flusher.hide_plan`): the requests the page-hide
+  flush would start now. The module starts them with ``keepalive`` in its own ``pagehide`` listener,
+  and says so; the link hands those events to their client as sent
+  (:meth:`~masivo_web.engine.flusher.Flusher.started_elsewhere`) and settles them from the answers
+  the module forwards, while the worker lives (a hidden tab);
+- **the page**: ``window``, ``document`` and ``navigator`` are stand-ins holding what the SDK
+  reads (URL, title, referrer, visibility, connectivity), updated by the module's messages, and
+  dispatching its page events (``pagehide``, ``visibilitychange``, ``online``...) to the
+  listeners :class:`~masivo_web.browser.lifecycle.PageLifecycle` registers, unchanged.
+
+Until the module's first message (a few milliseconds after the first client), the page's storage
+is unknown: clients queue events as usual but neither send nor store them, and what depends on
+storage waits (:meth:`PageLink.when_ready`): the visitor's identity and consent, the tab's token,
+the adoption of closed pages' events. Outside PyScript (a bare worker) there is no page:
+:func:`connect_page` returns None and the factory says once what will not survive.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import MasivoNetworkError
+from ..rules.events import new_event_id
+from ..rules.http import Request, Response
+from ..runtime.aio import Settable
+from ..runtime.host import ordered_dict
+from ..runtime.jsbridge import js_bridge, js_globals, pyscript_xworker
+from ..runtime.scheduling import end_of_task, report_exception, run_each
+from .main_thread import FILE_NAME, SOURCE
+from .page import Page
+
+logger = logging.getLogger("masivo_web")
+
+#: The name PyScript registers the page module under (``polyscript.js_modules``).
+MODULE_NAME = "masivo_web_page"
+
+
+class Listeners:
+    """What a page's ``window`` or ``document`` offers the SDK's listeners: add, remove, and
+    (the link) dispatch."""
+
+    def __init__(self) -> None:
+        self._listeners: dict[str, list[Any]] = {}
+
+    def addEventListener(self, name: str, listener: Any) -> None:
+        self._listeners.setdefault(name, []).append(listener)
+
+    def removeEventListener(self, name: str, listener: Any) -> None:
+        listeners = self._listeners.get(name, [])
+        if listener in listeners:
+            listeners.remove(listener)
+
+    def dispatch(self, name: str) -> None:
+        for listener in list(self._listeners.get(name, [])):
+            try:
+                listener(None)
+            except Exception as exc:  # one listener must not stop the others
+                report_exception(exc, f"masivo_web: a {name} listener failed")
+
+
+class Location:
+    """``window.location`` as last heard from the page."""
+
+    def __init__(self, href: str) -> None:
+        self.href = href
+
+
+class WorkerWindow(Listeners):
+    """The page's ``window`` as the SDK reads it from a worker."""
+
+    def __init__(self, js: Any, href: str) -> None:
+        super().__init__()
+        self.location = Location(href)
+        self.Intl = getattr(js, "Intl", None)
+        self.Promise = js.Promise
+        self.Object = js.Object
+        self.navigation = None  # the page's changes arrive as messages: read per event
+        self.MutationObserver = None
+
+
+class WorkerDocument(Listeners):
+    """The page's ``document`` as the SDK reads it from a worker."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.title = ""
+        self.referrer = ""
+        self.visibilityState = "visible"
+        self.head = None
+
+
+class WorkerNavigator:
+    """The worker's ``navigator`` (user agent, language and Web Locks are the page's too), with
+    the page's connectivity: offline until the page answered (nothing is sent before)."""
+
+    def __init__(self, js_navigator: Any) -> None:
+        self.userAgent = getattr(js_navigator, "userAgent", None)
+        self.language = getattr(js_navigator, "language", None)
+        self.locks = getattr(js_navigator, "locks", None)
+        self.onLine = False
+
+
+class RelayStorage:
+    """A page storage area seen from a worker: reads from the link's copy, writes to the copy and
+    to the page at the end of the task."""
+
+    def __init__(self, link: PageLink, area: str) -> None:
+        self._link = link
+        self._area = area
+        #: The area's ``masivo_web:`` keys, as the page last said and this worker changed them.
+        self.items: dict[str, str] = {}
+
+    def get(self, key: str) -> str | None:
+        return self.items.get(key)
+
+    def set(self, key: str, value: str) -> None:
+        self.items[key] = value
+        self._link.write(self._area, key, value)
+
+    def remove(self, key: str) -> None:
+        if self.items.pop(key, None) is not None:
+            self._link.write(self._area, key, None)
+
+    def keys(self, prefix: str) -> list[str]:
+        return [key for key in self.items if key.startswith(prefix)]
+
+
+class PageLink:
+    """The worker's side of the page module: storage, page state, plans and their answers."""
+
+    def __init__(self, js: Any, xworker: Any, create_proxy: Callable[..., Any]) -> None:
+        self.ready = False
+        self._js = js
+        self.local = RelayStorage(self, "local")
+        self.session = RelayStorage(self, "session")
+        self.window = WorkerWindow(js, str(getattr(js.location, "origin", "")) + "/")
+        self.document = WorkerDocument()
+        self.navigator = WorkerNavigator(js.navigator)
+        self._writes: dict[str, dict[str, str | None]] = {
+            "local": ordered_dict(),
+            "session": ordered_dict(),
+        }
+        self._waiting: list[Callable[[], object]] = []  # when_ready callbacks
+        self._soon: list[Callable[[], object]] = []
+        self._task_end_posted = False
+        self._changed = False
+        #: Objects with ``hide_plan()`` and ``started_elsewhere(...)``: the clients' flushers.
+        self._planners: list[Any] = []
+        self._plans: dict[int, list[tuple[Any, list[str], str, bool]]] = {}
+        self._plan_number = 0
+        self._answers: dict[tuple[int, int], Settable[Response]] = {}
+        #: The page could not load the module (a CSP without data: scripts): no page to link
+        #: to, so this worker's clients work alone (memory storage, their own sends).
+        self.alone = False
+        name = f"masivo_web:link:{new_event_id()}"
+        self._channel = js.BroadcastChannel.new(name)
+        self._channel.onmessage = create_proxy(self._received)
+        self._xworker = xworker
+        self._create_proxy = create_proxy
+        self._on_failure: Any = None
+        # The module file beside the page wheel first (a CSP with script-src 'self' allows
+        # it), then the same module as a data: URL (a page without the file), then alone.
+        channel = str(js.encodeURIComponent(name))
+        source = SOURCE.replace("__CHANNEL__", json.dumps(name))
+        self._urls = [
+            f"{module_directory(js)}{FILE_NAME}?channel={channel}",
+            "data:text/javascript;charset=utf-8," + str(js.encodeURIComponent(source)),
+        ]
+        self._install(None)
+
+    def _install(self, error: Any) -> None:
+        """Import the next way of the page module; when none is left, work alone."""
+        while self._urls and not self.ready:
+            url = self._urls.pop(0)
+            try:
+                installed = self._xworker.sync.importJS(url, MODULE_NAME)
+            except Exception as exc:  # with SharedArrayBuffer the call is synchronous
+                error = exc
+                continue
+            catch = getattr(installed, "catch", None)  # a promise without SharedArrayBuffer
+            if catch is not None:
+                if self._on_failure is None:
+                    self._on_failure = self._create_proxy(self._install)
+                catch(self._on_failure)
+            return
+        self._install_failed(error)
+
+    # -- what the page asks of the link -------------------------------------------------------
+
+    def storage(self, area: str) -> RelayStorage:
+        return self.local if area == "local" else self.session
+
+    def when_ready(self, callback: Callable[[], object]) -> None:
+        if self.ready:
+            callback()
+        else:
+            self._waiting.append(callback)
+
+    def soon(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` at the end of this task (after the page answered, if it has not)."""
+        self._soon.append(callback)
+        self._post_task_end()
+
+    def write(self, area: str, key: str, value: str | None) -> None:
+        if not self.alone:
+            self._writes[area][key] = value
+            self.changed()
+
+    def changed(self) -> None:
+        """Something the page must know changed: tell it at the end of this task."""
+        if not self.alone:
+            self._changed = True
+            self._post_task_end()
+
+    def add_planner(self, planner: Any) -> None:
+        """Send ``planner``'s page-hide plan with every update (a client's flusher)."""
+        self._planners.append(planner)
+        self.changed()
+
+    def remove_planner(self, planner: Any) -> None:
+        if planner in self._planners:
+            self._planners.remove(planner)
+            self.changed()
+
+    # -- end of task: what changed goes to the page -----------------------------------------
+
+    def _post_task_end(self) -> None:
+        if not self._task_end_posted:
+            self._task_end_posted = True
+            end_of_task(self._task_ends)
+
+    def _task_ends(self) -> None:
+        self._task_end_posted = False
+        if not self.ready:
+            return  # when_ready's turn comes first
+        while self._soon:
+            callbacks, self._soon = self._soon, []
+            run_each(callbacks)
+        if self._changed:
+            self._changed = False
+            self._sync()
+
+    def _sync(self) -> None:
+        writes = self._writes
+        message: dict[str, Any] = {"t": "sync", "local": writes["local"]}
+        if writes["session"]:
+            message["session"] = writes["session"]
+        self._writes = {"local": ordered_dict(), "session": ordered_dict()}
+        self._plan_number += 1
+        number = self._plan_number
+        requests: list[dict[str, Any]] = []
+        entries = []
+        handoff: dict[str, str | None] = {}
+        for planner in self._planners:
+            try:
+                plan = planner.hide_plan()
+                writes = planner.hand_off_writes([i for _, ids, _ in plan for i in ids])
+            except Exception as exc:
+                report_exception(exc, "masivo_web: planning the page-hide flush failed")
+                continue
+            for request, event_ids, token in plan:
+                requests.append(_request_message(request))
+                entries.append((planner, event_ids, token, writes is not None))
+            handoff.update(writes or {})
+        message["plan"] = {"n": number, "requests": requests}
+        if handoff:  # applied by the page once every request started: not sent again
+            message["plan"]["handoff"] = handoff
+        self._plans = {n: plan for n, plan in self._plans.items() if n > number - 4}
+        self._plans[number] = entries
+        self._channel.postMessage(json.dumps(message))
+
+    # -- what the page says -------------------------------------------------------------------
+
+    def _received(self, event: Any) -> None:
+        try:
+            message = json.loads(str(event.data))
+            kind = message.get("t")
+            if kind == "hello":
+                self._hello(message)
+            elif kind == "state":
+                self._state(message["page"], str(message.get("event", "")))
+            elif kind == "fired":
+                started = [int(i) for i in message["started"]]
+                self._fired(int(message["plan"]), started, bool(message.get("handed")))
+            elif kind == "answer":
+                self._answer(message)
+            elif kind == "storage":
+                key, value = str(message["key"]), message.get("value")
+                if value is None:
+                    self.local.items.pop(key, None)
+                else:
+                    self.local.items[key] = str(value)
+        except Exception as exc:  # a broken message must not break the worker
+            report_exception(exc, "masivo_web: a message from the page could not be read")
+
+    def _hello(self, message: dict[str, Any]) -> None:
+        if self.ready:
+            return
+        for area in ("local", "session"):
+            storage = self.storage(area)
+            early = dict(storage.items)  # written here before the page answered: newer
+            storage.items = {str(k): str(v) for k, v in message.get(area, {}).items()}
+            storage.items.update(early)
+        self._state(message["page"], "")
+        self.ready = True
+        waiting, self._waiting = self._waiting, []
+        run_each(waiting)
+        self.changed()
+        self._task_ends()
+        # What the page was in before anyone listened: the listeners hear it now.
+        self.window.dispatch("online" if self.navigator.onLine else "offline")
+        if self.document.visibilityState == "hidden":
+            self.document.dispatch("visibilitychange")
+
+    def _state(self, page: dict[str, Any], event: str) -> None:
+        self.window.location.href = str(page["href"])
+        self.document.title = str(page["title"])
+        self.document.referrer = str(page["referrer"])
+        self.document.visibilityState = str(page["visibility"])
+        self.navigator.onLine = bool(page["online"])
+        if event in ("pagehide", "pageshow", "online", "offline"):
+            self.window.dispatch(event)
+        elif event == "visibilitychange":
+            self.document.dispatch(event)
+
+    def _fired(self, number: int, started: list[int], handed: bool) -> None:
+        entries = self._plans.pop(number, [])
+        for index in started:
+            if index >= len(entries):
+                continue
+            planner, event_ids, token, writes = entries[index]
+            answer: Settable[Response] = Settable()
+            handed_off = handed and writes  # the page took their stored copies out
+            if planner.started_elsewhere(event_ids, token, answer.wait, handed_off=handed_off):
+                self._answers[(number, index)] = answer
+        self.changed()  # those events are no longer in the plan
+
+    def _answer(self, message: dict[str, Any]) -> None:
+        answer = self._answers.pop((int(message["plan"]), int(message["i"])), None)
+        if answer is None:
+            return
+        if "error" in message:
+            answer.set_error(
+                MasivoNetworkError(f"The page's request got no answer ({message['error']}).")
+            )
+            return
+        headers = {}
+        if message.get("retry_after") is not None:
+            headers["retry-after"] = str(message["retry_after"])
+        body = str(message.get("body") or "").encode("utf-8")
+        answer.set_value(Response(int(message["status"]), headers, body))
+
+    def _install_failed(self, error: Any) -> None:
+        """No module in the page: work alone, as a plain client, rather than wait for a page
+        that will never answer (nothing would ever be sent)."""
+        if self.ready or self.alone:
+            return
+        self.alone = True
+        # One short line: the error's text holds the whole data: URL (kilobytes).
+        reason = str(getattr(error, "name", "") or type(error).__name__)
+        logger.warning(
+            "masivo_web: the page could not load the SDK's main-thread module (%s; %s not "
+            "served beside the wheel, and a Content-Security-Policy without data: scripts?): "
+            "this worker sends on its own, and events still queued when the page is left are "
+            "lost.",
+            reason,
+            FILE_NAME,
+        )
+        self._writes = {"local": ordered_dict(), "session": ordered_dict()}
+        self._hello({"local": {}, "session": {}, "page": self._own_page()})
+
+    def _own_page(self) -> dict[str, Any]:
+        """The page state a worker can see by itself (its URL is the worker script's)."""
+        return {
+            "href": str(getattr(self._js.location, "href", "")),
+            "title": "",
+            "referrer": "",
+            "visibility": "visible",
+            "online": bool(getattr(self._js.navigator, "onLine", True)),
+        }
+
+
+def module_directory(js: Any) -> str:
+    """Where the page module file is: beside the masivo_web wheel PyScript's config names,
+    when that is an absolute URL (Pyodide's config has them resolved); else the bundle's layout,
+    ``vendor/wheels/`` beside ``vendor/pyscript/``, relative to PyScript's own module (which
+    imports it)."""
+    try:
+        from pyscript import config  # type: ignore[import-not-found]
+
+        packages = [str(entry) for entry in dict(config).get("packages") or []]
+    except Exception:  # not PyScript's worker, or a config without packages
+        packages = []
+    for entry in packages:
+        directory, _, wheel = entry.rpartition("/")
+        if wheel.startswith("masivo_web-") and "://" in directory:
+            return directory + "/"
+    return "../wheels/"
+
+
+def _request_message(request: Request) -> dict[str, Any]:
+    body = request.body or b""
+    message: dict[str, Any] = {"url": request.url, "headers": dict(request.headers)}
+    if request.headers.get("content-encoding") == "gzip":
+        message["body"] = binascii.b2a_base64(body).decode().strip()
+        message["b64"] = True
+    else:
+        message["body"] = body.decode("utf-8")
+    return message
+
+
+def connect_page() -> Page | None:
+    """The page behind this PyScript worker, linked (None outside PyScript: a bare worker)."""
+    xworker = pyscript_xworker()
+    if xworker is None:
+        return None
+    create_proxy = js_bridge().create_proxy
+    link = PageLink(js_globals(), xworker, create_proxy)
+    return Page(
+        link.window,
+        link.document,
+        link.navigator,
+        None,
+        create_proxy,
+        None,
+        link=link,
+    )

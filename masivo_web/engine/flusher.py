@@ -1,0 +1,396 @@
+"""The flusher: *when* batches leave, and the one path each batch walks to its settlement.
+
+One task per client sleeps until the queue's next deadline (no threads, no ``call_later``), takes
+what is due from the :class:`~masivo_web.engine.outbox.Outbox` and gives each batch a task that
+walks its path: token, request, answer, and then 401 (one re-authorization, one more try), 413 (the
+halves, in turn), and settlement. Every state change goes through the outbox, which owns the events;
+the flusher owns only timing: online or not, hidden or not, its own wake-up."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from ..errors import MasivoAuthError, MasivoConfigError, MasivoError
+from ..rules import api
+from ..rules.config import Settings
+from ..rules.events import PreparedEvent
+from ..rules.http import Request, Response
+from ..rules.outcome import Outcome
+from ..rules.policy import DeliveryPolicy
+from ..rules.queue import Batch
+from ..rules.results import Delivery
+from ..runtime.aio import Wakeup, cancel, first_of, spawn
+from ..runtime.clock import Clock
+from ..runtime.interpreter import IS_BROWSER
+from ..runtime.scheduling import loop_running, next_turn, running_loop
+from .auth import AuthManager
+from .event_store import StoredEvent
+from .outbox import Outbox
+from .persistence import Persistence
+
+logger = logging.getLogger("masivo_web")
+
+#: When the event loop ends under a client nobody closed (a server's shutdown, the end of
+#: ``asyncio.run``), it sends what it holds for at most this long before letting the loop end.
+LAST_CHANCE_S = 5.0
+
+
+class Flusher:
+    """Sends a client's outbox: batches when due, everything at page hide, nothing offline."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        tokens: AuthManager,
+        settings: Settings,
+        policy: DeliveryPolicy,
+        clock: Clock,
+    ) -> None:
+        self._outbox = outbox
+        self._tokens = tokens
+        self._settings = settings
+        self._policy = policy
+        self._clock = clock
+        self._task: asyncio.Task[None] | None = None
+        self._loop: object = None  # the loop the task runs on: a new asyncio.run needs another
+        self._wakeup: Wakeup | None = None
+        self._wake_posted = False  # a wake-up is posted for the next turn
+        self._online = True
+        self._page_hidden = False  # a hidden page sends each event at once
+        self._batch_tasks: set[asyncio.Task[None]] = set()
+        self._maintenance: asyncio.Task[None] | None = None
+        self._closed = False
+        outbox.on_change = self._wake_now
+
+    # -- the tracking call's share (once per event: kept to what must happen now) ----------
+
+    def enqueue(self, event: PreparedEvent) -> Delivery:
+        """Queue ``event`` in the outbox and return its delivery."""
+        outbox = self._outbox
+        delivery = Delivery(event.event_id, outbox.report, self.expedite)
+        size = outbox.add(event, delivery)
+        if self._page_hidden:
+            # A hidden page may be frozen or discarded with no further event: what it queues
+            # goes out at once rather than at the idle timer.
+            outbox.queue.request_flush()
+            self._wake_soon()
+        # The flusher needs waking only when the deadline moves earlier: the queue was empty
+        # (it sleeps with no deadline) or the count trigger fired. Later deadlines it finds.
+        elif size == 1 or size >= self._settings.batch_size:
+            self._wake_soon()
+            if size == 1 and self._tokens.cached_token is None:
+                # Authorize now rather than at the first batch: a page-hide flush can only
+                # use a token that is already cached (a bounce would lose its events).
+                self._tokens.warm()
+        return delivery
+
+    def _wake_soon(self) -> None:
+        """Wake the flusher on the next turn, starting it if needed: waking at once would
+        schedule through the loop, which in a page costs more than the rest of the call."""
+        if not self._wake_posted:
+            self._wake_posted = True
+            next_turn(self._wake_now)
+
+    def _wake_now(self) -> None:
+        self._wake_posted = False
+        if not self._closed and loop_running():  # else the next event or flush starts it
+            self.ensure_running().set()
+
+    # -- triggers ------------------------------------------------------------------------
+
+    def expedite(self) -> None:
+        """Someone awaits an event: send what is queued now instead of at the next timer."""
+        self._outbox.queue.request_flush()
+        self._wake_now()
+
+    async def flush(self) -> None:
+        """Send everything queued now; return once each event was answered or finally failed."""
+        pending = self._outbox.unsettled()
+        if self._closed or not pending:
+            return
+        self.expedite()
+        for delivery in pending:
+            await delivery.settled()
+
+    def set_online(self, online: bool) -> None:
+        """Follow ``navigator.onLine``: no sends while offline; resume shortly after coming
+        back (at once fails with ERR_NETWORK_CHANGED)."""
+        self._online = online
+        queue = self._outbox.queue
+        if online and len(queue) and not self._closed:
+            queue.request_flush()
+            queue.hold_until(self._clock.monotonic() + self._policy.resume_delay_s)
+            self._wake_now()
+
+    def page_hidden(self) -> None:
+        """The page is hidden or left: put queued events on the wire *now*.
+
+        Runs synchronously inside the ``pagehide``/``visibilitychange`` listener: the page may
+        be gone before any ``await`` resumes. Requests start with the cached token and
+        ``keepalive``, within the page's budget; without a cached token (an authorize round
+        trip cannot finish in an unloading page) or budget, the events stay queued and stored,
+        for the normal flush if the page lives on (a hidden tab), or for the next page.
+        """
+        self._page_hidden = True
+        outbox = self._outbox
+        if self._closed:
+            return
+        if outbox.persistence is not None:
+            outbox.persistence.write()  # stored first: the requests may never be answered
+        if not self._online:
+            return  # offline: nothing could get out
+        token = self._tokens.cached_token
+        if token is not None:
+            started = outbox.start_for_page_hide(token)
+            for batch in started:
+                self._walk(batch)
+            if started:
+                logger.debug("masivo_web: page hidden: %d request(s) started", len(started))
+        elif len(outbox):
+            logger.debug("masivo_web: page hidden before a token came: the events stay stored")
+        outbox.hand_off()  # what is on its way is not the next page's to send again
+        if len(outbox):
+            outbox.queue.request_flush()
+            self._wake_now()
+
+    def hide_plan(self) -> list[tuple[Request, list[str], str]]:
+        """What :meth:`page_hidden` would start now, as (request, event ids, token), for a
+        worker's page to start in its own page-hide listener (:mod:`masivo_web.browser.worker`)."""
+        token = self._tokens.cached_token
+        if self._closed or token is None:
+            return []
+        return [(request, ids, token) for request, ids in self._outbox.hide_plan(token)]
+
+    def hand_off_writes(self, event_ids: list[str]) -> dict[str, str | None] | None:
+        """The storage writes the worker's page applies if it starts the requests of
+        ``event_ids`` (from :meth:`hide_plan`): their stored copies go. None: they stay."""
+        return None if self._closed else self._outbox.hand_off_writes(event_ids)
+
+    def started_elsewhere(
+        self,
+        event_ids: list[str],
+        token: str,
+        answer: Callable[[], Awaitable[Response]],
+        *,
+        handed_off: bool = False,
+    ) -> bool:
+        """The page started the request of ``event_ids`` (from :meth:`hide_plan`), and applied
+        :meth:`hand_off_writes` if ``handed_off``: they are sent, and ``answer()`` settles
+        them. False when they are not all queued any more."""
+        if self._closed:
+            return False
+        batch = self._outbox.take_started(event_ids, token, answer, handed_off=handed_off)
+        if batch is None:
+            return False
+        self._walk(batch)
+        return True
+
+    def page_shown(self) -> None:
+        """The page is visible again: events wait for the usual triggers again."""
+        self._page_hidden = False
+
+    # -- the flusher task ----------------------------------------------------------------
+
+    def ensure_running(self) -> Wakeup:
+        """The flusher's wake-up, starting the task on the current loop if it is not running."""
+        loop = running_loop()
+        if self._task is None or self._task.done() or self._loop is not loop:
+            self._wakeup = Wakeup(self._clock)
+            self._loop = loop
+            self._task = spawn(self._run(self._wakeup))
+        assert self._wakeup is not None
+        return self._wakeup
+
+    async def _run(self, wakeup: Wakeup) -> None:
+        try:
+            await self._follow_the_queue(wakeup)
+        except asyncio.CancelledError:
+            # Cancelled by destroy() (closed), or by the end of the event loop: asyncio.run and
+            # servers (uvicorn) cancel every task and run the loop until they finish, so there
+            # is still time to send what a client nobody closed holds. (Not in a page: its loop
+            # never ends; the page-hide flush is its last chance.)
+            if not self._closed and not IS_BROWSER and self._outbox.unsettled():
+                await self._last_chance()
+            raise
+
+    async def _last_chance(self) -> None:
+        outbox = self._outbox
+        logger.warning(
+            "masivo_web: the event loop is ending and a client that was never closed holds %d "
+            "event(s): sending them now (at most %g s). Close the client in your app's shutdown "
+            "(a FastAPI lifespan, `async with`, or `await masivo.close()`).",
+            len(outbox.unsettled()),
+            LAST_CHANCE_S,
+        )
+        deadline = self._clock.monotonic() + LAST_CHANCE_S
+
+        async def send_all() -> None:
+            while outbox.unsettled() and not self._closed:
+                # Everything queued is due now; batches whose tasks were cancelled with this
+                # one come back to the queue, due at once. An event waiting for its retry
+                # backoff still waits for it (no retry storm at the end).
+                outbox.queue.request_flush()
+                batches = outbox.take(self._clock.monotonic())
+                if not batches:
+                    await self._clock.sleep(0.01)
+                for batch in batches:
+                    await self._send(batch)
+
+        try:
+            left = deadline - self._clock.monotonic()
+            await first_of(send_all, lambda: self._clock.sleep(left))
+        except Exception:  # the loop is ending: say what was lost, never raise from here
+            logger.exception("masivo_web: sending at the end of the event loop failed")
+        unsent = len(outbox.unsettled())
+        if unsent:
+            logger.warning(
+                "masivo_web: %d event(s) were not sent before the event loop ended.", unsent
+            )
+
+    async def _follow_the_queue(self, wakeup: Wakeup) -> None:
+        outbox = self._outbox
+        while True:
+            now = self._clock.monotonic()
+            outbox.drop_expired(now)
+            if not self._online or outbox.batches >= self._policy.max_in_flight:
+                await wakeup.sleep(None)  # coming online, or a batch ending, wakes it
+                continue
+            # A page may be gone at any moment: a request without keepalive dies with it,
+            # perhaps after arriving, its events still stored for the next page to send again
+            # (counted twice), or before, and nothing says which. So in a page a batch takes
+            # what fits the keepalive room, and while this client's requests hold the room it
+            # waits for one to end rather than send without (no page: no room to wait for).
+            batches = outbox.take(now, keepalive_only=True)
+            if not batches and not outbox.batches:
+                batches = outbox.take(now)  # larger than all the room: without keepalive
+            if batches:
+                self._walk(*batches)
+                continue
+            due = outbox.queue.next_due(now)
+            if outbox.batches and due is not None and due <= now:
+                await wakeup.sleep(None)  # a batch's end frees room and wakes it
+                continue
+            await wakeup.sleep(None if due is None else due - now)
+
+    def _walk(self, *batches: Batch) -> None:
+        # Each batch its own task, so a slow answer does not hold up the next batch; on the
+        # single-event route the requests of one take go one after another.
+        task = spawn(self._send_in_turn(list(batches)))
+        self._batch_tasks.add(task)
+
+    async def _send_in_turn(self, batches: list[Batch]) -> None:
+        try:
+            for batch in batches:
+                await self._send(batch)
+        finally:
+            self._batch_tasks = {task for task in self._batch_tasks if not task.done()}
+
+    async def _send(self, batch: Batch) -> None:
+        """One batch's path: token, request, answer (401: once more; 413: the halves), settle."""
+        outbox = self._outbox
+        todo = [batch]
+        while todo:
+            current = todo.pop(0)
+            try:
+                outcomes = await self._outcomes(current)
+            except _Split as split:
+                todo[0:0] = split.halves
+                continue
+            except BaseException:  # cancelled: the loop ends, or the client was destroyed
+                outbox.abandon(current)
+                for rest in todo:
+                    outbox.abandon(rest)
+                raise
+            outbox.settle(current, outcomes)
+            if self._page_hidden and outbox.persistence is not None:
+                # The page may go before the next turn: what was answered leaves storage now.
+                outbox.persistence.write()
+
+    async def _outcomes(self, batch: Batch) -> list[Outcome]:
+        count = len(batch.items)
+        try:
+            response = await self._answer(batch)
+            if response.status == 401:
+                # The token expired or was revoked: drop it, authorize once, try once more.
+                assert batch.token is not None
+                self._tokens.invalidate(batch.token)
+                response = await self._answer(batch)
+                if response.status == 401:
+                    # Not final: a token can be revoked again between authorize and send. The
+                    # attempt counts; if it keeps happening, the events fail with this error.
+                    refused = MasivoAuthError(
+                        "Masivo rejected a freshly issued token. Check the key is a valid CLIENT "
+                        "key and that the clock of this device is right.",
+                        status=401,
+                        details=api.api_error(response).details,
+                    )
+                    return [Outcome("retry", 401, error=refused)] * count
+            if response.status == 413 and count > 1:
+                # Too large for the server: each half alone (one event too large is rejected
+                # by read_events_response).
+                raise _Split(self._outbox.split(batch))
+            return api.read_events_response(
+                response,
+                count,
+                single=self._settings.event_route == "behavior",
+                # Retry-After as a date is the service's time, like its Date header.
+                now_epoch=self._tokens.service_clock.now() or self._clock.time(),
+            )
+        except (MasivoAuthError, MasivoConfigError) as exc:  # refused key, wrong auth_url: final
+            return [Outcome("rejected", exc.status or 401, error=exc)] * count
+        except MasivoError as exc:  # network failure, or an authorize 5xx: retry later
+            return [Outcome("retry", exc.status or 0, error=exc)] * count
+        except _Split:
+            raise
+        except Exception as exc:  # a bug must fail its events, never the flusher
+            logger.exception("masivo_web: unexpected error while sending events")
+            error = MasivoError(f"Unexpected SDK error: {exc!r}")
+            return [Outcome("rejected", 0, error=error)] * count
+
+    async def _answer(self, batch: Batch) -> Response:
+        """Start ``batch``'s request unless a page hide already did, and await the answer."""
+        if batch.answer is None:
+            token = await self._tokens.get_token()
+            if batch.answer is None:  # a page hide may have started it while we waited
+                # In a page every send asks for keepalive, so a batch on the wire survives the
+                # user navigating away; the page's budget decides (no page: no budget).
+                self._outbox.start(batch, token, keepalive=True)
+                if self._page_hidden:  # the page may go with no further event: as at hide
+                    self._outbox.hand_off()
+                self._wake_now()  # the keepalive room it took is known: the next may go
+                logger.debug("masivo_web: sending %d event(s)", len(batch.items))
+        response = await self._outbox.answer(batch)
+        logger.debug("masivo_web: Masivo answered HTTP %d", response.status)
+        self._tokens.service_clock.observe_date(
+            response.headers.get("date"), received_at=self._clock.monotonic()
+        )
+        return response
+
+    def start_recovery(self, persistence: Persistence) -> None:
+        """Begin adopting the unsent events of closed tabs (a page only)."""
+        if self._maintenance is None:
+            self._maintenance = spawn(persistence.maintain(self._adopt))
+
+    def _adopt(self, stored: list[StoredEvent]) -> None:
+        logger.info("masivo_web: sending %d event(s) left unsent by an earlier page", len(stored))
+        self._outbox.adopt(stored)
+        self._wake_now()
+
+    def close(self) -> None:
+        """Stop the flusher and every batch task (the outbox fails their events)."""
+        self._closed = True
+        cancel(self._task)
+        cancel(self._maintenance)
+        for task in self._batch_tasks:
+            cancel(task)
+        self._batch_tasks.clear()
+
+
+class _Split(Exception):
+    """A 413: the batch was split into ``halves``, each to walk the path in turn."""
+
+    def __init__(self, halves: list[Batch]) -> None:
+        super().__init__("split")
+        self.halves = halves

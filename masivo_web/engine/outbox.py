@@ -1,0 +1,458 @@
+"""The outbox: the one owner of every event from the tracking call to its settlement.
+
+It alone holds what is queued (an :class:`~masivo_web.rules.queue.EventQueue`), what was taken for a
+request (a :class:`Batch`, *taken* until its request starts, then *sent*), the page's keepalive
+bytes its requests reserved, and the stored copies; and it settles each event exactly once.
+``where(event_id)`` answers "where is this event now" from here alone.
+
+It does no waiting of its own: the :class:`~masivo_web.engine.flusher.Flusher` decides *when* a
+batch is taken and walks each batch along its one path (take, authorize, request, answer, settle),
+and the page-hide handler asks it to start, synchronously, what it can."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from ..errors import MasivoDroppedError, MasivoError
+from ..rules.config import Settings
+from ..rules.events import PreparedEvent
+from ..rules.http import Request, Response
+from ..rules.keepalive import KEEPALIVE_BUDGET_BYTES
+from ..rules.outcome import Outcome
+from ..rules.policy import DeliveryPolicy
+from ..rules.queue import Batch, EventQueue, QueuedEvent
+from ..rules.results import Delivery, DropSummary, SendEventResult, log_failure
+from ..rules.retry import backoff_delay, final_error, log_retry
+from ..rules.service_clock import ServiceClock
+from ..runtime.clock import Clock
+from .event_store import StoredEvent
+from .persistence import Persistence
+from .wire import Wire
+
+logger = logging.getLogger("masivo_web")
+
+#: Called with each failure nobody awaited: (error, event_id).
+Reporter = Callable[[MasivoError, str], None]
+
+
+class Outbox:
+    """Queued, taken and sent events of one client, and their settlement."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        policy: DeliveryPolicy,
+        *,
+        wire: Wire,
+        clock: Clock,
+        random: Callable[[], float],
+        persistence: Persistence | None = None,
+        report: Reporter | None = None,
+        on_change: Callable[[], None] = lambda: None,
+        service_clock: ServiceClock | None = None,
+    ) -> None:
+        self._settings = settings
+        self._policy = policy
+        self._wire = wire
+        self._clock = clock
+        self._random = random
+        self._service_clock = service_clock
+        self.queue = EventQueue(
+            batch_size=settings.batch_size,
+            idle_flush_s=settings.idle_flush_s,
+            max_wait_s=settings.max_wait_s,
+        )
+        self._batches: list[Batch] = []
+        self.persistence = persistence
+        self.report = report or log_failure
+        self._drop_summary = DropSummary()
+        #: Called when a batch ends (room for another, or retries to schedule).
+        self.on_change = on_change
+        #: Called when a batch was settled or abandoned: what a page hide would do changed
+        #: (a worker's link sends its page the new plan).
+        self.on_settled: Callable[[], None] = lambda: None
+        self.closed = False
+        #: Whether the service's last word was normal: no answer yet (a token is needed to
+        #: send at all), or the last batch settled without a retryable failure. Events are
+        #: handed off at page hide only while it is (:meth:`hand_off`).
+        self.healthy = True
+
+    def __len__(self) -> int:
+        """Events queued, not taken yet."""
+        return len(self.queue)
+
+    @property
+    def batches(self) -> int:
+        """Batches taken and not settled yet (their requests on the wire, or about to be)."""
+        return len(self._batches)
+
+    def where(self, event_id: str) -> str | None:
+        """``"queued"``, ``"taken"`` (its request not started yet), ``"sent"`` (on the wire,
+        unanswered), or None: settled, or never here."""
+        for batch in self._batches:
+            for item in batch.items:
+                if item.event.event_id == event_id:
+                    return "taken" if batch.answer is None else "sent"
+        for item in self.queue.items:
+            if item.event.event_id == event_id:
+                return "queued"
+        return None
+
+    def unsettled(self) -> list[Delivery]:
+        """The deliveries of every event not settled yet, taken ones first."""
+        taken = [item.delivery for batch in self._batches for item in batch.items]
+        return taken + self.queue.deliveries()
+
+    # -- in ---------------------------------------------------------------------------------
+
+    def add(self, event: PreparedEvent, delivery: Delivery) -> int:
+        """Queue ``event`` (and its stored copy); returns how many are queued now."""
+        queue = self.queue
+        queue.append(event, delivery, self._clock.monotonic())
+        if self.persistence is not None:
+            # A provisional stamp is stored as the time it was queued: an adopting page knows
+            # it by that (PreparedEvent.stamped_with) and stamps it again.
+            queued_epoch = event.provisional
+            if queued_epoch is None:
+                queued_epoch = self._clock.time()
+            self.persistence.save(event, queued_epoch)  # written before any send
+        size = len(queue)
+        max_events, max_bytes = self._policy.memory_bounds
+        if size > max_events or queue.size_bytes > max_bytes:
+            self._evict_over_bounds()
+        return size
+
+    def revise(self, event: PreparedEvent, text: str, size: int) -> None:
+        """Replace the JSON of queued ``event`` (a worker's first events, completed when the
+        page answered; not stored or sent before)."""
+        self.queue.size_bytes += size - event.size
+        event.json, event.size = text, size
+
+    def adopt(self, stored: list[StoredEvent]) -> None:
+        """Queue events an earlier page left unsent, under their own ``event_id``; due now."""
+        now, now_epoch = self._clock.monotonic(), self._clock.time()
+        for entry in stored:
+            delivery = Delivery(entry.event.event_id, self.report)
+            age = max(0.0, now_epoch - entry.queued_epoch)
+            if entry.event.stamped_with(entry.queued_epoch):
+                # Stamped with the device's time by a page that never learned the service's:
+                # stamped again from its age before it leaves.
+                entry.event.provisional = entry.queued_epoch
+            self.queue.append(entry.event, delivery, now - age)
+        self.queue.request_flush()
+        self._evict_over_bounds()
+
+    # -- out --------------------------------------------------------------------------------
+
+    def take(self, now: float, *, keepalive_only: bool = False) -> list[Batch]:
+        """The batches due now (one per request: the whole batch, or one per event on the
+        single-event route), written to storage first; empty when nothing is due, or, if
+        ``keepalive_only``, when what is due does not fit the page's keepalive room yet."""
+        room = self._wire.keepalive_room if keepalive_only else None
+        if room is not None and any(batch.answer is None for batch in self._batches):
+            return []  # the room is known once the batch taken before has started
+        items = self.queue.take_batch(now, room)
+        if not items:
+            return []
+        if self.persistence is not None:
+            self.persistence.write()  # write-ahead: stored before it is sent
+        return self._register(items)
+
+    def _register(self, items: list[QueuedEvent]) -> list[Batch]:
+        single = self._settings.event_route == "behavior"
+        batches = [Batch([item]) for item in items] if single else [Batch(items)]
+        self._batches.extend(batches)
+        return batches
+
+    def start(self, batch: Batch, token: str, *, keepalive: bool) -> None:
+        """Put ``batch``'s request on the wire with ``token``, asking for ``keepalive`` (the
+        request outlives the page) while the page's budget has room for its body."""
+        self._start(batch, self._request(batch, token), token, keepalive=keepalive)
+
+    def _start(self, batch: Batch, request: Request, token: str, *, keepalive: bool) -> None:
+        if self.closed:  # destroyed while its task waited for a token: nothing goes out
+            raise MasivoError("The client was destroyed before this batch was sent.")
+        batch.answer, batch.reserved = self._wire.start(request, keepalive=keepalive)
+        batch.token = token
+
+    def _request(self, batch: Batch, token: str) -> Request:
+        return self._wire.request(self._bodies(batch.items), token)
+
+    def _bodies(self, items: list[QueuedEvent]) -> list[str]:
+        """The events' JSON as they leave: a provisional ``issued_at`` becomes the service's
+        time minus the event's age on the monotonic clock, once the service's time is known."""
+        service = self._service_clock
+        service_now = None if service is None else service.now()
+        if service_now is not None:
+            now = self._clock.monotonic()
+            for item in items:
+                if item.event.provisional is not None:
+                    item.event.restamp(service_now - max(0.0, now - item.enqueued_at))
+        return [item.event.json for item in items]
+
+    async def answer(self, batch: Batch) -> Response:
+        """The answer to ``batch``'s request; its keepalive bytes are released whatever came."""
+        assert batch.answer is not None
+        try:
+            return await batch.answer
+        finally:
+            self._release(batch)
+            batch.answer = None
+
+    def _release(self, batch: Batch) -> None:
+        self._wire.release(batch.reserved)
+        batch.reserved = 0
+
+    def split(self, batch: Batch) -> list[Batch]:
+        """A 413: the batch becomes its two halves, each to be sent and settled on its own."""
+        half = len(batch.items) // 2
+        halves = [Batch(batch.items[:half]), Batch(batch.items[half:])]
+        index = self._batches.index(batch)
+        self._batches[index : index + 1] = halves
+        return halves
+
+    def start_for_page_hide(self, token: str) -> list[Batch]:
+        """The page is going away: start with keepalive every taken batch whose request has
+        not started, then take queued events while the budget lasts and start those. Returns
+        the new batches (someone must await their answers); the rest stay queued and stored."""
+        wire = self._wire
+        if not wire.starts_now or wire.keepalive_room is None:
+            return []
+        for batch in self._batches:
+            if batch.answer is None:
+                request = self._request(batch, token)
+                if not wire.fits_keepalive(request):
+                    return []  # a request without keepalive dies with the page
+                self._start(batch, request, token, keepalive=True)
+        started: list[Batch] = []
+        while items := self.queue.take_for_unload(wire.keepalive_room or 0):
+            for batch in self._register(items):
+                self.start(batch, token, keepalive=True)
+                started.append(batch)
+        return started
+
+    def hand_off(self) -> int:
+        """The page is going away: forget, now, the stored copies of the events whose
+        keepalive requests are on the wire, so the site's next page does not send them again
+        (Masivo would count them twice), but only while the service answers normally and
+        unless the policy says it de-duplicates. Handed off while it fails, they stay stored.
+        A handed-off event whose request fails while the page still lives (a hidden tab) is
+        stored again. Returns how many were handed off."""
+        persistence = self.persistence
+        if persistence is None or not self.may_hand_off:
+            return 0
+        handed = 0
+        for batch in self._batches:
+            if batch.answer is not None and batch.reserved:  # with keepalive, on the wire
+                handed += self._handed_off(batch.items, persistence)
+        if handed:
+            persistence.write()
+        return handed
+
+    @property
+    def may_hand_off(self) -> bool:
+        """Whether events handed to a keepalive request now may leave storage: the service
+        answers normally and the policy does not say it de-duplicates."""
+        return self.healthy and not self._policy.service_deduplicates
+
+    def _handed_off(self, items: list[QueuedEvent], persistence: Persistence) -> int:
+        handed = 0
+        for item in items:
+            if item.handed_off is None:
+                item.handed_off = self._queued_epoch(item)
+                persistence.forget(item.event.event_id)
+                handed += 1
+        return handed
+
+    def _queued_epoch(self, item: QueuedEvent) -> float:
+        if item.event.provisional is not None:
+            return item.event.provisional
+        return self._clock.time() - max(0.0, self._clock.monotonic() - item.enqueued_at)
+
+    def _restore(self, item: QueuedEvent) -> None:
+        """A handed-off event will be sent again from here: it is stored again."""
+        if item.handed_off is not None and self.persistence is not None:
+            self.persistence.save(item.event, item.handed_off)
+        item.handed_off = None
+
+    def hide_plan(self, token: str) -> list[tuple[Request, list[str]]]:
+        """The requests :meth:`start_for_page_hide` would start for the queued events if the
+        page went away now, each with its events' ids, within a whole keepalive budget; nothing
+        is taken (a worker's page starts them, and :meth:`take_started` then takes them)."""
+        if self._wire.keepalive_room is None:
+            return []
+        batches = self.queue.unload_batches(KEEPALIVE_BUDGET_BYTES)
+        if self._settings.event_route == "behavior":  # one request per event
+            batches = [[item] for items in batches for item in items]
+        return [
+            (
+                self._wire.request(self._bodies(items), token),
+                [item.event.event_id for item in items],
+            )
+            for items in batches
+        ]
+
+    def hand_off_writes(self, event_ids: list[str]) -> dict[str, str | None] | None:
+        """The storage writes a worker's page applies when it starts the requests of
+        ``event_ids`` at page hide (their copies leave storage: see :meth:`hand_off`); None
+        when they must stay stored."""
+        if self.persistence is None or not self.may_hand_off:
+            return None
+        return self.persistence.without(event_ids)
+
+    def take_started(
+        self,
+        event_ids: list[str],
+        token: str,
+        answer: Callable[[], Awaitable[Response]],
+        *,
+        handed_off: bool = False,
+    ) -> Batch | None:
+        """Take the queued events ``event_ids`` as a batch whose request someone else started
+        (a worker's page, at page hide) with ``token``, answered by ``answer()``, and whose
+        stored copies it removed if ``handed_off``; None when they are not all queued any more
+        (taken here meanwhile: they go again from here)."""
+        if self.closed:
+            return None
+        items = self.queue.take_exactly(event_ids)
+        if items is None:
+            return None
+        if handed_off and self.persistence is not None:
+            self._handed_off(items, self.persistence)  # as the page already did
+        batch = Batch(items)
+        batch.answer, batch.token = answer(), token
+        self._batches.append(batch)
+        return batch
+
+    # -- settling ---------------------------------------------------------------------------
+
+    def settle(self, batch: Batch, outcomes: list[Outcome]) -> None:
+        """Settle each event of ``batch`` by its outcome; retryable ones go back to the queue
+        (in order, after their backoff) until their attempts run out."""
+        self._end(batch)
+        if self.closed:
+            return  # close() already failed them
+        self.healthy = all(outcome.kind != "retry" for outcome in outcomes)
+        self.on_settled()
+        max_attempts = self._policy.max_attempts
+        retry: list[QueuedEvent] = []
+        retry_after: float | None = None
+        reason: MasivoError | None = None
+        for item, outcome in zip(batch.items, outcomes):  # noqa: B905 - one outcome per item
+            final = outcome.kind != "retry" or item.attempts + 1 >= max_attempts
+            if final:
+                self._forget(item)  # final, one way or the other: the stored copy goes
+            if outcome.kind == "delivered":
+                item.delivery.resolve(SendEventResult(True, outcome.status, outcome.data))
+            elif final:
+                assert outcome.error is not None
+                item.delivery.fail(final_error(outcome, max_attempts))
+            else:
+                self._restore(item)
+                retry.append(item)
+                reason = outcome.error
+                if outcome.retry_after_s is not None:
+                    retry_after = max(retry_after or 0.0, outcome.retry_after_s)
+        if retry:
+            attempt = max(item.attempts for item in retry) + 1
+            delay = backoff_delay(
+                attempt, retry_after_s=retry_after, random=self._random, policy=self._policy
+            )
+            ready_at = self._clock.monotonic() + delay
+            log_retry(len(retry), reason, delay, attempt, max_attempts)
+            if retry_after is not None:
+                # The server said when to come back (429, 503): nothing else goes before then.
+                self.queue.hold_until(ready_at)
+            self.queue.put_back(retry, ready_at)
+
+    def abandon(self, batch: Batch) -> None:
+        """``batch``'s task ended without an answer (its event loop ended): its events go
+        back to the front of the queue, unsettled, for a later flush (if the request did arrive,
+        that is a copy, which Masivo, documenting no de-duplication, may count twice)."""
+        self._end(batch, wake=False)  # its loop is ending: no flusher to wake there
+        if not self.closed:
+            for item in batch.items:
+                self._restore(item)
+            self.queue.put_back(batch.items, 0.0, count_attempt=False)
+            self.on_settled()
+
+    def _end(self, batch: Batch, *, wake: bool = True) -> None:
+        self._release(batch)
+        if batch in self._batches:
+            self._batches.remove(batch)
+        if wake:
+            self.on_change()
+
+    def drop_expired(self, now: float) -> None:
+        """Drop the events that waited longer than the policy keeps them."""
+        expired = self.queue.take_expired(now, self._policy.max_event_age_s)
+        if expired:
+            age = self._policy.max_event_age_s
+            longest = f"{age / 3600:g} hours" if age >= 3600 else f"{age:g} seconds"
+            self._drop(expired, f"it waited over {longest} (DeliveryPolicy.max_event_age_s).")
+
+    def _evict_over_bounds(self) -> None:
+        max_events, max_bytes = self._policy.memory_bounds
+        evicted = self.queue.evict_over_bounds(max_events, max_bytes)
+        if evicted:
+            self._drop(
+                evicted,
+                f"The queue was over its bound ({max_events} events or {max_bytes} bytes) "
+                "and this was its oldest event.",
+            )
+
+    def _drop(self, items: list[QueuedEvent], reason: str) -> None:
+        # An on_error hook hears of every drop; otherwise the log gets a periodic summary.
+        per_event = self.report is not log_failure
+        for item in items:
+            self._forget(item)
+            item.delivery.fail(
+                MasivoDroppedError(f"Dropped before delivery: {reason}"), log=per_event
+            )
+        if not per_event:
+            self._drop_summary.add(len(items), reason, self._clock.monotonic())
+
+    def _forget(self, item: QueuedEvent) -> None:
+        if self.persistence is not None:
+            self.persistence.forget(item.event.event_id)
+
+    def discard(self, reason: str) -> int:
+        """Drop every queued event (opt-out): each resolves unsent with ``reason``."""
+        items = self.queue.clear()
+        for item in items:
+            self._forget(item)
+            item.delivery.resolve(SendEventResult(False, 0, {"reason": reason}))
+        return len(items)
+
+    def close(self, *, keep_stored: bool = False) -> int:
+        """Fail every unsettled event (the client is destroyed) and forget their stored
+        copies, unless ``keep_stored`` (``close()`` ran out of time: the site's next page sends
+        them); returns how many. Never raises."""
+        if self.closed:
+            return 0
+        self.closed = True
+        dropped = [item for batch in self._batches for item in batch.items] + self.queue.clear()
+        for batch in self._batches:
+            self._release(batch)
+        self._batches.clear()
+        if keep_stored:
+            kept = " (it stays stored: the site's next page sends it)" if self.persistence else ""
+            error = MasivoError(f"close() ran out of time before this event was sent{kept}.")
+        else:
+            error = MasivoError(
+                "The client was destroyed before this event was sent; await flush() before "
+                "destroy()."
+            )
+        for item in dropped:
+            if keep_stored:
+                self._restore(item)
+            else:
+                self._forget(item)
+            item.delivery.fail(error, log=False)
+        if self.persistence is not None:
+            try:
+                self.persistence.close()
+            except Exception:  # storage trouble must not stop destroy()
+                logger.exception("masivo_web: closing the event store failed")
+        return len(dropped)

@@ -1,0 +1,1 @@
+"""The transports that need CPython (sockets, threads, httpx): never in a page's wheel."""

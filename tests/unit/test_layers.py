@@ -1,0 +1,221 @@
+"""The package's layers and their direction, as a test over every module's imports.
+
+Each folder of ``masivo_web`` is a layer (``docs/architecture.md``), and a layer imports only
+the layers below it::
+
+    face (masivo_web, client, factory, sync, seams, bundle)
+      -> engine | browser | transports -> rules -> runtime -> base (errors, records, version)
+
+The emulator imports nothing of the SDK, and the tools that run from a checkout (``devtools/``,
+the command line, the pytest plugin) reach it only through its face; no SDK module imports
+them. Every import counts: at the top, inside a function (lazy) and under ``TYPE_CHECKING``.
+There are no import loops, between modules or between folders.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "masivo_web"
+
+#: The top-level modules and the layer each belongs to (a folder's modules are its layer).
+TOP_LEVEL = {
+    "masivo_web": "face",
+    "masivo_web.client": "face",
+    "masivo_web.factory": "face",
+    "masivo_web.sync": "face",
+    "masivo_web.seams": "face",
+    "masivo_web.bundle": "face",
+    "masivo_web.errors": "base",
+    "masivo_web._record": "base",
+    "masivo_web._version": "base",
+    "masivo_web.__main__": "tools",
+    "masivo_web.pytest_plugin": "tools",
+}
+FOLDERS = {
+    "runtime": "runtime",
+    "rules": "rules",
+    "engine": "engine",
+    "browser": "browser",
+    "transports": "transports",
+    "emulator": "emulator",
+    "devtools": "tools",
+}
+#: What each layer may import (besides itself).
+MAY_IMPORT = {
+    "base": set(),
+    "runtime": {"base"},
+    "rules": {"runtime", "base"},
+    "engine": {"rules", "runtime", "base"},
+    "browser": {"rules", "runtime", "base"},
+    "transports": {"rules", "runtime", "base"},
+    "face": {"engine", "browser", "transports", "rules", "runtime", "base"},
+    "emulator": set(),
+    "tools": {"face", "emulator"},
+}
+#: At most this many modules at the top of the package.
+TOP_LEVEL_LIMIT = 12
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def layer_of(module: str) -> str:
+    if module in TOP_LEVEL:
+        return TOP_LEVEL[module]
+    parts = module.split(".")
+    if len(parts) >= 2 and parts[1] in FOLDERS:
+        return FOLDERS[parts[1]]
+    raise AssertionError(
+        f"{module} is in no layer: put it in a layer's folder, or name its layer in TOP_LEVEL"
+    )
+
+
+def folder_of(module: str) -> str:
+    """The node of the folder graph: a first-level folder, or a top-level module itself."""
+    parts = module.split(".")
+    return ".".join(parts[:2]) if len(parts) >= 2 and parts[1] in FOLDERS else module
+
+
+def imports_of(module: str, path: Path, known: set[str]) -> set[str]:
+    """Every SDK module ``module`` imports, wherever the import statement is."""
+    package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            # ``from package import module`` imports the module
+            targets = [
+                f"{target}.{alias.name}" if f"{target}.{alias.name}" in known else target
+                for alias in node.names
+            ]
+        else:
+            continue
+        for target in targets:
+            while target and target not in known:
+                target = target.rpartition(".")[0]
+            if target and target != module:
+                found.add(target)
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    found = modules()
+    known = set(found)
+    return {name: imports_of(name, path, known) for name, path in found.items()}
+
+
+def loops(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one node (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for successor in graph.get(node, set()):
+            if successor not in index:
+                visit(successor)
+                low[node] = min(low[node], low[successor])
+            elif successor in on_stack:
+                low[node] = min(low[node], index[successor])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def folder_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    folders: dict[str, set[str]] = {}
+    for module, targets in graph.items():
+        edges = folders.setdefault(folder_of(module), set())
+        edges.update(folder_of(target) for target in targets)
+        edges.discard(folder_of(module))
+    return folders
+
+
+def test_every_import_points_down() -> None:
+    wrong = []
+    for module, targets in sorted(import_graph().items()):
+        layer = layer_of(module)
+        for target in sorted(targets):
+            target_layer = layer_of(target)
+            if target_layer != layer and target_layer not in MAY_IMPORT[layer]:
+                wrong.append(f"{module} ({layer}) imports {target} ({target_layer})")
+    assert wrong == []
+
+
+def test_no_import_loops_between_modules_or_folders() -> None:
+    graph = import_graph()
+    assert loops(graph) == []
+    assert loops(folder_graph(graph)) == []
+
+
+def test_a_few_modules_at_the_top() -> None:
+    top = [name for name, path in modules().items() if path.parent == PACKAGE]
+    assert len(top) <= TOP_LEVEL_LIMIT, top
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        # a lazy import, an import under TYPE_CHECKING, a module imported from its package
+        (
+            "from typing import TYPE_CHECKING\n"
+            "if TYPE_CHECKING:\n    from ..engine.outbox import Outbox\n"
+            "def f():\n    from .. import client\n",
+            {"masivo_web.engine.outbox", "masivo_web.client"},
+        ),
+        ("import masivo_web.rules.api as api\n", {"masivo_web.rules.api"}),
+    ],
+)
+def test_the_rule_sees_every_import(tmp_path: Path, source: str, expected: set[str]) -> None:
+    path = tmp_path / "x.py"
+    path.write_text(source)
+    known = set(modules())
+    assert imports_of("masivo_web.rules.x", path, known) == expected
+
+
+def test_the_rule_catches_what_it_is_about() -> None:
+    # an upward import, a loop of modules, a loop of folders
+    assert layer_of("masivo_web.rules.api") == "rules"
+    assert "engine" not in MAY_IMPORT["rules"]
+    assert loops({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [["a", "b"]]
+    graph = {
+        "masivo_web.engine.x": {"masivo_web.browser.y"},
+        "masivo_web.browser.z": {"masivo_web.engine.w"},
+    }
+    assert loops(folder_graph(graph)) == [["masivo_web.browser", "masivo_web.engine"]]
