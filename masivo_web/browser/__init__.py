@@ -1,1 +1,5 @@
-"""TODO"""
+"""The browser: the page as the SDK uses it (:mod:`.page`, found by :mod:`.current`), its
+storage and liveness adapters (:mod:`.storage`, :mod:`.liveness`), its lifecycle events
+(:mod:`.lifecycle`), what an event says about it (:mod:`.context`), and a PyScript worker's link
+to its page (:mod:`.worker`) with the module it installs on the main thread
+(:mod:`.main_thread`). Under CPython there is no page, and nothing here does anything."""
