@@ -97,8 +97,8 @@ def create_client(
     The parts, for tests and special set-ups: ``transport`` (how requests reach the network),
     ``clock`` and ``random``, ``page`` (the browser page, or None for none; detected by
     default), ``storage`` (where identity, consent and queued events are kept; the page's
-    ``localStorage`` by default, memory without a page) and ``tokens`` (the
-    :class:`~masivo_web.engine.auth.TokenRegistry` through which clients of one key share a token).
+    ``localStorage`` by default, memory without a page) and ``tokens`` (the ``TokenRegistry``
+    through which clients of one key share a token). Their types are in :mod:`masivo_web.seams`.
 
     >>> masivo = create_client("your-client-api-key", brand_id="brand-456")
 
@@ -198,6 +198,7 @@ def build_client(
         service_clock=manager.service_clock,
     )
     flusher = Flusher(outbox, manager, settings, policy, clock)
+    outbox.on_change = flusher.wake  # a batch's end frees room, or schedules retries
     lifecycle = PageLifecycle(flusher.page_hidden, flusher.set_online, flusher.page_shown)
     client = MasivoClient(
         settings,

@@ -19,7 +19,6 @@ from ..rules.events import PreparedEvent
 from ..rules.http import Request, Response
 from ..rules.outcome import Outcome
 from ..rules.policy import DeliveryPolicy
-from ..rules.queue import Batch
 from ..rules.results import Delivery
 from ..runtime.aio import Wakeup, cancel, first_of, spawn
 from ..runtime.clock import Clock
@@ -29,6 +28,7 @@ from .auth import AuthManager
 from .event_store import StoredEvent
 from .outbox import Outbox
 from .persistence import Persistence
+from .wire import Batch
 
 logger = logging.getLogger("masivo_web")
 
@@ -62,7 +62,6 @@ class Flusher:
         self._batch_tasks: set[asyncio.Task[None]] = set()
         self._maintenance: asyncio.Task[None] | None = None
         self._closed = False
-        outbox.on_change = self._wake_now
 
     # -- the tracking call's share (once per event: kept to what must happen now) ----------
 
@@ -91,9 +90,10 @@ class Flusher:
         schedule through the loop, which in a page costs more than the rest of the call."""
         if not self._wake_posted:
             self._wake_posted = True
-            next_turn(self._wake_now)
+            next_turn(self.wake)
 
-    def _wake_now(self) -> None:
+    def wake(self) -> None:
+        """Wake the flusher now (a batch ended: room for another, or retries to schedule)."""
         self._wake_posted = False
         if not self._closed and loop_running():  # else the next event or flush starts it
             self.ensure_running().set()
@@ -103,7 +103,7 @@ class Flusher:
     def expedite(self) -> None:
         """Someone awaits an event: send what is queued now instead of at the next timer."""
         self._outbox.queue.request_flush()
-        self._wake_now()
+        self.wake()
 
     async def flush(self) -> None:
         """Send everything queued now; return once each event was answered or finally failed."""
@@ -122,7 +122,7 @@ class Flusher:
         if online and len(queue) and not self._closed:
             queue.request_flush()
             queue.hold_until(self._clock.monotonic() + self._policy.resume_delay_s)
-            self._wake_now()
+            self.wake()
 
     def page_hidden(self) -> None:
         """The page is hidden or left: put queued events on the wire *now*.
@@ -153,7 +153,7 @@ class Flusher:
         outbox.hand_off()  # what is on its way is not the next page's to send again
         if len(outbox):
             outbox.queue.request_flush()
-            self._wake_now()
+            self.wake()
 
     def hide_plan(self) -> list[tuple[Request, list[str], str]]:
         """What :meth:`page_hidden` would start now, as (request, event ids, token), for a
@@ -288,22 +288,20 @@ class Flusher:
             self._batch_tasks = {task for task in self._batch_tasks if not task.done()}
 
     async def _send(self, batch: Batch) -> None:
-        """One batch's path: token, request, answer (401: once more; 413: the halves), settle."""
+        """One batch's path: token, request, answer (401: once more), outcomes, settle (413:
+        the halves walk it in turn)."""
         outbox = self._outbox
         todo = [batch]
         while todo:
             current = todo.pop(0)
             try:
                 outcomes = await self._outcomes(current)
-            except _Split as split:
-                todo[0:0] = split.halves
-                continue
             except BaseException:  # cancelled: the loop ends, or the client was destroyed
                 outbox.abandon(current)
                 for rest in todo:
                     outbox.abandon(rest)
                 raise
-            outbox.settle(current, outcomes)
+            todo[0:0] = outbox.settle(current, outcomes)
             if self._page_hidden and outbox.persistence is not None:
                 # The page may go before the next turn: what was answered leaves storage now.
                 outbox.persistence.write()
@@ -311,12 +309,11 @@ class Flusher:
     async def _outcomes(self, batch: Batch) -> list[Outcome]:
         count = len(batch.items)
         try:
-            response = await self._answer(batch)
+            response, token = await self._answer(batch)
             if response.status == 401:
                 # The token expired or was revoked: drop it, authorize once, try once more.
-                assert batch.token is not None
-                self._tokens.invalidate(batch.token)
-                response = await self._answer(batch)
+                self._tokens.invalidate(token)
+                response, _ = await self._answer(batch)
                 if response.status == 401:
                     # Not final: a token can be revoked again between authorize and send. The
                     # attempt counts; if it keeps happening, the events fail with this error.
@@ -327,10 +324,6 @@ class Flusher:
                         details=api.api_error(response).details,
                     )
                     return [Outcome("retry", 401, error=refused)] * count
-            if response.status == 413 and count > 1:
-                # Too large for the server: each half alone (one event too large is rejected
-                # by read_events_response).
-                raise _Split(self._outbox.split(batch))
             return api.read_events_response(
                 response,
                 count,
@@ -342,31 +335,30 @@ class Flusher:
             return [Outcome("rejected", exc.status or 401, error=exc)] * count
         except MasivoError as exc:  # network failure, or an authorize 5xx: retry later
             return [Outcome("retry", exc.status or 0, error=exc)] * count
-        except _Split:
-            raise
         except Exception as exc:  # a bug must fail its events, never the flusher
             logger.exception("masivo_web: unexpected error while sending events")
             error = MasivoError(f"Unexpected SDK error: {exc!r}")
             return [Outcome("rejected", 0, error=error)] * count
 
-    async def _answer(self, batch: Batch) -> Response:
-        """Start ``batch``'s request unless a page hide already did, and await the answer."""
-        if batch.answer is None:
+    async def _answer(self, batch: Batch) -> tuple[Response, str]:
+        """Start ``batch``'s request unless a page hide already did, and await the answer (and
+        the token the request carried)."""
+        if batch.sent is None:
             token = await self._tokens.get_token()
-            if batch.answer is None:  # a page hide may have started it while we waited
-                # In a page every send asks for keepalive, so a batch on the wire survives the
-                # user navigating away; the page's budget decides (no page: no budget).
-                self._outbox.start(batch, token, keepalive=True)
+            if batch.sent is None:  # a page hide may have started it while we waited
+                # With keepalive while the page's budget has room, so a batch on the wire
+                # survives the user navigating away (the wire decides; no page: no budget).
+                self._outbox.start(batch, token)
                 if self._page_hidden:  # the page may go with no further event: as at hide
                     self._outbox.hand_off()
-                self._wake_now()  # the keepalive room it took is known: the next may go
+                self.wake()  # the keepalive room it took is known: the next may go
                 logger.debug("masivo_web: sending %d event(s)", len(batch.items))
-        response = await self._outbox.answer(batch)
+        response, token = await self._outbox.answer(batch)
         logger.debug("masivo_web: Masivo answered HTTP %d", response.status)
         self._tokens.service_clock.observe_date(
             response.headers.get("date"), received_at=self._clock.monotonic()
         )
-        return response
+        return response, token
 
     def start_recovery(self, persistence: Persistence) -> None:
         """Begin adopting the unsent events of closed tabs (a page only)."""
@@ -376,7 +368,7 @@ class Flusher:
     def _adopt(self, stored: list[StoredEvent]) -> None:
         logger.info("masivo_web: sending %d event(s) left unsent by an earlier page", len(stored))
         self._outbox.adopt(stored)
-        self._wake_now()
+        self.wake()
 
     def close(self) -> None:
         """Stop the flusher and every batch task (the outbox fails their events)."""
@@ -386,11 +378,3 @@ class Flusher:
         for task in self._batch_tasks:
             cancel(task)
         self._batch_tasks.clear()
-
-
-class _Split(Exception):
-    """A 413: the batch was split into ``halves``, each to walk the path in turn."""
-
-    def __init__(self, halves: list[Batch]) -> None:
-        super().__init__("split")
-        self.halves = halves

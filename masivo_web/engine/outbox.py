@@ -21,14 +21,14 @@ from ..rules.http import Request, Response
 from ..rules.keepalive import KEEPALIVE_BUDGET_BYTES
 from ..rules.outcome import Outcome
 from ..rules.policy import DeliveryPolicy
-from ..rules.queue import Batch, EventQueue, QueuedEvent
+from ..rules.queue import EventQueue, QueuedEvent
 from ..rules.results import Delivery, DropSummary, SendEventResult, log_failure
 from ..rules.retry import backoff_delay, final_error, log_retry
 from ..rules.service_clock import ServiceClock
 from ..runtime.clock import Clock
 from .event_store import StoredEvent
 from .persistence import Persistence
-from .wire import Wire
+from .wire import Batch, InFlight, Wire
 
 logger = logging.getLogger("masivo_web")
 
@@ -93,7 +93,7 @@ class Outbox:
         for batch in self._batches:
             for item in batch.items:
                 if item.event.event_id == event_id:
-                    return "taken" if batch.answer is None else "sent"
+                    return "taken" if batch.sent is None else "sent"
         for item in self.queue.items:
             if item.event.event_id == event_id:
                 return "queued"
@@ -150,7 +150,7 @@ class Outbox:
         single-event route), written to storage first; empty when nothing is due, or, if
         ``keepalive_only``, when what is due does not fit the page's keepalive room yet."""
         room = self._wire.keepalive_room if keepalive_only else None
-        if room is not None and any(batch.answer is None for batch in self._batches):
+        if room is not None and any(batch.sent is None for batch in self._batches):
             return []  # the room is known once the batch taken before has started
         items = self.queue.take_batch(now, room)
         if not items:
@@ -165,16 +165,15 @@ class Outbox:
         self._batches.extend(batches)
         return batches
 
-    def start(self, batch: Batch, token: str, *, keepalive: bool) -> None:
-        """Put ``batch``'s request on the wire with ``token``, asking for ``keepalive`` (the
-        request outlives the page) while the page's budget has room for its body."""
-        self._start(batch, self._request(batch, token), token, keepalive=keepalive)
+    def start(self, batch: Batch, token: str) -> None:
+        """Put ``batch``'s request on the wire with ``token`` (with keepalive while the page's
+        budget has room for its body: the wire decides)."""
+        self._start(batch, self._request(batch, token), token)
 
-    def _start(self, batch: Batch, request: Request, token: str, *, keepalive: bool) -> None:
+    def _start(self, batch: Batch, request: Request, token: str) -> None:
         if self.closed:  # destroyed while its task waited for a token: nothing goes out
             raise MasivoError("The client was destroyed before this batch was sent.")
-        batch.answer, batch.reserved = self._wire.start(request, keepalive=keepalive)
-        batch.token = token
+        batch.sent = self._wire.start(request, token)
 
     def _request(self, batch: Batch, token: str) -> Request:
         return self._wire.request(self._bodies(batch.items), token)
@@ -191,20 +190,17 @@ class Outbox:
                     item.event.restamp(service_now - max(0.0, now - item.enqueued_at))
         return [item.event.json for item in items]
 
-    async def answer(self, batch: Batch) -> Response:
-        """The answer to ``batch``'s request; its keepalive bytes are released whatever came."""
-        assert batch.answer is not None
+    async def answer(self, batch: Batch) -> tuple[Response, str]:
+        """The answer to ``batch``'s request and the token it carried; its keepalive bytes are
+        released whatever came, and the batch is *taken* again (a 401 starts it again)."""
+        sent = batch.sent
+        assert sent is not None
         try:
-            return await batch.answer
+            return await sent.response(), sent.token
         finally:
-            self._release(batch)
-            batch.answer = None
+            batch.sent = None
 
-    def _release(self, batch: Batch) -> None:
-        self._wire.release(batch.reserved)
-        batch.reserved = 0
-
-    def split(self, batch: Batch) -> list[Batch]:
+    def _split(self, batch: Batch) -> list[Batch]:
         """A 413: the batch becomes its two halves, each to be sent and settled on its own."""
         half = len(batch.items) // 2
         halves = [Batch(batch.items[:half]), Batch(batch.items[half:])]
@@ -220,15 +216,15 @@ class Outbox:
         if not wire.starts_now or wire.keepalive_room is None:
             return []
         for batch in self._batches:
-            if batch.answer is None:
+            if batch.sent is None:
                 request = self._request(batch, token)
                 if not wire.fits_keepalive(request):
                     return []  # a request without keepalive dies with the page
-                self._start(batch, request, token, keepalive=True)
+                self._start(batch, request, token)
         started: list[Batch] = []
         while items := self.queue.take_for_unload(wire.keepalive_room or 0):
             for batch in self._register(items):
-                self.start(batch, token, keepalive=True)
+                self.start(batch, token)
                 started.append(batch)
         return started
 
@@ -244,7 +240,7 @@ class Outbox:
             return 0
         handed = 0
         for batch in self._batches:
-            if batch.answer is not None and batch.reserved:  # with keepalive, on the wire
+            if batch.sent is not None and batch.sent.keepalive:  # on the wire, with keepalive
                 handed += self._handed_off(batch.items, persistence)
         if handed:
             persistence.write()
@@ -321,18 +317,21 @@ class Outbox:
         if handed_off and self.persistence is not None:
             self._handed_off(items, self.persistence)  # as the page already did
         batch = Batch(items)
-        batch.answer, batch.token = answer(), token
+        batch.sent = InFlight(answer(), token)
         self._batches.append(batch)
         return batch
 
     # -- settling ---------------------------------------------------------------------------
 
-    def settle(self, batch: Batch, outcomes: list[Outcome]) -> None:
+    def settle(self, batch: Batch, outcomes: list[Outcome]) -> list[Batch]:
         """Settle each event of ``batch`` by its outcome; retryable ones go back to the queue
-        (in order, after their backoff) until their attempts run out."""
+        (in order, after their backoff) until their attempts run out. Returns the batches still
+        to send for these events: the halves of a batch too large for the service (413)."""
+        if outcomes and outcomes[0].kind == "split":
+            return [] if self.closed else self._split(batch)
         self._end(batch)
         if self.closed:
-            return  # close() already failed them
+            return []  # close() already failed them
         self.healthy = all(outcome.kind != "retry" for outcome in outcomes)
         self.on_settled()
         max_attempts = self._policy.max_attempts
@@ -365,6 +364,7 @@ class Outbox:
                 # The server said when to come back (429, 503): nothing else goes before then.
                 self.queue.hold_until(ready_at)
             self.queue.put_back(retry, ready_at)
+        return []
 
     def abandon(self, batch: Batch) -> None:
         """``batch``'s task ended without an answer (its event loop ended): its events go
@@ -378,7 +378,8 @@ class Outbox:
             self.on_settled()
 
     def _end(self, batch: Batch, *, wake: bool = True) -> None:
-        self._release(batch)
+        if batch.sent is not None:
+            batch.sent.release()
         if batch in self._batches:
             self._batches.remove(batch)
         if wake:
@@ -434,7 +435,8 @@ class Outbox:
         self.closed = True
         dropped = [item for batch in self._batches for item in batch.items] + self.queue.clear()
         for batch in self._batches:
-            self._release(batch)
+            if batch.sent is not None:
+                batch.sent.release()
         self._batches.clear()
         if keep_stored:
             kept = " (it stays stored: the site's next page sends it)" if self.persistence else ""

@@ -72,18 +72,16 @@ def read_authorize_response(response: Response, auth_url: str) -> str:
 
 
 def batch_request(
-    api_base: str, token: str, events_json: Sequence[str], timeout_s: float, *, keepalive: bool
+    api_base: str, token: str, events_json: Sequence[str], timeout_s: float
 ) -> Request:
     """``POST {api_base}/analytics/events`` carrying already-serialised events."""
     body = ('{"events":[' + ",".join(events_json) + "]}").encode("utf-8")
-    return _post(api_base + BATCH_PATH, token, body, timeout_s, keepalive)
+    return _post(api_base + BATCH_PATH, token, body, timeout_s)
 
 
-def single_request(
-    api_base: str, token: str, event_json: str, timeout_s: float, *, keepalive: bool
-) -> Request:
+def single_request(api_base: str, token: str, event_json: str, timeout_s: float) -> Request:
     """``POST {api_base}/behavior/events`` with one event as the body."""
-    return _post(api_base + SINGLE_PATH, token, event_json.encode("utf-8"), timeout_s, keepalive)
+    return _post(api_base + SINGLE_PATH, token, event_json.encode("utf-8"), timeout_s)
 
 
 def events_request(
@@ -98,9 +96,9 @@ def events_request(
     """The request for already-serialised events: one batch, or (``single``) the one event on
     the single-event route; gzipped when asked."""
     if single:
-        request = single_request(api_base, token, events_json[0], timeout_s, keepalive=False)
+        request = single_request(api_base, token, events_json[0], timeout_s)
     else:
-        request = batch_request(api_base, token, events_json, timeout_s, keepalive=False)
+        request = batch_request(api_base, token, events_json, timeout_s)
     return gzipped(request) if gzip and request.body else request
 
 
@@ -111,11 +109,11 @@ def gzipped(request: Request) -> Request:
     return request.replace(body=gzip(request.body or b""), headers=headers)
 
 
-def _post(url: str, token: str, body: bytes, timeout_s: float, keepalive: bool) -> Request:
+def _post(url: str, token: str, body: bytes, timeout_s: float) -> Request:
+    # Without keepalive: whether a request may outlive the page is the page's keepalive
+    # budget's to say, when it starts (engine/wire.py).
     headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
-    return Request(
-        "POST", url, headers=headers, body=body, timeout_s=timeout_s, keepalive=keepalive
-    )
+    return Request("POST", url, headers=headers, body=body, timeout_s=timeout_s)
 
 
 def read_events_response(
@@ -123,8 +121,12 @@ def read_events_response(
 ) -> list[Outcome]:
     """One :class:`Outcome` per event sent, in order, from a batch or single-event answer.
 
-    401 is not handled here: the client re-authorizes and retries once before calling this.
+    401 is not handled here: the client re-authorizes and retries once before calling this. A
+    413 for more than one event splits the batch (each half goes on its own); for one event it
+    is final (the event alone is too large).
     """
+    if response.status == 413 and count > 1:
+        return [Outcome("split", 413)] * count
     body = response.json()
     if 200 <= response.status < 300:
         if single and isinstance(body, dict):

@@ -9,14 +9,15 @@ from ..errors import MasivoError
 
 
 class Outcome(Record):
-    """What happened to one event of a request: ``data`` is the server's per-event answer
-    (delivered), ``error`` the error to report (rejected, retry)."""
+    """What happened to one event of a request: ``delivered`` (``data`` is the server's answer
+    for it), ``rejected`` or ``retry`` (``error`` is the error to report), or ``split``: its
+    batch was too large for the service (413), so it goes again in a smaller one."""
 
     __slots__ = ("data", "error", "kind", "retry_after_s", "status")
 
     def __init__(
         self,
-        kind: Literal["delivered", "rejected", "retry"],
+        kind: Literal["delivered", "rejected", "retry", "split"],
         status: int,
         data: Any = None,
         error: MasivoError | None = None,

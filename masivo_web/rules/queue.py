@@ -7,10 +7,7 @@ to the front (order is kept) and wait for their own backoff instead of the batch
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-
 from .events import PreparedEvent
-from .http import Response
 from .results import Delivery
 
 #: Masivo's body limit on the batch route (docs/masivo-api.md): 500 KB.
@@ -234,17 +231,3 @@ class EventQueue:
     def _urgent(self, item: QueuedEvent) -> bool:
         # A retried event or one covered by a manual flush waits only for its backoff.
         return item.attempts > 0 or item.seq <= self._flush_through_seq
-
-
-class Batch:
-    """Events taken from the queue for one request, held by the outbox. *Taken* until its
-    request is on the wire (``answer`` set), *sent* until answered; a 401 starts it again."""
-
-    __slots__ = ("answer", "items", "reserved", "token")
-
-    def __init__(self, items: list[QueuedEvent]) -> None:
-        self.items = items
-        self.token: str | None = None
-        self.answer: Awaitable[Response] | None = None
-        #: Keepalive bytes this batch's request holds of the page's budget.
-        self.reserved = 0

@@ -526,6 +526,24 @@ async def test_a_413_splits_the_batch(masivo: FakeMasivo) -> None:
     assert [len(batch) for batch in masivo.batches] == [2, 2]
 
 
+async def test_a_413_splits_until_one_event_alone_is_refused(masivo: FakeMasivo) -> None:
+    too_large = json_response(413, {"error": "Payload too large"})
+    masivo.script("events", too_large, too_large, too_large)  # 4 events, then 2, then 1
+    async with client_for(masivo) as client:
+        deliveries = [client.send_analytics_event(EVENT) for _ in range(4)]
+    results = await asyncio.gather(*deliveries, return_exceptions=True)
+    refused = [result for result in results if isinstance(result, MasivoError)]
+    assert [error.status for error in refused] == [413]  # the first event, alone: final
+    assert sum(1 for result in results if not isinstance(result, BaseException)) == 3
+    assert [len(json.loads(r.body or b"")["events"]) for r in masivo.event_requests] == [
+        4,
+        2,
+        1,
+        1,
+        2,
+    ]
+
+
 # -- lifecycle --------------------------------------------------------------------------------
 
 

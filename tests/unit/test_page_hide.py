@@ -261,3 +261,31 @@ async def test_events_queued_while_hidden_go_out_at_once_and_at_pagehide(
     await settle()
     assert len(masivo.batches) == 2
     client.destroy()
+
+
+async def test_a_pages_regular_sends_ask_for_keepalive_within_its_budget(
+    masivo: FakeMasivo,
+) -> None:
+    # The README's promise: in a page every batch asks for keepalive, so a batch on the wire
+    # survives the user navigating away; a body the budget has no room for goes without.
+    client, page = client_on_page(masivo)
+    small = client.send_analytics_event(EVENT)
+    await client.flush()
+    assert (await small).success
+    (request,) = masivo.event_requests
+    assert request.keepalive
+    assert page.bridge.keepalive_budget.in_flight == 0  # given back once answered
+    budget = page.bridge.keepalive_budget
+    assert budget.reserve(budget.available() - 100)  # the page's other requests hold the rest
+    large = client.send_analytics_event(EVENT, metadata={"pad": "x" * 1000})
+    await client.flush()
+    assert (await large).success
+    assert not masivo.event_requests[-1].keepalive  # no room left for its body
+    client.destroy()
+
+
+async def test_without_a_page_no_request_asks_for_keepalive(masivo: FakeMasivo) -> None:
+    client = create_client("k", transport=masivo.transport, clock=masivo.clock, page=None)
+    await client.send_analytics_event(EVENT)
+    assert not masivo.event_requests[-1].keepalive
+    client.destroy()

@@ -45,6 +45,21 @@ def test_every_public_name_has_a_docstring() -> None:
             assert value.__doc__, name
 
 
+def test_every_part_create_client_accepts_has_its_type_in_seams() -> None:
+    import typing
+
+    from masivo_web import create_client, seams
+
+    hints = typing.get_type_hints(create_client)
+    for parameter in ("transport", "clock", "page", "storage", "tokens"):
+        (kind,) = [arg for arg in typing.get_args(hints[parameter]) if arg is not type(None)]
+        assert getattr(seams, kind.__name__) is kind, parameter
+        assert kind.__name__ in seams.__all__
+    assert sorted(seams.__all__) == seams.__all__
+    for name in seams.__all__:
+        assert getattr(seams, name).__doc__, name
+
+
 def test_errors_share_one_root_drawn_in_the_module_docstring() -> None:
     for name in errors.__all__:
         cls = getattr(errors, name)
