@@ -15,7 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "static"
 #: The shop page of each interpreter.
 PAGES = {"pyodide": "demo/", "micropython": "demo/mpy.html"}
