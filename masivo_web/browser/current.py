@@ -5,7 +5,7 @@ none."""
 from __future__ import annotations
 
 from ..runtime.interpreter import IS_BROWSER, in_worker
-from ..runtime.jsbridge import JsCallError, js_bridge, js_call, js_globals
+from ..runtime.jsbridge import JsCallError, js_bridge, js_call, js_globals, pyscript_xworker
 from .page import Page
 
 _page: Page | None = None
@@ -19,12 +19,7 @@ def current_page() -> Page | None:
     if not IS_BROWSER:
         return None
     if _page is None:
-        if in_worker():
-            from .worker import connect_page  # only a worker pays for importing it
-
-            _page = connect_page()
-        else:
-            _page = _read_page()
+        _page = _connect_page() if in_worker() else _read_page()
     return _page
 
 
@@ -43,3 +38,23 @@ def _read_page() -> Page | None:
     local, session = storages
     create_proxy = js_bridge().create_proxy
     return Page(window, document, window.navigator, local, create_proxy, session)
+
+
+def _connect_page() -> Page | None:
+    """The page behind this PyScript worker, linked (None outside PyScript: a bare worker)."""
+    xworker = pyscript_xworker()
+    if xworker is None:
+        return None
+    create_proxy = js_bridge().create_proxy
+    from .worker import PageLink  # only a worker pays for importing it
+
+    link = PageLink(js_globals(), xworker, create_proxy)
+    return Page(
+        link.window,
+        link.document,
+        link.navigator,
+        None,
+        create_proxy,
+        None,
+        link=link,
+    )

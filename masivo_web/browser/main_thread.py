@@ -23,6 +23,14 @@ Messages are JSON text: one parse per message on the main thread, whatever the i
 Nothing here logs a key or a token; the token reaches this module only inside a planned request.
 """
 
+from __future__ import annotations
+
+import binascii
+from typing import Any
+
+from ..rules.http import Request
+from ..runtime.jsbridge import pyscript_packages
+
 #: The module as a file of its own, served beside the page wheel (``python -m masivo_web
 #: bundle`` writes it), so a Content-Security-Policy with ``script-src 'self'`` and no
 #: ``data:`` lets it load; it reads its channel's name from its URL's ``?channel=``.
@@ -148,3 +156,28 @@ addEventListener("storage", (event) => {
 });
 post({ t: "hello", local: dump(area("local")), session: dump(area("session")), page: state() });
 """
+
+
+def module_directory() -> str:
+    """Where the page module file is: beside the masivo_web wheel PyScript's config names,
+    when that is an absolute URL (Pyodide's config has them resolved); else the bundle's layout,
+    ``vendor/wheels/`` beside ``vendor/pyscript/``, relative to PyScript's own module (which
+    imports it)."""
+    for entry in pyscript_packages():
+        directory, _, wheel = entry.rpartition("/")
+        if wheel.startswith("masivo_web-") and "://" in directory:
+            return directory + "/"
+    return "../wheels/"
+
+
+def request_message(request: Request) -> dict[str, Any]:
+    """``request`` as a plan's entry for the page module (which starts it with ``fetch``): a
+    gzipped body travels as base64."""
+    body = request.body or b""
+    message: dict[str, Any] = {"url": request.url, "headers": dict(request.headers)}
+    if request.headers.get("content-encoding") == "gzip":
+        message["body"] = binascii.b2a_base64(body).decode().strip()
+        message["b64"] = True
+    else:
+        message["body"] = body.decode("utf-8")
+    return message

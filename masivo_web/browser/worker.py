@@ -29,7 +29,6 @@ the adoption of closed pages' events. Outside PyScript (a bare worker) there is 
 
 from __future__ import annotations
 
-import binascii
 import json
 import logging
 from collections.abc import Callable
@@ -37,108 +36,17 @@ from typing import Any
 
 from ..errors import MasivoNetworkError
 from ..rules.events import new_event_id
-from ..rules.http import Request, Response
+from ..rules.http import Response
 from ..runtime.aio import Settable
 from ..runtime.host import ordered_dict
-from ..runtime.jsbridge import js_bridge, js_globals, pyscript_xworker
 from ..runtime.scheduling import end_of_task, report_exception, run_each
-from .main_thread import FILE_NAME, SOURCE
-from .page import Page
+from .main_thread import FILE_NAME, SOURCE, module_directory, request_message
+from .stand_ins import RelayStorage, WorkerDocument, WorkerNavigator, WorkerWindow
 
 logger = logging.getLogger("masivo_web")
 
 #: The name PyScript registers the page module under (``polyscript.js_modules``).
 MODULE_NAME = "masivo_web_page"
-
-
-class Listeners:
-    """What a page's ``window`` or ``document`` offers the SDK's listeners: add, remove, and
-    (the link) dispatch."""
-
-    def __init__(self) -> None:
-        self._listeners: dict[str, list[Any]] = {}
-
-    def addEventListener(self, name: str, listener: Any) -> None:
-        self._listeners.setdefault(name, []).append(listener)
-
-    def removeEventListener(self, name: str, listener: Any) -> None:
-        listeners = self._listeners.get(name, [])
-        if listener in listeners:
-            listeners.remove(listener)
-
-    def dispatch(self, name: str) -> None:
-        for listener in list(self._listeners.get(name, [])):
-            try:
-                listener(None)
-            except Exception as exc:  # one listener must not stop the others
-                report_exception(exc, f"masivo_web: a {name} listener failed")
-
-
-class Location:
-    """``window.location`` as last heard from the page."""
-
-    def __init__(self, href: str) -> None:
-        self.href = href
-
-
-class WorkerWindow(Listeners):
-    """The page's ``window`` as the SDK reads it from a worker."""
-
-    def __init__(self, js: Any, href: str) -> None:
-        super().__init__()
-        self.location = Location(href)
-        self.Intl = getattr(js, "Intl", None)
-        self.Promise = js.Promise
-        self.Object = js.Object
-        self.navigation = None  # the page's changes arrive as messages: read per event
-        self.MutationObserver = None
-
-
-class WorkerDocument(Listeners):
-    """The page's ``document`` as the SDK reads it from a worker."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.title = ""
-        self.referrer = ""
-        self.visibilityState = "visible"
-        self.head = None
-
-
-class WorkerNavigator:
-    """The worker's ``navigator`` (user agent, language and Web Locks are the page's too), with
-    the page's connectivity: offline until the page answered (nothing is sent before)."""
-
-    def __init__(self, js_navigator: Any) -> None:
-        self.userAgent = getattr(js_navigator, "userAgent", None)
-        self.language = getattr(js_navigator, "language", None)
-        self.locks = getattr(js_navigator, "locks", None)
-        self.onLine = False
-
-
-class RelayStorage:
-    """A page storage area seen from a worker: reads from the link's copy, writes to the copy and
-    to the page at the end of the task."""
-
-    def __init__(self, link: PageLink, area: str) -> None:
-        self._link = link
-        self._area = area
-        #: The area's ``masivo_web:`` keys, as the page last said and this worker changed them.
-        self.items: dict[str, str] = {}
-
-    def get(self, key: str) -> str | None:
-        return self.items.get(key)
-
-    def set(self, key: str, value: str) -> None:
-        self.items[key] = value
-        self._link.write(self._area, key, value)
-
-    def remove(self, key: str) -> None:
-        if self.items.pop(key, None) is not None:
-            self._link.write(self._area, key, None)
-
-    def keys(self, prefix: str) -> list[str]:
-        return [key for key in self.items if key.startswith(prefix)]
 
 
 class PageLink:
@@ -147,8 +55,8 @@ class PageLink:
     def __init__(self, js: Any, xworker: Any, create_proxy: Callable[..., Any]) -> None:
         self.ready = False
         self._js = js
-        self.local = RelayStorage(self, "local")
-        self.session = RelayStorage(self, "session")
+        self.local = RelayStorage(self.write, "local")
+        self.session = RelayStorage(self.write, "session")
         self.window = WorkerWindow(js, str(getattr(js.location, "origin", "")) + "/")
         self.document = WorkerDocument()
         self.navigator = WorkerNavigator(js.navigator)
@@ -179,7 +87,7 @@ class PageLink:
         channel = str(js.encodeURIComponent(name))
         source = SOURCE.replace("__CHANNEL__", json.dumps(name))
         self._urls = [
-            f"{module_directory(js)}{FILE_NAME}?channel={channel}",
+            f"{module_directory()}{FILE_NAME}?channel={channel}",
             "data:text/javascript;charset=utf-8," + str(js.encodeURIComponent(source)),
         ]
         self._install(None)
@@ -275,7 +183,7 @@ class PageLink:
                 report_exception(exc, "masivo_web: planning the page-hide flush failed")
                 continue
             for request, event_ids, token in plan:
-                requests.append(_request_message(request))
+                requests.append(request_message(request))
                 entries.append((planner, event_ids, token, writes is not None))
             handoff.update(writes or {})
         message["plan"] = {"n": number, "requests": requests}
@@ -394,50 +302,3 @@ class PageLink:
             "visibility": "visible",
             "online": bool(getattr(self._js.navigator, "onLine", True)),
         }
-
-
-def module_directory(js: Any) -> str:
-    """Where the page module file is: beside the masivo_web wheel PyScript's config names,
-    when that is an absolute URL (Pyodide's config has them resolved); else the bundle's layout,
-    ``vendor/wheels/`` beside ``vendor/pyscript/``, relative to PyScript's own module (which
-    imports it)."""
-    try:
-        from pyscript import config  # type: ignore[import-not-found]
-
-        packages = [str(entry) for entry in dict(config).get("packages") or []]
-    except Exception:  # not PyScript's worker, or a config without packages
-        packages = []
-    for entry in packages:
-        directory, _, wheel = entry.rpartition("/")
-        if wheel.startswith("masivo_web-") and "://" in directory:
-            return directory + "/"
-    return "../wheels/"
-
-
-def _request_message(request: Request) -> dict[str, Any]:
-    body = request.body or b""
-    message: dict[str, Any] = {"url": request.url, "headers": dict(request.headers)}
-    if request.headers.get("content-encoding") == "gzip":
-        message["body"] = binascii.b2a_base64(body).decode().strip()
-        message["b64"] = True
-    else:
-        message["body"] = body.decode("utf-8")
-    return message
-
-
-def connect_page() -> Page | None:
-    """The page behind this PyScript worker, linked (None outside PyScript: a bare worker)."""
-    xworker = pyscript_xworker()
-    if xworker is None:
-        return None
-    create_proxy = js_bridge().create_proxy
-    link = PageLink(js_globals(), xworker, create_proxy)
-    return Page(
-        link.window,
-        link.document,
-        link.navigator,
-        None,
-        create_proxy,
-        None,
-        link=link,
-    )

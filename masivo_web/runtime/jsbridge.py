@@ -145,3 +145,14 @@ def pyscript_xworker() -> Any:
     except ImportError:
         return None
     return xworker
+
+
+def pyscript_packages() -> list[str]:
+    """The ``packages`` of PyScript's config, as written or resolved (empty outside PyScript or
+    without packages)."""
+    try:
+        from pyscript import config  # type: ignore[import-not-found]
+
+        return [str(entry) for entry in dict(config).get("packages") or []]
+    except Exception:  # not PyScript's worker, or a config without packages
+        return []

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from masivo_web.browser.page import Page
-from masivo_web.browser.worker import RelayStorage
+from masivo_web.browser.stand_ins import RelayStorage
 from masivo_web.engine.identity import IDENTITY_KEY, OPTED_OUT_KEY, Identity
 from masivo_web.rules.http import Response
 from masivo_web.rules.ports import MemoryStorage
@@ -27,8 +27,8 @@ class FakeLink:
     def __init__(self, local: dict[str, str]) -> None:
         self.ready = False
         self.stored = dict(local)  # the page's localStorage
-        self.local = RelayStorage(self, "local")  # type: ignore[arg-type]
-        self.session = RelayStorage(self, "session")  # type: ignore[arg-type]
+        self.local = RelayStorage(self.write, "local")
+        self.session = RelayStorage(self.write, "session")
         self.writes: list[tuple[str, str, str | None]] = []
         self.planners: list[Any] = []
         self._waiting: list[Callable[[], object]] = []
