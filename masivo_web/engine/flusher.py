@@ -1,10 +1,10 @@
-"""The flusher: *when* batches leave, and the one path each batch walks to its settlement.
+"""The flusher: *when* batches leave.
 
 One task per client sleeps until the queue's next deadline (no threads, no ``call_later``), takes
 what is due from the :class:`~masivo_web.engine.outbox.Outbox` and gives each batch a task that
-walks its path: token, request, answer, and then 401 (one re-authorization, one more try), 413 (the
-halves, in turn), and settlement. Every state change goes through the outbox, which owns the events;
-the flusher owns only timing: online or not, hidden or not, its own wake-up."""
+walks its path (:class:`~masivo_web.engine.batch_path.BatchPath`). Every state change goes through
+the outbox, which owns the events; the flusher owns only timing: online or not, hidden or not,
+its own wake-up, and the page-hide flush."""
 
 from __future__ import annotations
 
@@ -12,12 +12,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from ..errors import MasivoAuthError, MasivoConfigError, MasivoError
-from ..rules import api
 from ..rules.config import Settings
 from ..rules.events import PreparedEvent
 from ..rules.http import Request, Response
-from ..rules.outcome import Outcome
 from ..rules.policy import DeliveryPolicy
 from ..rules.results import Delivery
 from ..runtime.aio import Wakeup, cancel, first_of, spawn
@@ -25,6 +22,7 @@ from ..runtime.clock import Clock
 from ..runtime.interpreter import IS_BROWSER
 from ..runtime.scheduling import loop_running, next_turn, running_loop
 from .auth import AuthManager
+from .batch_path import BatchPath
 from .event_store import StoredEvent
 from .outbox import Outbox
 from .persistence import Persistence
@@ -62,6 +60,9 @@ class Flusher:
         self._batch_tasks: set[asyncio.Task[None]] = set()
         self._maintenance: asyncio.Task[None] | None = None
         self._closed = False
+        self._path = BatchPath(
+            outbox, tokens, settings, clock, hidden=lambda: self._page_hidden, started=self.wake
+        )
 
     # -- the tracking call's share (once per event: kept to what must happen now) ----------
 
@@ -236,7 +237,7 @@ class Flusher:
                 if not batches:
                     await self._clock.sleep(0.01)
                 for batch in batches:
-                    await self._send(batch)
+                    await self._path.walk(batch)
 
         try:
             left = deadline - self._clock.monotonic()
@@ -283,82 +284,9 @@ class Flusher:
     async def _send_in_turn(self, batches: list[Batch]) -> None:
         try:
             for batch in batches:
-                await self._send(batch)
+                await self._path.walk(batch)
         finally:
             self._batch_tasks = {task for task in self._batch_tasks if not task.done()}
-
-    async def _send(self, batch: Batch) -> None:
-        """One batch's path: token, request, answer (401: once more), outcomes, settle (413:
-        the halves walk it in turn)."""
-        outbox = self._outbox
-        todo = [batch]
-        while todo:
-            current = todo.pop(0)
-            try:
-                outcomes = await self._outcomes(current)
-            except BaseException:  # cancelled: the loop ends, or the client was destroyed
-                outbox.abandon(current)
-                for rest in todo:
-                    outbox.abandon(rest)
-                raise
-            todo[0:0] = outbox.settle(current, outcomes)
-            if self._page_hidden and outbox.persistence is not None:
-                # The page may go before the next turn: what was answered leaves storage now.
-                outbox.persistence.write()
-
-    async def _outcomes(self, batch: Batch) -> list[Outcome]:
-        count = len(batch.items)
-        try:
-            response, token = await self._answer(batch)
-            if response.status == 401:
-                # The token expired or was revoked: drop it, authorize once, try once more.
-                self._tokens.invalidate(token)
-                response, _ = await self._answer(batch)
-                if response.status == 401:
-                    # Not final: a token can be revoked again between authorize and send. The
-                    # attempt counts; if it keeps happening, the events fail with this error.
-                    refused = MasivoAuthError(
-                        "Masivo rejected a freshly issued token. Check the key is a valid CLIENT "
-                        "key and that the clock of this device is right.",
-                        status=401,
-                        details=api.api_error(response).details,
-                    )
-                    return [Outcome("retry", 401, error=refused)] * count
-            return api.read_events_response(
-                response,
-                count,
-                single=self._settings.event_route == "behavior",
-                # Retry-After as a date is the service's time, like its Date header.
-                now_epoch=self._tokens.service_clock.now() or self._clock.time(),
-            )
-        except (MasivoAuthError, MasivoConfigError) as exc:  # refused key, wrong auth_url: final
-            return [Outcome("rejected", exc.status or 401, error=exc)] * count
-        except MasivoError as exc:  # network failure, or an authorize 5xx: retry later
-            return [Outcome("retry", exc.status or 0, error=exc)] * count
-        except Exception as exc:  # a bug must fail its events, never the flusher
-            logger.exception("masivo_web: unexpected error while sending events")
-            error = MasivoError(f"Unexpected SDK error: {exc!r}")
-            return [Outcome("rejected", 0, error=error)] * count
-
-    async def _answer(self, batch: Batch) -> tuple[Response, str]:
-        """Start ``batch``'s request unless a page hide already did, and await the answer (and
-        the token the request carried)."""
-        if batch.sent is None:
-            token = await self._tokens.get_token()
-            if batch.sent is None:  # a page hide may have started it while we waited
-                # With keepalive while the page's budget has room, so a batch on the wire
-                # survives the user navigating away (the wire decides; no page: no budget).
-                self._outbox.start(batch, token)
-                if self._page_hidden:  # the page may go with no further event: as at hide
-                    self._outbox.hand_off()
-                self.wake()  # the keepalive room it took is known: the next may go
-                logger.debug("masivo_web: sending %d event(s)", len(batch.items))
-        response, token = await self._outbox.answer(batch)
-        logger.debug("masivo_web: Masivo answered HTTP %d", response.status)
-        self._tokens.service_clock.observe_date(
-            response.headers.get("date"), received_at=self._clock.monotonic()
-        )
-        return response, token
 
     def start_recovery(self, persistence: Persistence) -> None:
         """Begin adopting the unsent events of closed tabs (a page only)."""
