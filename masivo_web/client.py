@@ -16,7 +16,8 @@ from .browser.context import page_fields
 from .errors import MasivoConfigError, MasivoError, MasivoValidationError
 from .rules.config import Settings
 from .rules.encoding import serialise
-from .rules.events import PreparedEvent, as_dict, new_event_id, prepare_event
+from .rules.events import PreparedEvent, as_dict, prepare_event
+from .rules.ids import new_id
 from .rules.results import CloseResult, Delivery, not_sent
 from .runtime.aio import first_of
 from .runtime.clock import Clock
@@ -184,7 +185,7 @@ class MasivoClient:
                 error.__cause__ = exc
                 return self._failed(error)
             if changed is None:
-                return not_sent(new_event_id(), "dropped by before_send")
+                return not_sent(new_id(), "dropped by before_send")
             if not isinstance(changed, MAPPINGS):
                 raise MasivoValidationError("before_send must return the event (a dict) or None.")
             merged = dict(changed)
@@ -193,7 +194,6 @@ class MasivoClient:
         service_now = self._service_clock.now()
         prepared = prepare_event(
             merged,
-            {},
             default_brand_id=self.settings.brand_id,
             now_epoch=self._clock.time() if service_now is None else service_now,
             context_json=context_json,
@@ -448,7 +448,7 @@ class MasivoClient:
 
     def _failed(self, error: MasivoError) -> Delivery:
         """A delivery failed at once (reported to ``on_error`` unless someone awaits it)."""
-        delivery = Delivery(new_event_id(), self._outbox.report)
+        delivery = Delivery(new_id(), self._outbox.report)
         delivery.fail(error)
         return delivery
 

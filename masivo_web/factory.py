@@ -26,8 +26,8 @@ from .engine.wire import Wire
 from .errors import MasivoConfigError
 from .rules import api
 from .rules.config import Compression, EventRoute, Settings
-from .rules.events import new_event_id
 from .rules.http import Transport
+from .rules.ids import new_id
 from .rules.policy import DeliveryPolicy
 from .rules.ports import Storage
 from .rules.token_state import TabToken
@@ -163,9 +163,7 @@ def build_client(
     given_storage = storage is not None
     if storage is None:
         storage = page_storage(page)  # None without a page, or with storage disabled
-    persistence = persistence_for(
-        page, storage, namespace, new_event_id(), clock, policy.stored_bounds
-    )
+    persistence = persistence_for(page, storage, namespace, new_id(), clock, policy.stored_bounds)
 
     async def authorize() -> str:
         request = api.authorize_request(settings.auth_url, settings.api_key, settings.timeout_s)

@@ -35,8 +35,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import MasivoNetworkError
-from ..rules.events import new_event_id
 from ..rules.http import Response
+from ..rules.ids import new_id
 from ..runtime.aio import Settable
 from ..runtime.host import ordered_dict
 from ..runtime.scheduling import end_of_task, report_exception, run_each
@@ -76,7 +76,7 @@ class PageLink:
         #: The page could not load the module (a CSP without data: scripts): no page to link
         #: to, so this worker's clients work alone (memory storage, their own sends).
         self.alone = False
-        name = f"masivo_web:link:{new_event_id()}"
+        name = f"masivo_web:link:{new_id()}"
         self._channel = js.BroadcastChannel.new(name)
         self._channel.onmessage = create_proxy(self._received)
         self._xworker = xworker

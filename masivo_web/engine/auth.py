@@ -70,8 +70,6 @@ class AuthManager:
     ) -> None:
         self.key = key
         self.users = 0
-        #: Calls to ``authorize`` made so far (for tests and diagnostics).
-        self.authorize_calls = 0
         self._authorize = authorize
         self._clock = clock
         self._refused_backoff_s = refused_backoff_s
@@ -202,7 +200,6 @@ class AuthManager:
             if wait > 0:
                 logger.debug("masivo_web: next authorize in %.1f s", wait)
                 await self._clock.sleep(wait)
-            self.authorize_calls += 1
             logger.debug("masivo_web: authorizing")
             token = await self._authorize()
         except (MasivoAuthError, MasivoConfigError) as exc:  # final: no retry can fix it

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from ..rules.events import new_event_id
+from ..rules.ids import new_id
 from ..rules.ports import MemoryStorage, Storage
 
 IDENTITY_KEY = "masivo_web:identity"
@@ -36,7 +36,7 @@ class Identity:
         self.opted_out = False
         #: Called at ``opt_out()``: each client sharing this visitor drops its queue.
         self.opt_out_listeners: list[Callable[[], object]] = []
-        self.anonymous_id: str = new_event_id()
+        self.anonymous_id: str = new_id()
         self.customer_id: str | None = None
         # Not readable yet (a worker's page has not answered): what this page decides meanwhile
         # ("ids", "customer", "consent") wins over what is stored, once :meth:`load` reads it.
@@ -78,7 +78,7 @@ class Identity:
     def reset(self) -> None:
         """Forget the customer and start over as a new anonymous visitor (logout)."""
         self.customer_id = None
-        self.anonymous_id = new_event_id()
+        self.anonymous_id = new_id()
         self._decide("ids")
 
     def opt_out(self) -> None:

@@ -9,17 +9,15 @@ the caller's dict cannot leak in.
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .._record import Record
 from ..errors import MasivoValidationError, short_repr
-from ..runtime.host import random_bytes
 from ..runtime.interpreter import MAPPINGS
 from .encoding import MAX_EVENT_BYTES, MAX_NESTING_DEPTH, serialise
+from .ids import format_timestamp, new_id
 
 __all__ = [
     "CLOCK_SKEW_ALLOWANCE",
@@ -28,8 +26,6 @@ __all__ = [
     "MAX_NESTING_DEPTH",
     "RESERVED_EVENT_TYPES",
     "PreparedEvent",
-    "format_timestamp",
-    "new_event_id",
     "prepare_event",
 ]
 
@@ -79,59 +75,8 @@ class PreparedEvent(Record):
         return f'"issued_at":"{format_timestamp(epoch)}"' in self.json
 
 
-#: Random bytes drawn ahead (crypto-grade: ``os.urandom``), 16 per id: in Pyodide each
-#: ``os.urandom`` call is a trip to ``crypto.getRandomValues`` that costs more than the rest of
-#: building the id.
-_ID_POOL_BYTES = 16 * 256
-_id_pool = b""
-_id_offset = _ID_POOL_BYTES
-
-
-def new_event_id() -> str:
-    """A random UUID4 string from crypto-grade bytes (:func:`~masivo_web.runtime.random_bytes`);
-    not ``uuid``, which costs ~20 ms to import in Pyodide and which MicroPython lacks."""
-    global _id_pool, _id_offset
-    if _id_offset >= _ID_POOL_BYTES:
-        _id_pool, _id_offset = random_bytes(_ID_POOL_BYTES), 0
-    h = _id_pool[_id_offset : _id_offset + 16].hex()
-    _id_offset += 16
-    # Version 4 in the 13th digit, the RFC 4122 variant (8, 9, a or b) in the 17th.
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
-
-
-def _forget_drawn_bytes() -> None:
-    global _id_offset
-    _id_offset = _ID_POOL_BYTES
-
-
-if hasattr(os, "register_at_fork"):  # a forked worker must not reuse its parent's bytes
-    os.register_at_fork(after_in_child=_forget_drawn_bytes)
-_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
-_second_cache: tuple[int, str] = (-1, "")
-
-
-def format_timestamp(epoch_seconds: float) -> str:
-    """UTC ISO-8601 with milliseconds and ``Z``, as Masivo expects: ``2026-11-23T05:01:31.123Z``."""
-    global _second_cache
-    whole = int(epoch_seconds)
-    if _second_cache[0] != whole:  # formatting is the costly part, and bursts share a second
-        year, month, day, hour, minute, second = time.gmtime(whole)[:6]
-        _second_cache = (
-            whole,
-            f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}",
-        )
-    return _second_cache[1] + _MILLIS[int((epoch_seconds - whole) * 1000)]
-
-
-#: ".000Z" to ".999Z": a lookup instead of formatting the milliseconds on every call. Built by
-#: joining digits, which at import costs a third of formatting 1,000 numbers (~0.3 ms in Pyodide).
-_DIGITS = "0123456789"
-_MILLIS = tuple([f".{a}{b}{c}Z" for a in _DIGITS for b in _DIGITS for c in _DIGITS])
-
-
 def prepare_event(
     event: Mapping[str, Any] | None,
-    fields: Mapping[str, Any],
     *,
     default_brand_id: str | None,
     now_epoch: float,
@@ -140,7 +85,7 @@ def prepare_event(
 ) -> PreparedEvent:
     """Merge, check and serialise one event, or raise :class:`MasivoValidationError`.
 
-    ``fields`` (keyword arguments) override keys of ``event``. Adds ``event_id`` and ``issued_at``
+    ``event`` is copied, never changed. Adds ``event_id`` and ``issued_at``
     when missing, and ``brand_id`` from the client default when the event has a ``platform`` but
     no ``brand_id`` (the @masivo/core rule). ``context_json``, the SDK's own context already as
     JSON text, is added as ``context`` unless the event has one: it is neither re-checked nor
@@ -156,8 +101,6 @@ def prepare_event(
             "send_analytics_event({'type': 'ADD_TO_CART', 'customer_id': ..., 'brand_id': None})"
         )
     merged: dict[str, Any] = dict(event) if event else {}
-    if fields:
-        merged.update(fields)
     event_type = merged.get("type")
     if type(event_type) is not str or event_type not in _known_good_types:  # once per type
         _check_type(event_type)
@@ -178,7 +121,7 @@ def prepare_event(
 
     event_id = merged.get("event_id")
     if event_id is None:
-        merged["event_id"] = event_id = new_event_id()
+        merged["event_id"] = event_id = new_id()
     elif not _looks_like_uuid(event_id):
         raise MasivoValidationError(
             "event_id must be a UUID string (it names the event on every retry); got "

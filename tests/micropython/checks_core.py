@@ -8,8 +8,8 @@ from support import API_BASE, AUTH_URL, Masivo, cart, client, until
 
 from masivo_web import MasivoConfigError, MasivoValidationError, SendEventResult, create_client
 from masivo_web.errors import MasivoError
-from masivo_web.rules.events import new_event_id
 from masivo_web.rules.http import Response
+from masivo_web.rules.ids import new_id
 
 
 async def check_a_full_batch_goes_at_once_and_the_rest_after_the_idle_time():
@@ -38,7 +38,7 @@ async def check_awaiting_an_event_sends_its_batch_and_gives_the_answer():
 
 
 async def check_event_ids_are_uuid4_from_crypto_and_unique():
-    ids = [new_event_id() for _ in range(600)]  # more than one pool of random bytes
+    ids = [new_id() for _ in range(600)]  # more than one pool of random bytes
     assert len(set(ids)) == 600
     for event_id in ids:
         parts = event_id.split("-")

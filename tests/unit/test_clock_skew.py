@@ -16,8 +16,8 @@ import pytest
 from masivo_web import DeliveryPolicy, MasivoValidationError, create_client
 from masivo_web.browser.liveness import LEASE_TTL_S
 from masivo_web.engine.auth import TokenRegistry
-from masivo_web.rules.events import format_timestamp
 from masivo_web.rules.http import Request, Response
+from masivo_web.rules.ids import format_timestamp
 from tests.fakes import (
     API_BASE,
     AUTH_URL,

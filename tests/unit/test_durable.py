@@ -336,7 +336,7 @@ def test_the_stored_bound_counts_bytes_too() -> None:
     store = EventStore(storage, "ns", owner="me", schedule=lambda write: None, bounds=(100, 3000))
     events = [
         prepare_event(
-            EVENT, {"metadata": {"n": n, "pad": "x" * 900}}, default_brand_id=None, now_epoch=1e9
+            {**EVENT, "metadata": {"n": n, "pad": "x" * 900}}, default_brand_id=None, now_epoch=1e9
         )
         for n in range(5)
     ]
@@ -478,7 +478,7 @@ async def test_rejected_events_leave_storage_and_retried_ones_stay_until_final(
 def test_records_round_trip_the_exact_event_json() -> None:
     storage = MemoryStorage()
     event = prepare_event(
-        EVENT, {"metadata": {"emoji": "☕|x"}}, default_brand_id=None, now_epoch=1e9
+        {**EVENT, "metadata": {"emoji": "☕|x"}}, default_brand_id=None, now_epoch=1e9
     )
     gone = EventStore(storage, "ns", owner="gone", schedule=lambda write: None)
     gone.save(event, 123.5)
@@ -493,7 +493,7 @@ def test_a_segment_claimed_by_two_tabs_stays_with_the_last_writer() -> None:
     storage = MemoryStorage()
     gone = EventStore(storage, "ns", owner="gone", schedule=lambda write: None)
     for _ in range(3):
-        gone.save(prepare_event(EVENT, {}, default_brand_id=None, now_epoch=1e9), 1.0)
+        gone.save(prepare_event(EVENT, default_brand_id=None, now_epoch=1e9), 1.0)
     gone.write()
     left = EventStore(storage, "ns", owner="left", schedule=lambda write: None)
     right = EventStore(storage, "ns", owner="right", schedule=lambda write: None)

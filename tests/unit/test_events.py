@@ -18,10 +18,9 @@ from masivo_web.rules.events import (
     MAX_EVENT_BYTES,
     MAX_NESTING_DEPTH,
     RESERVED_EVENT_TYPES,
-    format_timestamp,
-    new_event_id,
     prepare_event,
 )
+from masivo_web.rules.ids import format_timestamp, new_id
 
 NOW = 1_795_000_000.0  # 2026-11-18T11:06:40Z
 VALID: dict[str, Any] = {"type": "ADD_TO_CART", "customer_id": "c-1", "brand_id": None}
@@ -31,7 +30,9 @@ UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-
 def prepare(
     event: Any = None, default_brand_id: str | None = None, **fields: Any
 ) -> dict[str, Any]:
-    prepared = prepare_event(event, fields, default_brand_id=default_brand_id, now_epoch=NOW)
+    if fields:  # keywords win, as in send_analytics_event
+        event = {**(event or {}), **fields}
+    prepared = prepare_event(event, default_brand_id=default_brand_id, now_epoch=NOW)
     body: dict[str, Any] = json.loads(prepared.json)
     assert prepared.event_id == body["event_id"]
     assert prepared.size == len(prepared.json.encode())
@@ -55,11 +56,11 @@ def test_adds_a_uuid4_event_id_and_a_millisecond_utc_issued_at() -> None:
 
 
 def test_event_ids_are_unique() -> None:
-    assert len({new_event_id() for _ in range(1000)}) == 1000
+    assert len({new_id() for _ in range(1000)}) == 1000
 
 
 def test_event_ids_are_rfc_4122_version_4_across_refills() -> None:
-    for text in (new_event_id() for _ in range(600)):  # ids are made 256 at a time
+    for text in (new_id() for _ in range(600)):  # ids are made 256 at a time
         parsed = uuid.UUID(text)
         assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text)
 
@@ -68,18 +69,18 @@ def test_event_ids_are_rfc_4122_version_4_across_refills() -> None:
     not hasattr(os, "fork") or sys.platform == "emscripten", reason="no fork() on this platform"
 )
 def test_a_forked_process_does_not_reuse_its_parents_ids() -> None:
-    new_event_id()  # the parent has ids made ahead
+    new_id()  # the parent has ids made ahead
     read, write = os.pipe()
     child = os.fork()
     if child == 0:  # pragma: no cover - runs in the child
-        os.write(write, ",".join(new_event_id() for _ in range(10)).encode())
+        os.write(write, ",".join(new_id() for _ in range(10)).encode())
         os._exit(0)
     os.close(write)
     os.waitpid(child, 0)
     with os.fdopen(read) as pipe:
         child_ids = set(pipe.read().split(","))
     assert len(child_ids) == 10
-    assert not child_ids & {new_event_id() for _ in range(10)}
+    assert not child_ids & {new_id() for _ in range(10)}
 
 
 def test_keywords_override_the_dict_and_extra_keys_pass_through() -> None:
@@ -90,7 +91,7 @@ def test_keywords_override_the_dict_and_extra_keys_pass_through() -> None:
 
 def test_later_changes_to_the_callers_dict_do_not_reach_the_queue() -> None:
     event = {**VALID, "product": {"sku": "A", "value": 1}}
-    prepared = prepare_event(event, {}, default_brand_id=None, now_epoch=NOW)
+    prepared = prepare_event(event, default_brand_id=None, now_epoch=NOW)
     event["product"]["sku"] = "CHANGED"
     assert json.loads(prepared.json)["product"]["sku"] == "A"
 
@@ -185,7 +186,7 @@ def test_nesting_up_to_the_limit_is_accepted() -> None:
 
 def test_events_over_32_kb_are_refused_and_just_under_passes() -> None:
     overhead = len(
-        prepare_event(VALID, {"metadata": {"p": ""}}, default_brand_id=None, now_epoch=NOW).json
+        prepare_event({**VALID, "metadata": {"p": ""}}, default_brand_id=None, now_epoch=NOW).json
     )
     fits = "x" * (MAX_EVENT_BYTES - overhead)
     assert prepare({**VALID, "metadata": {"p": fits}})

@@ -18,7 +18,7 @@ def make_queue(**overrides: float) -> EventQueue:
 
 def add(queue: EventQueue, now: float, *, padding: int = 0) -> QueuedEvent:
     event = {"type": "ADD_TO_CART", "customer_id": "c", "brand_id": None, "pad": "x" * padding}
-    prepared = prepare_event(event, {}, default_brand_id=None, now_epoch=1_795_000_000.0)
+    prepared = prepare_event(event, default_brand_id=None, now_epoch=1_795_000_000.0)
     # The queue only carries deliveries; a stand-in avoids needing an event loop here.
     return queue.append(prepared, cast(Delivery, object()), now)
 
