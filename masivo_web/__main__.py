@@ -84,7 +84,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _bundle(args: argparse.Namespace) -> int:
-    from .bundle import main as bundle
+    from .devtools.bundle import main as bundle
 
     return bundle(args.dest, args.interpreter, args.precompiled)
 

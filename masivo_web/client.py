@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from ._record import Record
 from .browser.context import page_fields
-from .errors import MasivoConfigError, MasivoError, MasivoValidationError
+from .browser.first_events import FirstEvents
+from .closing import Closing
+from .errors import MasivoError, MasivoValidationError
 from .rules.config import Settings
-from .rules.encoding import serialise
-from .rules.events import PreparedEvent, as_dict, prepare_event
+from .rules.events import as_dict, prepare_event
 from .rules.ids import new_id
-from .rules.results import CloseResult, Delivery, not_sent
-from .runtime.aio import first_of
+from .rules.results import Delivery, not_sent
 from .runtime.clock import Clock
 from .runtime.interpreter import MAPPINGS
 from .runtime.scheduling import running_loop
@@ -81,7 +81,7 @@ class ClientParts(Record):
         self.before_send = before_send
 
 
-class MasivoClient:
+class MasivoClient(Closing):
     """Sends analytics events to Masivo in batches. Create it with :func:`create_client`.
 
     >>> async def main():
@@ -113,9 +113,9 @@ class MasivoClient:
         # A worker's first moments: the visitor and the page are not known yet. Events queued
         # meanwhile are noted (with the anonymous id they got and the fields the SDK filled)
         # and completed when the page answers, before any is stored or sent.
-        self._provisional: list[tuple[PreparedEvent, str, bool, tuple[str, ...]]] | None = None
+        self._first_events: FirstEvents | None = None
         if parts.page is not None and not parts.identity.loaded:
-            self._provisional = []
+            self._first_events = FirstEvents()
             parts.page.when_ready(self._page_ready)
 
     # -- sending ---------------------------------------------------------------------------
@@ -206,12 +206,13 @@ class MasivoClient:
             return not_sent(prepared.event_id, "opted out")
         if logger.isEnabledFor(logging.DEBUG):  # cached by logging: cheaper than the call
             logger.debug("masivo_web: queued %s %s", prepared.type, prepared.event_id)
-        if self._provisional is not None:
+        if self._first_events is not None:
             filled_context = self.settings.context and not (
                 (given and "context" in given) or "context" in fields
             )
-            anonymous_id = self._identity.anonymous_id
-            self._provisional.append((prepared, anonymous_id, filled_context, page_keys))
+            self._first_events.note(
+                prepared, self._identity.anonymous_id, filled_context, page_keys
+            )
         return self._flusher.enqueue(prepared)
 
     def page(
@@ -301,98 +302,6 @@ class MasivoClient:
         """Resume tracking after :meth:`opt_out`."""
         self._identity.opt_in()
 
-    # -- lifecycle -------------------------------------------------------------------------
-
-    async def flush(self) -> None:
-        """Send every queued event now and return once each was answered (delivered or finally
-        failed; events being retried are waited for, backoff included). In a page that is
-        offline it waits for the network to come back: ``close(timeout_s)`` bounds the wait.
-        Cancelling ``flush()`` stops the waiting, never the sending."""
-        if not self._destroyed:
-            await self._flusher.flush()
-
-    async def close(self, timeout_s: float = 10.0) -> CloseResult:
-        """Send what is queued until nothing is left or ``timeout_s`` seconds passed, then
-        destroy. From the moment it is called, new events are refused (``MasivoConfigError``).
-        Returns a :class:`CloseResult`: true when every event was settled (delivered or finally
-        failed) in time, with ``unsent``, how many were not: their awaitables raise, and in a
-        page they stay stored, for the site's next page to send."""
-        if self._destroyed:
-            return CloseResult(0)
-        self._closing = True
-        unsent = 0
-        try:
-            await first_of(self._flushed_all, lambda: self._clock.sleep(timeout_s))
-            unsent = len(self._outbox.unsettled())
-        finally:
-            self._shut(keep_stored=True)
-        if unsent:
-            logger.warning(
-                "masivo_web: close() sent what it could in %g s; %d event(s) were not sent%s",
-                timeout_s,
-                unsent,
-                " (they stay stored for the site's next page)" if self._page is not None else "",
-            )
-        return CloseResult(unsent)
-
-    async def _flushed_all(self) -> None:
-        # One flush waits for the events unsettled when it began (retries and backoff
-        # included); none can be added meanwhile (closing), but a batch split or put back is
-        # still the same events: loop until none is left.
-        while self._outbox.unsettled() and not self._destroyed:
-            await self._flusher.flush()
-
-    @property
-    def pending_events(self) -> int:
-        """Events not settled yet: queued, or sent and waiting for Masivo's answer."""
-        return 0 if self._forked else len(self._outbox.unsettled())
-
-    def _left_in_parent(self) -> None:
-        """This process was forked from the one that made the client: its loop, tasks and
-        queued events belong to the parent (which sends them); here it refuses every call."""
-        self._forked = self._destroyed = self._closing = True
-
-    def where(self, event_id: str) -> str | None:
-        """Where an event is now: ``"queued"``, ``"taken"`` (its request about to start),
-        ``"sent"`` (on the wire, unanswered), or None once settled (or unknown)."""
-        return self._outbox.where(event_id)
-
-    async def get_token(self) -> str:
-        """The current bearer token, authorizing first if needed (for sibling SDKs)."""
-        self._check_alive()
-        return await self._tokens.get_token()
-
-    def destroy(self) -> None:
-        """Stop timers, drop queued events (their awaitables raise) and release the shared token.
-
-        Never raises. Call it on logout. ``await flush()`` first to send what is queued, or use
-        ``async with create_client(...) as masivo:`` which does both.
-        """
-        self._shut(keep_stored=False)
-
-    def _shut(self, *, keep_stored: bool) -> None:
-        if self._destroyed:
-            return
-        self._destroyed = self._closing = True
-        steps = (
-            self._stop_listening,
-            self._lifecycle.remove,
-            self._context.close,
-            self._flusher.close,
-            lambda: self._drop_queue(keep_stored),
-            lambda: self._token_registry.release(self._tokens),
-        )
-        for step in steps:
-            try:
-                step()
-            except Exception:  # every step runs: the token is released whatever failed
-                logger.exception("masivo_web: destroy() step failed")
-
-    def _drop_queue(self, keep_stored: bool) -> None:
-        dropped = self._outbox.close(keep_stored=keep_stored)
-        if dropped and not keep_stored:
-            logger.warning("masivo_web: destroy() dropped %d unsent event(s)", dropped)
-
     async def __aenter__(self) -> MasivoClient:
         return self
 
@@ -422,26 +331,18 @@ class MasivoClient:
     def _page_ready(self) -> None:
         """A worker's page answered: complete the events queued before (the stored visitor's
         ids, the page's fields and context) before any is stored or sent."""
-        noted, self._provisional = self._provisional or [], None
-        identity, page = self._identity, self._page
-        for event, anonymous_id, filled_context, page_keys in noted:
-            if self._outbox.where(event.event_id) is None:
-                continue  # dropped meanwhile (opt-out, destroy)
-            fields = json.loads(event.json)
-            if fields.get("anonymous_id") == anonymous_id:
-                fields["anonymous_id"] = identity.anonymous_id
-            if fields.get("customer_id") == anonymous_id:
-                fields["customer_id"] = identity.customer_id or identity.anonymous_id
-            if page_keys and page is not None:
-                where = page_fields(page, query_strings=self.settings.query_strings)
-                for key in page_keys:
-                    fields[key] = where.get(key, "")
-            if filled_context and "context" in fields:
-                fields["context"] = self._context.fresh()
-            try:
-                self._outbox.revise(event, *serialise(fields))
-            except MasivoValidationError:  # over the size limit with the page's fields
-                logger.warning("masivo_web: event %s is sent without its page", event.event_id)
+        first, self._first_events = self._first_events, None
+        page, identity, outbox = self._page, self._identity, self._outbox
+        if first is None or page is None:
+            return
+        first.complete(
+            still_queued=lambda event_id: outbox.where(event_id) is not None,
+            revise=outbox.revise,
+            anonymous_id=identity.anonymous_id,
+            customer_id=identity.customer_id,
+            page_now=lambda: page_fields(page, query_strings=self.settings.query_strings),
+            context=self._context.fresh,
+        )
 
     def _drop_for_opt_out(self) -> None:
         self._outbox.discard("opted out")
@@ -451,23 +352,3 @@ class MasivoClient:
         delivery = Delivery(new_id(), self._outbox.report)
         delivery.fail(error)
         return delivery
-
-    def _check_alive(self) -> None:
-        if self._closing and not self._destroyed:
-            raise MasivoConfigError(
-                "This client is closing (close() was called): events tracked now would not be "
-                "sent, so they are refused. Send them before close(), or use another client."
-            )
-        if self._forked:
-            raise MasivoConfigError(
-                "This client was made before the process forked (gunicorn --preload, "
-                "multiprocessing): its event loop and queued events stayed in the parent "
-                "process. Create the client in each worker after the fork (a FastAPI "
-                "lifespan, gunicorn's post_fork), or use SyncClient, which starts again by "
-                "itself in a forked process."
-            )
-        if self._destroyed:
-            raise MasivoConfigError(
-                "This client was closed (or destroyed); create a new one: create_client(), or "
-                "SyncClient()."
-            )

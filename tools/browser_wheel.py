@@ -37,11 +37,10 @@ EXCLUDED_FOLDERS = (
     "masivo_web/devtools/",
     "masivo_web/transports/cpython/",
 )
-#: The face's CPython-only entry points: the command line, ``bundle`` (it writes files), the
-#: pytest plugin and ``SyncClient`` (threads).
+#: The face's CPython-only entry points: the command line, the pytest plugin and
+#: ``SyncClient`` (threads).
 EXCLUDED_ENTRY_POINTS = (
     "masivo_web/__main__.py",
-    "masivo_web/bundle.py",
     "masivo_web/pytest_plugin.py",
     "masivo_web/sync.py",
 )

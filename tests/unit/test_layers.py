@@ -3,7 +3,7 @@
 Each folder of ``masivo_web`` is a layer (``docs/architecture.md``), and a layer imports only
 the layers below it::
 
-    face (masivo_web, client, factory, sync, seams, bundle)
+    face (masivo_web, client, factory, sync, seams, closing)
       -> engine | browser | transports -> rules -> runtime -> base (errors, records, version)
 
 The emulator imports nothing of the SDK, and the tools that run from a checkout (``devtools/``,
@@ -29,7 +29,7 @@ TOP_LEVEL = {
     "masivo_web.factory": "face",
     "masivo_web.sync": "face",
     "masivo_web.seams": "face",
-    "masivo_web.bundle": "face",
+    "masivo_web.closing": "face",
     "masivo_web.errors": "base",
     "masivo_web._record": "base",
     "masivo_web._version": "base",

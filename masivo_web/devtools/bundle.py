@@ -15,9 +15,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from .browser.main_thread import FILE_NAME, module_file
-
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 VENDOR = ROOT / "static" / "vendor"
 #: What each interpreter's page loads, relative to ``vendor/``.
 RUNTIMES = {
@@ -31,8 +29,10 @@ RUNTIMES = {
     ],
     "micropython": ["micropython/micropython.mjs", "micropython/micropython.wasm"],
 }
-#: PyScript: core.js imports its chunks by name, so the whole dist (no source maps) goes.
-PYSCRIPT = ["pyscript/*.js", "pyscript/*.css"]
+#: PyScript: core.js imports its chunks by name, so the whole dist (no source maps) goes. And
+#: the main-thread module of a worker's client, beside the wheel (the asset step writes it): a
+#: CSP with script-src 'self' loads it (the same module as a data: URL needs data: scripts).
+PYSCRIPT = ["pyscript/*.js", "pyscript/*.css", "wheels/masivo_web_page.js"]
 INTERPRETER_PATHS = {
     "pyodide": ("py", "/vendor/pyodide/pyodide.mjs"),
     "micropython": ("mpy", "/vendor/micropython/micropython.mjs"),
@@ -78,13 +78,9 @@ def bundle(dest: Path, interpreter: str = "both", precompiled: bool = False) -> 
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
             written.append(target)
-    # The main-thread module of a worker's client, beside the wheel: a CSP with script-src
-    # 'self' loads it (the same module as a data: URL needs data: scripts).
-    module = dest / "vendor" / "wheels" / FILE_NAME
-    module.write_text(module_file())
     page = dest / "masivo-snippet.html"
     page.write_text("\n".join(snippet) + "\n")
-    return [*written, module, page]
+    return [*written, page]
 
 
 def main(dest: str, interpreter: str, precompiled: bool) -> int:
