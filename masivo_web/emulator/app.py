@@ -8,13 +8,10 @@ loyalty rules, and any real rate-limit numbers (ours are settings).
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 import secrets
 import time
 import uuid
-import zlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,10 +24,11 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
+from .checks import apply_fault, error, gunzip, read_json, token_claims
 from .control import control_routes
 from .openapi import openapi_document
 from .request_log import ASGIApp, RequestLog
-from .store import EmulatorState, Fault, key_fingerprint
+from .store import EmulatorState, key_fingerprint
 from .validation import check_event, encode_event
 
 logger = logging.getLogger("masivo_web.emulator")
@@ -52,13 +50,6 @@ EXPOSED_HEADERS = [
     "X-RateLimit-Reset",
     "X-Request-Id",
 ]
-
-
-def error(
-    status: int, title: str, details: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    """Masivo's error body: ``{"error": str, "details": str}``."""
-    return JSONResponse({"error": title, "details": details}, status_code=status, headers=headers)
 
 
 def create_app(state: EmulatorState) -> ASGIApp:
@@ -91,21 +82,6 @@ def create_app(state: EmulatorState) -> ASGIApp:
         exception_handlers={HTTPException: _http_error, Exception: _internal_error},
     )
     return RequestLog(starlette, state)
-
-
-def gunzip(body: bytes, limit: int) -> bytes:
-    """The gzip ``body`` decompressed; OverflowError past ``limit`` bytes (a zip bomb stops
-    there), ValueError when it is not one complete gzip stream."""
-    unpacker = zlib.decompressobj(31)
-    try:
-        data = unpacker.decompress(body, limit + 1)
-    except zlib.error as exc:
-        raise ValueError(f"not gzip ({exc})") from None
-    if len(data) > limit or unpacker.unconsumed_tail:
-        raise OverflowError(limit)
-    if not unpacker.eof or unpacker.unused_data:
-        raise ValueError("the gzip stream is truncated or followed by other data")
-    return data
 
 
 def _index(api: list[Route], control: list[Route]) -> Route:
@@ -154,7 +130,7 @@ class EventApi:
 
     async def authorize(self, request: Request) -> Response:
         notes = _notes(request, "authorize")
-        early = await self._fault(request, notes, before=True)
+        early = await apply_fault(self.state, notes, before=True)
         if early is not None:
             return early
         api_key = request.headers.get("x-api-key")
@@ -178,7 +154,7 @@ class EventApi:
             "jti": secrets.token_hex(8),
         }
         token = jwt.encode(claims, self.state.secret, algorithm="HS256")
-        late = await self._fault(request, notes, before=False)
+        late = await apply_fault(self.state, notes, before=False)
         return late or JSONResponse({"data": token})
 
     async def analytics_events(self, request: Request) -> Response:
@@ -189,10 +165,10 @@ class EventApi:
 
     async def _events(self, request: Request, route: str) -> Response:
         notes = _notes(request, route)
-        early = await self._fault(request, notes, before=True)
+        early = await apply_fault(self.state, notes, before=True)
         if early is not None:
             return early
-        claims = self._claims(request)
+        claims = token_claims(self.state, request)
         if isinstance(claims, Response):
             return claims
         allowed, limits = self.state.rate_check(claims["sub"], time.time())
@@ -228,14 +204,14 @@ class EventApi:
                 415, "Unsupported Content-Encoding", f"{encoding!r}: send gzip or none.", limits
             )
         try:
-            body = _json(raw)
+            body = read_json(raw)
         except ValueError as exc:
             return error(400, "Malformed JSON", str(exc), limits)
         if route == "behavior":
             answer = self._store_single(body, claims["kind"], notes, limits)
         else:
             answer = self._store_batch(body, claims["kind"], notes, limits)
-        late = await self._fault(request, notes, before=False)
+        late = await apply_fault(self.state, notes, before=False)
         return late or answer
 
     def _store_batch(
@@ -297,95 +273,11 @@ class EventApi:
         }
         return JSONResponse({"data": data}, status_code=201 if stored else 200, headers=limits)
 
-    def _claims(self, request: Request) -> dict[str, Any] | Response:
-        header = request.headers.get("authorization", "")
-        if not header.startswith("Bearer "):
-            return error(
-                401, "Unauthorized", "Send 'Authorization: Bearer <token>' from /auth/authorize."
-            )
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                header[7:],
-                self.state.secret,
-                algorithms=["HS256"],
-                # exp is judged by the emulator's own clock (clock_offset_s), below; iat is its own.
-                options={
-                    "require": ["exp", "iat", "sub"],
-                    "verify_exp": False,
-                    "verify_iat": False,
-                },
-            )
-        except jwt.InvalidTokenError:
-            return error(401, "Unauthorized", "The token is not valid; authorize again.")
-        if not isinstance(claims["exp"], (int, float)) or claims["exp"] <= self.state.now():
-            return error(401, "Unauthorized", "The token has expired; authorize again.")
-        if claims["iat"] < self.state.tokens_valid_after:
-            return error(401, "Unauthorized", "The token was revoked; authorize again.")
-        return claims
-
-    async def _fault(
-        self, request: Request, notes: dict[str, Any], *, before: bool
-    ) -> Response | None:
-        """Apply an injected fault at this point of the request, if one is due."""
-        fault: Fault | None = notes.get("fault")
-        if before:
-            fault = notes["fault"] = self.state.take_fault(notes["route"])
-        if fault is None or fault.after_processing == before:
-            return None
-        if fault.delay_s:
-            await asyncio.sleep(fault.delay_s)
-        if fault.drop:
-            notes["dropped"] = True
-            abort = notes.get("abort")
-            if abort is not None:
-                abort()
-                await asyncio.sleep(0)  # let the transport close before anything is written
-                return Response(status_code=500)
-            return error(500, "Injected fault", "connection drop (not supported by this server)")
-        if fault.status is not None:
-            headers = (
-                {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else None
-            )
-            return error(
-                fault.status, "Injected fault", f"emulator fault: HTTP {fault.status}", headers
-            )
-        return None
-
 
 def _notes(request: Request, route: str) -> dict[str, Any]:
     notes: dict[str, Any] = request.scope.setdefault("state", {}).setdefault("masivo", {})
     notes["route"] = route
     return notes
-
-
-def _json(raw: bytes) -> Any:
-    """The body as JSON, refusing what the real service would (a ValueError saying what):
-    NaN and Infinity (not JSON), a lone surrogate (not UTF-8, it could not be stored) and
-    nesting deeper than the parser goes."""
-    text = raw.decode("utf-8")
-    try:
-        value = json.loads(text, parse_constant=_not_a_json_number, parse_float=_finite)
-    except RecursionError:
-        raise ValueError("the body nests deeper than the emulator parses") from None
-    if "\\ud" in text.lower():  # an escaped surrogate: fine in a pair, not alone
-        try:
-            json.dumps(value, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError("the body holds a lone UTF-16 surrogate (\\ud800-\\udfff)") from None
-    return value
-
-
-def _finite(text: str) -> float:
-    """A JSON number as a float, refusing one that overflows (``1e999`` reads as infinity,
-    which no JSON answer could carry back)."""
-    value = float(text)
-    if value - value != 0:
-        raise ValueError(f"{text} overflows a double; send a finite number")
-    return value
-
-
-def _not_a_json_number(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value; send a finite number or null")
 
 
 def _new_id() -> str:
