@@ -28,10 +28,11 @@ if TYPE_CHECKING:
     from .browser.context import EventContext
     from .browser.lifecycle import PageLifecycle
     from .browser.page import Page
-    from .engine.auth import AuthManager, TokenRegistry
+    from .engine.auth import AuthManager
     from .engine.flusher import Flusher
     from .engine.identity import Identity
     from .engine.outbox import Outbox
+    from .engine.token_registry import TokenRegistry
 
 logger = logging.getLogger("masivo_web")
 

@@ -16,12 +16,13 @@ from .browser.lifecycle import PageLifecycle
 from .browser.liveness import liveness_for
 from .browser.page import Page
 from .client import BeforeSend, ClientParts, MasivoClient, OnError
-from .engine.auth import AuthManager, TokenRegistry, shared_tokens
+from .engine.auth import AuthManager
 from .engine.event_store import EventStore, namespace_for
 from .engine.flusher import Flusher
 from .engine.identity import Identity
 from .engine.outbox import Outbox
 from .engine.persistence import Persistence
+from .engine.token_registry import TokenRegistry, shared_tokens
 from .engine.wire import Wire
 from .errors import MasivoConfigError
 from .rules import api

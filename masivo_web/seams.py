@@ -23,7 +23,7 @@ package's inner modules (whose paths may change).
 from __future__ import annotations
 
 from .browser.page import Page
-from .engine.auth import TokenRegistry
+from .engine.token_registry import TokenRegistry
 from .rules.http import Request, Response, StartingTransport, Transport
 from .rules.ports import MemoryStorage, Storage
 from .runtime.clock import Clock, SystemClock

@@ -284,7 +284,7 @@ def run_all(
 #: page left sends nothing and leaves its events to the next page).
 _TOKEN_WINDOW = """
 import asyncio, time
-from masivo_web.engine.auth import shared_tokens
+from masivo_web.engine.token_registry import shared_tokens
 _started = time.perf_counter()
 {client}
 while not any(m.cached_token for m in shared_tokens.managers()):

@@ -232,7 +232,7 @@ def test_events_queued_before_any_flush_use_the_token_warmed_at_first_event(
     run_python(own_page, f"sent = [masivo.send_analytics_event(**{EVENT}) for _ in range(2)]")
     emulator.control.wait_for_events(0)  # a round trip, so the warm-up authorize has landed
     own_page.wait_for_function(
-        "() => runPython('from masivo_web.engine.auth import shared_tokens\\n"
+        "() => runPython('from masivo_web.engine.token_registry import shared_tokens\\n"
         "any(m.cached_token for m in shared_tokens.managers())')",
         timeout=10_000,
     )

@@ -20,7 +20,7 @@ from masivo_web import (
     SendEventResult,
     create_client,
 )
-from masivo_web.engine.auth import TokenRegistry
+from masivo_web.engine.token_registry import TokenRegistry
 from masivo_web.rules.http import Request, Response
 from masivo_web.rules.policy import DeliveryPolicy
 from masivo_web.runtime.interpreter import IS_BROWSER

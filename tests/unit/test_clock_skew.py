@@ -15,7 +15,7 @@ import pytest
 
 from masivo_web import DeliveryPolicy, MasivoValidationError, create_client
 from masivo_web.browser.liveness import LEASE_TTL_S
-from masivo_web.engine.auth import TokenRegistry
+from masivo_web.engine.token_registry import TokenRegistry
 from masivo_web.rules.http import Request, Response
 from masivo_web.rules.ids import format_timestamp
 from tests.fakes import (

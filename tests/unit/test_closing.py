@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from masivo_web import CloseResult, MasivoConfigError, MasivoError
-from masivo_web.engine.auth import TokenRegistry
+from masivo_web.engine.token_registry import TokenRegistry
 from masivo_web.rules.http import Request, Response
 from tests.fakes import FakeLocalStorage, FakeMasivo, client_for, fake_page, json_response, settle
 from tests.unit.test_durable import tab_client

@@ -8,7 +8,7 @@ from typing import Any
 
 from masivo_web import create_client
 from masivo_web.browser.page import Page
-from masivo_web.engine.auth import TokenRegistry
+from masivo_web.engine.token_registry import TokenRegistry
 from tests.fakes import FakeLocalStorage, FakeMasivo, fake_page, json_response, make_token, settle
 
 KEY = "client-key-never-stored"

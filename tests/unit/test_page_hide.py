@@ -15,7 +15,7 @@ from masivo_web import MasivoClient, create_client
 from masivo_web.browser.current import current_page
 from masivo_web.browser.lifecycle import PageLifecycle
 from masivo_web.browser.page import Page
-from masivo_web.engine.auth import TokenRegistry
+from masivo_web.engine.token_registry import TokenRegistry
 from masivo_web.rules.keepalive import KEEPALIVE_BUDGET_BYTES
 from tests.fakes import FakeMasivo, FakeNavigator, FakeTarget, settle
 
