@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -178,13 +177,10 @@ async def test_without_a_cached_token_the_normal_flush_takes_over(masivo: FakeMa
     client.destroy()
 
 
-async def test_hiding_with_nothing_queued_sends_nothing(
-    masivo: FakeMasivo, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_hiding_with_nothing_queued_sends_nothing(masivo: FakeMasivo) -> None:
     client, page = client_on_page(masivo)
     await client.get_token()
-    with caplog.at_level(logging.DEBUG):
-        page.leave()
+    page.leave()
     assert masivo.event_requests == []
     client.destroy()
     page.leave()  # destroyed: listeners are gone
