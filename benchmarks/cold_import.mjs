@@ -24,7 +24,7 @@ const times = new Map(args.map((wheel) => [wheel, []]));
 for (let run = 0; run < runs; run++) {
   for (const wheel of args) {
     const pyodide = await loadPyodide();
-    pyodide.unpackArchive(readFileSync(wheel), "wheel", {
+    pyodide.unpackArchive(new Uint8Array(readFileSync(wheel)), "wheel", {
       extractDir: "/lib/python3.14/site-packages",
     });
     const ms = pyodide.runPython(`

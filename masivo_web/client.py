@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from ._record import Record
 from .browser.context import page_fields
-from .browser.first_events import FirstEvents
 from .closing import Closing
 from .errors import MasivoError, MasivoValidationError
 from .rules.config import Settings
@@ -26,6 +25,7 @@ from .runtime.scheduling import running_loop
 
 if TYPE_CHECKING:
     from .browser.context import EventContext
+    from .browser.first_events import FirstEvents
     from .browser.lifecycle import PageLifecycle
     from .browser.page import Page
     from .engine.auth import AuthManager
@@ -116,7 +116,9 @@ class MasivoClient(Closing):
         # and completed when the page answers, before any is stored or sent.
         self._first_events: FirstEvents | None = None
         if parts.page is not None and not parts.identity.loaded:
-            self._first_events = FirstEvents()
+            from .browser import first_events  # a worker's page only
+
+            self._first_events = first_events.FirstEvents()
             parts.page.when_ready(self._page_ready)
 
     # -- sending ---------------------------------------------------------------------------

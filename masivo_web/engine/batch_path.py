@@ -1,5 +1,5 @@
 """The one path each batch walks to its settlement: token, request, answer (a 401: one
-re-authorization, one more try), one :class:`~masivo_web.rules.outcome.Outcome` per event, and
+re-authorization, one more try), one :class:`~masivo_web.rules.retry.Outcome` per event, and
 settlement by the :class:`~masivo_web.engine.outbox.Outbox`, which hands back the halves of a
 batch too large for the service (413) to walk the same path in turn."""
 
@@ -12,7 +12,7 @@ from ..errors import MasivoAuthError, MasivoConfigError, MasivoError
 from ..rules import api
 from ..rules.config import Settings
 from ..rules.http import Response
-from ..rules.outcome import Outcome
+from ..rules.retry import Outcome
 from ..runtime.clock import Clock
 from .auth import AuthManager
 from .outbox import Outbox

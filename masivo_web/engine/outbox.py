@@ -19,11 +19,10 @@ from collections.abc import Callable
 from ..errors import MasivoDroppedError, MasivoError
 from ..rules.config import Settings
 from ..rules.events import PreparedEvent
-from ..rules.outcome import Outcome
 from ..rules.policy import DeliveryPolicy
 from ..rules.queue import EventQueue, QueuedEvent
 from ..rules.results import Delivery, DropSummary, SendEventResult, log_failure
-from ..rules.retry import backoff_delay, final_error, log_retry
+from ..rules.retry import Outcome, backoff_delay, final_error, log_retry
 from ..rules.service_clock import ServiceClock
 from ..runtime.clock import Clock
 from .event_store import StoredEvent

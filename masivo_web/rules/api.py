@@ -12,8 +12,7 @@ from typing import Any
 from ..errors import MasivoAuthError, MasivoConfigError, MasivoError, MasivoServerKeyError
 from ..runtime.host import gzip
 from .http import Request, Response
-from .outcome import Outcome
-from .retry import is_retryable_status, parse_retry_after
+from .retry import Outcome, is_retryable_status, parse_retry_after
 
 DEFAULT_AUTH_URL = "https://api.masivo.ai/auth/authorize"
 DEFAULT_API_BASE = "https://app.masivo.ai/api/storefront/v1"

@@ -1,4 +1,5 @@
-"""When to try again, and how long to wait: pure functions, table-tested.
+"""What an answer means for each event (:class:`Outcome`), when to try again, and how long to
+wait: pure functions, table-tested.
 
 The policy follows what the peers that lose the fewest events do (Segment, PostHog, Amplitude):
 retry network errors, 408, 429 and 5xx except 501/505; never retry other 4xx; exponential
@@ -11,13 +12,34 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Any, Literal
 
+from .._record import Record
 from ..errors import MasivoError
 from .policy import DeliveryPolicy
 
-if TYPE_CHECKING:
-    from .outcome import Outcome
+
+class Outcome(Record):
+    """What happened to one event of a request: ``delivered`` (``data`` is the server's answer
+    for it), ``rejected`` or ``retry`` (``error`` is the error to report), or ``split``: its
+    batch was too large for the service (413), so it goes again in a smaller one."""
+
+    __slots__ = ("data", "error", "kind", "retry_after_s", "status")
+
+    def __init__(
+        self,
+        kind: Literal["delivered", "rejected", "retry", "split"],
+        status: int,
+        data: Any = None,
+        error: MasivoError | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        self.kind = kind
+        self.status = status
+        self.data = data
+        self.error = error
+        self.retry_after_s = retry_after_s
+
 
 #: The defaults, for callers that do not pass a policy.
 DEFAULT_POLICY = DeliveryPolicy()
