@@ -4,7 +4,6 @@ and the emulator."""
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import subprocess
 import sys
@@ -18,6 +17,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
+from masivo_web.devtools import browser_settings  # noqa: E402
 from masivo_web.emulator import EmulatorServer  # noqa: E402
 from masivo_web.emulator.static import StaticServer  # noqa: E402
 
@@ -101,12 +101,8 @@ def versions() -> dict[str, str]:
 
 
 def playwright_settings() -> Any:
-    spec = importlib.util.spec_from_file_location("pw", ROOT / "playwright.config.py")
-    assert spec is not None
-    assert spec.loader is not None
-    settings = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(settings)
-    return settings
+    """The checkout's browser settings (loaded as the tests and the demo load them)."""
+    return browser_settings.load()
 
 
 @contextlib.contextmanager

@@ -12,9 +12,10 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from masivo_web.emulator.static import ThreadedServer
 
 
 def count_events(path: str, body: bytes, encoding: str | None) -> int:
@@ -39,7 +40,7 @@ def count_events(path: str, body: bytes, encoding: str | None) -> int:
     return 0
 
 
-class Sink:
+class Sink(ThreadedServer):
     """The collector on a free loopback port; ``requests`` is its log."""
 
     def __init__(self) -> None:
@@ -105,10 +106,7 @@ class Sink:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(ThreadingHTTPServer(("127.0.0.1", 0), Handler), "peers-sink")
 
     def reset(self) -> None:
         with self._lock:
@@ -117,16 +115,3 @@ class Sink:
     def snapshot(self) -> list[dict[str, Any]]:
         with self._lock:
             return list(self.requests)
-
-    def __enter__(self) -> Sink:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()

@@ -7,30 +7,19 @@ for ``--headless`` (Playwright) and ``python tools/browser_assets.py`` (``make d
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import time
 from collections import Counter
 from pathlib import Path
-from types import ModuleType
 from typing import Any
+
+from . import browser_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "static"
 #: The shop page of each interpreter.
 PAGES = {"pyodide": "demo/", "micropython": "demo/mpy.html"}
 INTERPRETERS = (*PAGES, "both")
-
-
-def _browser_settings() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "playwright_config", ROOT / "playwright.config.py"
-    )
-    if spec is None or spec.loader is None:
-        raise FileNotFoundError(ROOT / "playwright.config.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def run(headless: bool, port: int | None, api_port: int | None, interpreter: str = "both") -> int:
@@ -94,7 +83,7 @@ def pick_port(preferred: int) -> int:
 def _drive(url: str, emulator: Any, interpreter: str) -> int:
     from playwright.sync_api import sync_playwright
 
-    settings = _browser_settings()
+    settings = browser_settings.load()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(**settings.launch_options())
         page = browser.new_page()

@@ -206,10 +206,10 @@ def run_chromium(
         return _run_pages(browser, navigations, seed, events_per_page, deduplicating)
     from playwright.sync_api import sync_playwright
 
-    from .demo import _browser_settings
+    from . import browser_settings
 
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(**_browser_settings().launch_options())
+        launched = playwright.chromium.launch(**browser_settings.load().launch_options())
         try:
             return _run_pages(launched, navigations, seed, events_per_page, deduplicating)
         finally:
@@ -220,9 +220,10 @@ def _run_pages(
     browser: Any, navigations: int, seed: int, events_per_page: int, deduplicating: bool
 ) -> Tally:
     from ..emulator.static import StaticServer
-    from .demo import STATIC, _browser_settings
+    from . import browser_settings
+    from .demo import STATIC
 
-    settings = _browser_settings()
+    settings = browser_settings.load()
     rng = random.Random(seed)
     sent: list[str] = []
     with EmulatorServer() as emulator, StaticServer(STATIC) as pages:
@@ -338,10 +339,9 @@ def run_departures(runs: int) -> bool:
     every target was met."""
     from playwright.sync_api import sync_playwright
 
-    from . import departures
-    from .demo import _browser_settings
+    from . import browser_settings, departures
 
-    settings = _browser_settings()
+    settings = browser_settings.load()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(**settings.launch_options())
         try:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -48,7 +48,38 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-class StaticServer:
+class ThreadedServer:
+    """An HTTP server answering from a daemon thread while its ``with`` block lasts (the pages'
+    server here; the benchmark's collector of the peers' events too)."""
+
+    def __init__(self, server: ThreadingHTTPServer, name: str) -> None:
+        server.daemon_threads = True
+        self._server = server
+        self.host, self.port = str(server.server_address[0]), int(server.server_address[1])
+        self._thread = threading.Thread(
+            target=server.serve_forever, daemon=True, name=f"{name}-{self.port}"
+        )
+
+    @property
+    def url(self) -> str:
+        """The origin, e.g. ``http://127.0.0.1:8000``."""
+        return f"http://{self.host}:{self.port}"
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class StaticServer(ThreadedServer):
     """Serves ``directory`` on ``host`` (a free port unless ``port`` is given) from a thread,
     adding ``headers`` to every answer."""
 
@@ -63,26 +94,5 @@ class StaticServer:
             raise FileNotFoundError(f"{directory} does not exist")
         handler_class = type("_Handler", (_QuietHandler,), {"extra_headers": dict(headers or {})})
         handler = functools.partial(handler_class, directory=str(directory))
-        self._server = _Server((host, port), handler)
-        self.host, self.port = host, self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, daemon=True, name=f"masivo-static-{self.port}"
-        )
-
-    @property
-    def url(self) -> str:
-        """The origin, e.g. ``http://127.0.0.1:8000``."""
-        return f"http://{self.host}:{self.port}"
-
-    def __enter__(self) -> StaticServer:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(_Server((host, port), handler), "masivo-static")
+        self.host = host

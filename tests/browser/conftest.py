@@ -1,5 +1,6 @@
 """Browser tests: real headless Chromium (the system one), the real emulator, pages served from
-another origin. Launch settings come from playwright.config.py, shared with the demo command.
+another origin. Launch settings come from playwright.config.py (loaded by
+masivo_web.devtools.browser_settings, as the demo, the reliability run and the benchmarks do).
 
 Every Pyodide boot costs ~4-6 s here, so tests that leave their page alive share one booted page
 per module (each creates its own client and uses a freshly reset emulator); tests that navigate
@@ -8,7 +9,6 @@ away or close the page boot their own.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,23 +18,14 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
 import masivo_web
+from masivo_web.devtools import browser_settings
 from masivo_web.emulator import EmulatorServer
 from masivo_web.emulator.static import StaticServer
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _load_settings() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "playwright_config", ROOT / "playwright.config.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-SETTINGS = _load_settings()
+SETTINGS = browser_settings.load()
 HIDE = """() => {
   Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => 'hidden'});
   Object.defineProperty(document, 'hidden', {configurable: true, get: () => true});
