@@ -47,6 +47,7 @@ class ClientParts(Record):
     injectable there: the page, storage, token manager, outbox and flusher."""
 
     __slots__ = (
+        "auth",
         "before_send",
         "context",
         "flusher",
@@ -55,7 +56,6 @@ class ClientParts(Record):
         "outbox",
         "page",
         "token_registry",
-        "tokens",
     )
 
     def __init__(
@@ -64,7 +64,7 @@ class ClientParts(Record):
         page: Page | None,
         identity: Identity,
         context: EventContext,
-        tokens: AuthManager,
+        auth: AuthManager,
         token_registry: TokenRegistry,
         outbox: Outbox,
         flusher: Flusher,
@@ -74,7 +74,7 @@ class ClientParts(Record):
         self.page = page
         self.identity = identity
         self.context = context
-        self.tokens = tokens
+        self.auth = auth
         self.token_registry = token_registry
         self.outbox = outbox
         self.flusher = flusher
@@ -96,8 +96,8 @@ class MasivoClient(Closing):
         self._page = parts.page
         self._identity = parts.identity
         self._context = parts.context
-        self._tokens = parts.tokens
-        self._service_clock = parts.tokens.service_clock
+        self._auth = parts.auth
+        self._service_clock = parts.auth.service_clock
         self._token_registry = parts.token_registry
         self._outbox = parts.outbox
         self._flusher = parts.flusher

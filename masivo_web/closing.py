@@ -31,7 +31,7 @@ class Closing:
     _clock: Clock
     _page: Page | None
     _context: EventContext
-    _tokens: AuthManager
+    _auth: AuthManager
     _token_registry: TokenRegistry
     _outbox: Outbox
     _flusher: Flusher
@@ -100,7 +100,7 @@ class Closing:
     async def get_token(self) -> str:
         """The current bearer token, authorizing first if needed (for sibling SDKs)."""
         self._check_alive()
-        return await self._tokens.get_token()
+        return await self._auth.get_token()
 
     def destroy(self) -> None:
         """Stop timers, drop queued events (their awaitables raise) and release the shared token.
@@ -120,7 +120,7 @@ class Closing:
             self._context.close,
             self._flusher.close,
             lambda: self._drop_queue(keep_stored),
-            lambda: self._token_registry.release(self._tokens),
+            lambda: self._token_registry.release(self._auth),
         )
         for step in steps:
             try:
@@ -129,7 +129,7 @@ class Closing:
                 logger.exception("masivo_web: destroy() step failed")
 
     def _drop_queue(self, keep_stored: bool) -> None:
-        dropped = self._outbox.close(keep_stored=keep_stored)
+        dropped = self._outbox.fail_unsettled(keep_stored=keep_stored)
         if dropped and not keep_stored:
             logger.warning("masivo_web: destroy() dropped %d unsent event(s)", dropped)
 

@@ -205,7 +205,7 @@ def build_client(
             page=page,
             identity=_visitor(page, storage, namespace, shared=not given_storage),
             context=EventContext(page, static_context(page), query_strings=settings.query_strings),
-            tokens=manager,
+            auth=manager,
             token_registry=tokens,
             outbox=outbox,
             flusher=flusher,

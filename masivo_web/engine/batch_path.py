@@ -29,7 +29,7 @@ class BatchPath:
     def __init__(
         self,
         outbox: Outbox,
-        tokens: AuthManager,
+        auth: AuthManager,
         settings: Settings,
         clock: Clock,
         *,
@@ -37,7 +37,7 @@ class BatchPath:
         started: Callable[[], None],
     ) -> None:
         self._outbox = outbox
-        self._tokens = tokens
+        self._auth = auth
         self._settings = settings
         self._clock = clock
         self._hidden = hidden
@@ -68,7 +68,7 @@ class BatchPath:
             response, token = await self._answer(batch)
             if response.status == 401:
                 # The token expired or was revoked: drop it, authorize once, try once more.
-                self._tokens.invalidate(token)
+                self._auth.invalidate(token)
                 response, _ = await self._answer(batch)
                 if response.status == 401:
                     # Not final: a token can be revoked again between authorize and send. The
@@ -85,7 +85,7 @@ class BatchPath:
                 count,
                 single=self._settings.event_route == "behavior",
                 # Retry-After as a date is the service's time, like its Date header.
-                now_epoch=self._tokens.service_clock.now() or self._clock.time(),
+                now_epoch=self._auth.service_clock.now() or self._clock.time(),
             )
         except (MasivoAuthError, MasivoConfigError) as exc:  # refused key, wrong auth_url: final
             return [Outcome("rejected", exc.status or 401, error=exc)] * count
@@ -100,7 +100,7 @@ class BatchPath:
         """Start ``batch``'s request unless a page hide already did, and await the answer (and
         the token the request carried)."""
         if batch.sent is None:
-            token = await self._tokens.get_token()
+            token = await self._auth.get_token()
             if batch.sent is None:  # a page hide may have started it while we waited
                 # With keepalive while the page's budget has room, so a batch on the wire
                 # survives the user navigating away (the wire decides; no page: no budget).
@@ -111,7 +111,7 @@ class BatchPath:
                 logger.debug("masivo_web: sending %d event(s)", len(batch.items))
         response, token = await self._outbox.answer(batch)
         logger.debug("masivo_web: Masivo answered HTTP %d", response.status)
-        self._tokens.service_clock.observe_date(
+        self._auth.service_clock.observe_date(
             response.headers.get("date"), received_at=self._clock.monotonic()
         )
         return response, token

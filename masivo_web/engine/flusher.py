@@ -41,13 +41,13 @@ class Flusher:
     def __init__(
         self,
         outbox: Outbox,
-        tokens: AuthManager,
+        auth: AuthManager,
         settings: Settings,
         policy: DeliveryPolicy,
         clock: Clock,
     ) -> None:
         self._outbox = outbox
-        self._tokens = tokens
+        self._auth = auth
         self._settings = settings
         self._policy = policy
         self._clock = clock
@@ -61,7 +61,7 @@ class Flusher:
         self._maintenance: asyncio.Task[None] | None = None
         self._closed = False
         self._path = BatchPath(
-            outbox, tokens, settings, clock, hidden=lambda: self._page_hidden, started=self.wake
+            outbox, auth, settings, clock, hidden=lambda: self._page_hidden, started=self.wake
         )
 
     # -- the tracking call's share (once per event: kept to what must happen now) ----------
@@ -80,10 +80,10 @@ class Flusher:
         # (it sleeps with no deadline) or the count trigger fired. Later deadlines it finds.
         elif size == 1 or size >= self._settings.batch_size:
             self._wake_soon()
-            if size == 1 and self._tokens.cached_token is None:
+            if size == 1 and self._auth.cached_token is None:
                 # Authorize now rather than at the first batch: a page-hide flush can only
                 # use a token that is already cached (a bounce would lose its events).
-                self._tokens.warm()
+                self._auth.warm()
         return delivery
 
     def _wake_soon(self) -> None:
@@ -142,7 +142,7 @@ class Flusher:
             outbox.persistence.write()  # stored first: the requests may never be answered
         if not self._online:
             return  # offline: nothing could get out
-        token = self._tokens.cached_token
+        token = self._auth.cached_token
         if token is not None:
             started = outbox.start_for_page_hide(token)
             for batch in started:
@@ -159,7 +159,7 @@ class Flusher:
     def hide_plan(self) -> list[tuple[Request, list[str], str]]:
         """What :meth:`page_hidden` would start now, as (request, event ids, token), for a
         worker's page to start in its own page-hide listener (:mod:`masivo_web.browser.worker`)."""
-        token = self._tokens.cached_token
+        token = self._auth.cached_token
         if self._closed or token is None:
             return []
         return [(request, ids, token) for request, ids in self._outbox.hide_plan(token)]

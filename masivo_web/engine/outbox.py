@@ -248,7 +248,7 @@ class Outbox(Outgoing):
             item.delivery.resolve(SendEventResult(False, 0, {"reason": reason}))
         return len(items)
 
-    def close(self, *, keep_stored: bool = False) -> int:
+    def fail_unsettled(self, *, keep_stored: bool = False) -> int:
         """Fail every unsettled event (the client is destroyed) and forget their stored
         copies, unless ``keep_stored`` (``close()`` ran out of time: the site's next page sends
         them); returns how many. Never raises."""
