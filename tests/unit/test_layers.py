@@ -219,3 +219,45 @@ def test_the_rule_catches_what_it_is_about() -> None:
         "masivo_web.browser.z": {"masivo_web.engine.w"},
     }
     assert loops(folder_graph(graph)) == [["masivo_web.browser", "masivo_web.engine"]]
+
+
+def _page_wheel_leaves_out() -> tuple[str, ...]:
+    import importlib
+    import sys
+
+    if str(ROOT / "tools") not in sys.path:
+        sys.path.insert(0, str(ROOT / "tools"))
+    excluded: tuple[str, ...] = importlib.import_module("browser_wheel").EXCLUDED
+    return excluded
+
+
+#: Imports of left-out modules a page never runs: CPython branches, taken only without a page.
+CPYTHON_BRANCHES = {
+    ("masivo_web", "masivo_web.sync"),  # SyncClient, imported on first use
+    ("masivo_web.transports", "masivo_web.transports.cpython.stdlib"),
+    ("masivo_web.transports", "masivo_web.transports.cpython.httpx_client"),
+}
+
+
+def test_the_page_wheel_leaves_out_whole_folders_and_nothing_a_page_imports() -> None:
+    excluded = _page_wheel_leaves_out()
+    assert {"masivo_web/emulator/", "masivo_web/devtools/"} <= set(excluded)
+    found = modules()
+    left_out = {
+        name
+        for name, path in found.items()
+        if path.relative_to(ROOT).as_posix().startswith(excluded)
+    }
+    in_pages = set(found) - left_out
+    graph = import_graph()
+    leaks = [
+        (module, target)
+        for module in sorted(in_pages)
+        for target in sorted(graph[module] & left_out)
+        if (module, target) not in CPYTHON_BRANCHES
+    ]
+    assert leaks == []
+    # every folder but the page's own is left out whole: a tool added there cannot leak
+    for name in left_out:
+        parts = name.split(".")
+        assert parts[1] in {"emulator", "devtools", "transports"} or name in TOP_LEVEL, name
