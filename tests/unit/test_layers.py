@@ -261,3 +261,36 @@ def test_the_page_wheel_leaves_out_whole_folders_and_nothing_a_page_imports() ->
     for name in left_out:
         parts = name.split(".")
         assert parts[1] in {"emulator", "devtools", "transports"} or name in TOP_LEVEL, name
+
+
+#: The browser's modules, which only the runtime layer reaches (lazily).
+BROWSER_MODULES = {"js", "pyodide", "jsffi", "polyscript", "pyscript"}
+
+
+def browser_imports(source: str) -> list[int]:
+    """The lines of ``source`` that import a browser module, at any depth."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            names = [node.module or ""]
+        else:
+            continue
+        if any(name.split(".")[0] in BROWSER_MODULES for name in names):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_only_the_runtime_layer_imports_the_browsers_modules() -> None:
+    assert browser_imports("def f():\n    import js\n    from pyodide.ffi import to_js\n") == [
+        2,
+        3,
+    ]
+    found = {
+        name: lines
+        for name, path in modules().items()
+        if layer_of(name) != "runtime"
+        and (lines := browser_imports(path.read_text(encoding="utf-8")))
+    }
+    assert found == {}
