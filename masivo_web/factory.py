@@ -10,18 +10,14 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from . import page_parts
 from .browser.context import EventContext, static_context
-from .browser.current import current_page
 from .browser.lifecycle import PageLifecycle
-from .browser.liveness import liveness_for
 from .browser.page import Page
 from .client import BeforeSend, ClientParts, MasivoClient, OnError
-from .engine.auth import AuthManager
-from .engine.event_store import EventStore, namespace_for
+from .engine.event_store import namespace_for
 from .engine.flusher import Flusher
-from .engine.identity import Identity
 from .engine.outbox import Outbox
-from .engine.persistence import Persistence
 from .engine.token_registry import TokenRegistry, shared_tokens
 from .engine.wire import Wire
 from .errors import MasivoConfigError
@@ -31,11 +27,9 @@ from .rules.http import Transport
 from .rules.ids import new_id
 from .rules.policy import DeliveryPolicy
 from .rules.ports import Storage
-from .rules.token_state import TabToken
 from .runtime.clock import Clock, SystemClock
 from .runtime.host import after_fork, at_exit, log_handler
-from .runtime.interpreter import IS_BROWSER, in_worker
-from .runtime.scheduling import loop_running, next_turn
+from .runtime.interpreter import IS_BROWSER
 from .transports import default_transport
 
 logger = logging.getLogger("masivo_web")
@@ -138,7 +132,7 @@ def create_client(
         transport=default_transport() if transport is None else transport,
         clock=SystemClock() if clock is None else clock,
         random=_random.random if random is None else random,
-        page=_detected_page() if page is DETECT else page,
+        page=page_parts.detected_page() if page is DETECT else page,
         storage=storage,
         tokens=shared_tokens if tokens is None else tokens,
         on_error=on_error,
@@ -163,8 +157,10 @@ def build_client(
     namespace = namespace_for(settings.api_key, settings.api_base)
     given_storage = storage is not None
     if storage is None:
-        storage = page_storage(page)  # None without a page, or with storage disabled
-    persistence = persistence_for(page, storage, namespace, new_id(), clock, policy.stored_bounds)
+        storage = page_parts.page_storage(page)  # None without a page, or with storage disabled
+    persistence = page_parts.persistence_for(
+        page, storage, namespace, new_id(), clock, policy.stored_bounds
+    )
 
     async def authorize() -> str:
         request = api.authorize_request(settings.auth_url, settings.api_key, settings.timeout_s)
@@ -183,7 +179,7 @@ def build_client(
         refused_backoff_s=policy.refused_key_backoff_s,
         floor_s=policy.authorize_floor_s,
         failure_backoff_s=policy.backoff_base_s,
-        cache=_tab_token(page, settings),
+        cache=page_parts.tab_token(page, settings),
         random=random,
     )
     outbox = Outbox(
@@ -203,7 +199,7 @@ def build_client(
         settings,
         ClientParts(
             page=page,
-            identity=_visitor(page, storage, namespace, shared=not given_storage),
+            identity=page_parts.visitor(page, storage, namespace, shared=not given_storage),
             context=EventContext(page, static_context(page), query_strings=settings.query_strings),
             auth=manager,
             token_registry=tokens,
@@ -220,71 +216,10 @@ def build_client(
         if page.link is not None:  # a worker: the page starts the page-hide flush
             page.link.add_planner(flusher)
             outbox.on_settled = page.link.changed  # the plan changes with each answer
-        page.when_ready(lambda: _start_in_page(page, flusher, manager, persistence))
+        page.when_ready(lambda: page_parts.start_in_page(page, flusher, manager, persistence))
     if _live_clients is not None:
         _live_clients.add(client)
     return client
-
-
-def _start_in_page(
-    page: Page, flusher: Flusher, manager: AuthManager, persistence: Persistence | None
-) -> None:
-    """What a page's client starts once the page's storage can be read."""
-    manager.reload_cache()  # the token an earlier page of the tab kept
-    if persistence is not None:
-        # In a page the loop is always there: begin adopting closed tabs' unsent events.
-        flusher.start_recovery(persistence)
-    if loop_running():
-        # A token before the first event: the page-hide flush can only send with a token it
-        # already has, and a visitor may leave within a second (a bounce).
-        next_turn(manager.warm)
-
-
-def _visitor(
-    page: Page | None, storage: Storage | None, namespace: str, *, shared: bool
-) -> Identity:
-    """The site's visitor: one per page, shared by its clients (consent and identity belong
-    to the site, not to a key), moving this key's records of an earlier version to the site."""
-    if page is None or not shared:
-        return Identity(storage, namespace)
-    visitor = page.shared.get("visitor")
-    if isinstance(visitor, Identity):
-        visitor.migrate(namespace)
-        return visitor
-    readable = page.link is None or page.link.ready
-    visitor = page.shared["visitor"] = Identity(storage, namespace, readable=readable)
-    if not readable:
-        page.when_ready(lambda: visitor.load(namespace))
-    return visitor
-
-
-_worker_warned = False
-
-
-def _detected_page() -> Page | None:
-    """The page this runs in (in a PyScript worker, its linked page); a worker outside
-    PyScript has none to reach, and that is said once."""
-    global _worker_warned
-    page = current_page()
-    if page is None and not _worker_warned and in_worker():
-        _worker_warned = True
-        logger.warning(
-            "masivo_web runs in a Web Worker outside PyScript, so it cannot reach the page: "
-            "events still queued when the page is left are lost, the queue is not kept in "
-            "localStorage, and the visitor's id and opt-out are not kept across page loads. "
-            'Run it in PyScript (<script type="py" worker> or "mpy" worker), which lets it '
-            "install its main-thread part, or on the main thread."
-        )
-    return page
-
-
-def _tab_token(page: Page | None, settings: Settings) -> TabToken | None:
-    """Where a page keeps its token for the later pages of its tab (``sessionStorage``)."""
-    storage = page.storage("session") if page is not None else None
-    if storage is None:
-        return None
-    name = f"masivo_web:token:{namespace_for(settings.api_key, settings.auth_url)}"
-    return TabToken(storage, name)
 
 
 def _log_everything() -> None:
@@ -325,34 +260,3 @@ def _forked() -> None:
 
 
 after_fork(_forked)
-
-
-def page_storage(page: Page | None) -> Storage | None:
-    """The page's localStorage (falling back to memory if it fails), or None under CPython and
-    where the browser's storage is disabled (said once, in the log)."""
-    if page is None:
-        return None
-    storage = page.storage("local")
-    if storage is None:
-        logger.warning(
-            "masivo_web: browser storage is disabled; queued events are kept in memory only, "
-            "and a closed tab may lose them."
-        )
-    return storage  # type: ignore[no-any-return]
-
-
-def persistence_for(
-    page: Page | None,
-    storage: Storage | None,
-    namespace: str,
-    owner: str,
-    clock: Clock,
-    bounds: tuple[int, int],
-) -> Persistence | None:
-    """Write-ahead persistence in ``storage`` (None: the queue lives in memory only), keeping
-    at most ``bounds`` (events, bytes) stored."""
-    if page is None or storage is None:
-        return None
-    liveness = liveness_for(page, storage, namespace, clock)
-    store = EventStore(storage, namespace, owner, schedule=page.soon, bounds=bounds)
-    return Persistence(store, liveness, clock)

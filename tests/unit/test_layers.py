@@ -30,6 +30,7 @@ TOP_LEVEL = {
     "masivo_web.sync": "face",
     "masivo_web.seams": "face",
     "masivo_web.closing": "face",
+    "masivo_web.page_parts": "face",
     "masivo_web.errors": "base",
     "masivo_web._record": "base",
     "masivo_web._version": "base",

@@ -1,0 +1,117 @@
+"""What ``create_client`` builds for a page, apart from the rest of the composition root: the
+page it runs in (a worker outside PyScript says once that it has none), the page's storage and
+the write-ahead persistence in it, the site's visitor shared by the page's clients, the tab's
+kept token, and what a page's client starts once the page's storage can be read."""
+
+from __future__ import annotations
+
+import logging
+
+from .browser.current import current_page
+from .browser.liveness import liveness_for
+from .browser.page import Page
+from .engine.auth import AuthManager
+from .engine.event_store import EventStore, namespace_for
+from .engine.flusher import Flusher
+from .engine.identity import Identity
+from .engine.persistence import Persistence
+from .rules.config import Settings
+from .rules.ports import Storage
+from .rules.token_state import TabToken
+from .runtime.clock import Clock
+from .runtime.interpreter import in_worker
+from .runtime.scheduling import loop_running, next_turn
+
+logger = logging.getLogger("masivo_web")
+
+
+def start_in_page(
+    page: Page, flusher: Flusher, manager: AuthManager, persistence: Persistence | None
+) -> None:
+    """What a page's client starts once the page's storage can be read."""
+    manager.reload_cache()  # the token an earlier page of the tab kept
+    if persistence is not None:
+        # In a page the loop is always there: begin adopting closed tabs' unsent events.
+        flusher.start_recovery(persistence)
+    if loop_running():
+        # A token before the first event: the page-hide flush can only send with a token it
+        # already has, and a visitor may leave within a second (a bounce).
+        next_turn(manager.warm)
+
+
+def visitor(
+    page: Page | None, storage: Storage | None, namespace: str, *, shared: bool
+) -> Identity:
+    """The site's visitor: one per page, shared by its clients (consent and identity belong
+    to the site, not to a key), moving this key's records of an earlier version to the site."""
+    if page is None or not shared:
+        return Identity(storage, namespace)
+    visitor = page.shared.get("visitor")
+    if isinstance(visitor, Identity):
+        visitor.migrate(namespace)
+        return visitor
+    readable = page.link is None or page.link.ready
+    visitor = page.shared["visitor"] = Identity(storage, namespace, readable=readable)
+    if not readable:
+        page.when_ready(lambda: visitor.load(namespace))
+    return visitor
+
+
+_worker_warned = False
+
+
+def detected_page() -> Page | None:
+    """The page this runs in (in a PyScript worker, its linked page); a worker outside
+    PyScript has none to reach, and that is said once."""
+    global _worker_warned
+    page = current_page()
+    if page is None and not _worker_warned and in_worker():
+        _worker_warned = True
+        logger.warning(
+            "masivo_web runs in a Web Worker outside PyScript, so it cannot reach the page: "
+            "events still queued when the page is left are lost, the queue is not kept in "
+            "localStorage, and the visitor's id and opt-out are not kept across page loads. "
+            'Run it in PyScript (<script type="py" worker> or "mpy" worker), which lets it '
+            "install its main-thread part, or on the main thread."
+        )
+    return page
+
+
+def tab_token(page: Page | None, settings: Settings) -> TabToken | None:
+    """Where a page keeps its token for the later pages of its tab (``sessionStorage``)."""
+    storage = page.storage("session") if page is not None else None
+    if storage is None:
+        return None
+    name = f"masivo_web:token:{namespace_for(settings.api_key, settings.auth_url)}"
+    return TabToken(storage, name)
+
+
+def page_storage(page: Page | None) -> Storage | None:
+    """The page's localStorage (falling back to memory if it fails), or None under CPython and
+    where the browser's storage is disabled (said once, in the log)."""
+    if page is None:
+        return None
+    storage = page.storage("local")
+    if storage is None:
+        logger.warning(
+            "masivo_web: browser storage is disabled; queued events are kept in memory only, "
+            "and a closed tab may lose them."
+        )
+    return storage  # type: ignore[no-any-return]
+
+
+def persistence_for(
+    page: Page | None,
+    storage: Storage | None,
+    namespace: str,
+    owner: str,
+    clock: Clock,
+    bounds: tuple[int, int],
+) -> Persistence | None:
+    """Write-ahead persistence in ``storage`` (None: the queue lives in memory only), keeping
+    at most ``bounds`` (events, bytes) stored."""
+    if page is None or storage is None:
+        return None
+    liveness = liveness_for(page, storage, namespace, clock)
+    store = EventStore(storage, namespace, owner, schedule=page.soon, bounds=bounds)
+    return Persistence(store, liveness, clock)
