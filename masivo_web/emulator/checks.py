@@ -13,7 +13,8 @@ import jwt
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .store import EmulatorState, Fault
+from .faults import Fault
+from .store import EmulatorState
 
 
 def error(

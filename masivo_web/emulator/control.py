@@ -17,7 +17,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .store import CHAOS_KINDS, ROUTES, Chaos, EmulatorState, Fault
+from .faults import CHAOS_KINDS, Chaos, Fault
+from .store import ROUTES, EmulatorState
 
 
 def _bad(details: str) -> JSONResponse:
