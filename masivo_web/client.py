@@ -43,19 +43,23 @@ OnError = Callable[[MasivoError, str], None]
 
 
 class ClientParts(Record):
-    """What a client is made of, built by ``create_client`` (the composition root) and
-    injectable there: the page, storage, token manager, outbox and flusher."""
+    """What a client is made of, built and wired by ``create_client`` (the composition root):
+    the page, visitor, context, token manager, outbox, flusher and page lifecycle; a worker's
+    ``first_events`` (until its page answers); and ``unwire``, which undoes the subscriptions
+    the root made for this client (called when it is destroyed)."""
 
     __slots__ = (
         "auth",
         "before_send",
         "context",
+        "first_events",
         "flusher",
         "identity",
         "lifecycle",
         "outbox",
         "page",
         "token_registry",
+        "unwire",
     )
 
     def __init__(
@@ -70,6 +74,8 @@ class ClientParts(Record):
         flusher: Flusher,
         lifecycle: PageLifecycle,
         before_send: BeforeSend | None,
+        first_events: FirstEvents | None = None,
+        unwire: Callable[[], None] = lambda: None,
     ) -> None:
         self.page = page
         self.identity = identity
@@ -80,6 +86,8 @@ class ClientParts(Record):
         self.flusher = flusher
         self.lifecycle = lifecycle
         self.before_send = before_send
+        self.first_events = first_events
+        self.unwire = unwire
 
 
 class MasivoClient(Closing):
@@ -110,16 +118,11 @@ class MasivoClient(Closing):
         # close() began, or the client is destroyed or forked: new events are refused (never
         # accepted, then dropped at the end).
         self._closing = False
-        self._identity.opt_out_listeners.append(self._drop_for_opt_out)
         # A worker's first moments: the visitor and the page are not known yet. Events queued
         # meanwhile are noted (with the anonymous id they got and the fields the SDK filled)
         # and completed when the page answers, before any is stored or sent.
-        self._first_events: FirstEvents | None = None
-        if parts.page is not None and not parts.identity.loaded:
-            from .browser import first_events  # a worker's page only
-
-            self._first_events = first_events.FirstEvents()
-            parts.page.when_ready(self._page_ready)
+        self._first_events = parts.first_events
+        self._unwire = parts.unwire
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -209,7 +212,7 @@ class MasivoClient(Closing):
             return not_sent(prepared.event_id, "opted out")
         if logger.isEnabledFor(logging.DEBUG):  # cached by logging: cheaper than the call
             logger.debug("masivo_web: queued %s %s", prepared.type, prepared.event_id)
-        if self._first_events is not None:
+        if self._first_events is not None and self._first_events.open:
             filled_context = self.settings.context and not (
                 (given and "context" in given) or "context" in fields
             )
@@ -325,30 +328,6 @@ class MasivoClient(Closing):
         return f"<MasivoClient {self.settings.api_base} {state}>"
 
     # -- internals -------------------------------------------------------------------------
-
-    def _stop_listening(self) -> None:
-        self._identity.opt_out_listeners.remove(self._drop_for_opt_out)
-        if self._page is not None and self._page.link is not None:
-            self._page.link.remove_planner(self._flusher)
-
-    def _page_ready(self) -> None:
-        """A worker's page answered: complete the events queued before (the stored visitor's
-        ids, the page's fields and context) before any is stored or sent."""
-        first, self._first_events = self._first_events, None
-        page, identity, outbox = self._page, self._identity, self._outbox
-        if first is None or page is None:
-            return
-        first.complete(
-            still_queued=lambda event_id: outbox.where(event_id) is not None,
-            revise=outbox.revise,
-            anonymous_id=identity.anonymous_id,
-            customer_id=identity.customer_id,
-            page_now=lambda: page_fields(page, query_strings=self.settings.query_strings),
-            context=self._context.fresh,
-        )
-
-    def _drop_for_opt_out(self) -> None:
-        self._outbox.discard("opted out")
 
     def _failed(self, error: MasivoError) -> Delivery:
         """A delivery failed at once (reported to ``on_error`` unless someone awaits it)."""

@@ -14,6 +14,8 @@ from .runtime.aio import first_of
 from .runtime.clock import Clock
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .browser.context import EventContext
     from .browser.lifecycle import PageLifecycle
     from .browser.page import Page
@@ -39,9 +41,7 @@ class Closing:
     _destroyed: bool
     _forked: bool
     _closing: bool
-
-    def _stop_listening(self) -> None:
-        raise NotImplementedError
+    _unwire: Callable[[], None]
 
     async def flush(self) -> None:
         """Send every queued event now and return once each was answered (delivered or finally
@@ -115,7 +115,7 @@ class Closing:
             return
         self._destroyed = self._closing = True
         steps = (
-            self._stop_listening,
+            self._unwire,
             self._lifecycle.remove,
             self._context.close,
             self._flusher.close,

@@ -195,18 +195,35 @@ def build_client(
     flusher = Flusher(outbox, manager, settings, policy, clock)
     outbox.on_change = flusher.wake  # a batch's end frees room, or schedules retries
     lifecycle = PageLifecycle(flusher.page_hidden, flusher.set_online, flusher.page_shown)
+    identity = page_parts.visitor(page, storage, namespace, shared=not given_storage)
+    context = EventContext(page, static_context(page), query_strings=settings.query_strings)
+
+    def drop_for_opt_out() -> None:
+        outbox.discard("opted out")
+
+    def unwire() -> None:
+        identity.opt_out_listeners.remove(drop_for_opt_out)
+        if page is not None and page.link is not None:
+            page.link.remove_planner(flusher)
+
+    identity.opt_out_listeners.append(drop_for_opt_out)  # the visitor's, shared by the page
+    first_events = None
+    if page is not None and not identity.loaded:  # a worker before its page answered
+        first_events = page_parts.first_events(page, identity, context, outbox, settings)
     client = MasivoClient(
         settings,
         ClientParts(
             page=page,
-            identity=page_parts.visitor(page, storage, namespace, shared=not given_storage),
-            context=EventContext(page, static_context(page), query_strings=settings.query_strings),
+            identity=identity,
+            context=context,
             auth=manager,
             token_registry=tokens,
             outbox=outbox,
             flusher=flusher,
             lifecycle=lifecycle,
             before_send=before_send,
+            first_events=first_events,
+            unwire=unwire,
         ),
         clock=clock,
     )

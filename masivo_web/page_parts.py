@@ -6,7 +6,9 @@ kept token, and what a page's client starts once the page's storage can be read.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
+from .browser.context import EventContext, page_fields
 from .browser.current import current_page
 from .browser.liveness import liveness_for
 from .browser.page import Page
@@ -14,6 +16,7 @@ from .engine.auth import AuthManager
 from .engine.event_store import EventStore, namespace_for
 from .engine.flusher import Flusher
 from .engine.identity import Identity
+from .engine.outbox import Outbox
 from .engine.persistence import Persistence
 from .rules.config import Settings
 from .rules.ports import Storage
@@ -21,6 +24,9 @@ from .rules.token_state import TabToken
 from .runtime.clock import Clock
 from .runtime.interpreter import in_worker
 from .runtime.scheduling import loop_running, next_turn
+
+if TYPE_CHECKING:
+    from .browser.first_events import FirstEvents
 
 logger = logging.getLogger("masivo_web")
 
@@ -115,3 +121,26 @@ def persistence_for(
     liveness = liveness_for(page, storage, namespace, clock)
     store = EventStore(storage, namespace, owner, schedule=page.soon, bounds=bounds)
     return Persistence(store, liveness, clock)
+
+
+def first_events(
+    page: Page, identity: Identity, context: EventContext, outbox: Outbox, settings: Settings
+) -> FirstEvents:
+    """A worker's first events, completed when its page answers (before any is stored or
+    sent): the site's visitor, the page's fields and context."""
+    from .browser import first_events  # a worker's page only
+
+    first = first_events.FirstEvents()
+
+    def complete() -> None:
+        first.complete(
+            still_queued=lambda event_id: outbox.where(event_id) is not None,
+            revise=outbox.revise,
+            anonymous_id=identity.anonymous_id,
+            customer_id=identity.customer_id,
+            page_now=lambda: page_fields(page, query_strings=settings.query_strings),
+            context=context.fresh,
+        )
+
+    page.when_ready(complete)
+    return first

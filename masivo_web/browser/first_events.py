@@ -21,6 +21,8 @@ class FirstEvents:
 
     def __init__(self) -> None:
         self._noted: list[tuple[PreparedEvent, str, bool, tuple[str, ...]]] = []
+        #: Until the page answered: what is tracked is noted.
+        self.open = True
 
     def note(
         self,
@@ -46,7 +48,7 @@ class FirstEvents:
         """The page answered: give each event still queued the site's visitor
         (``anonymous_id``, ``customer_id``), the page's fields and context, through
         ``revise(event, json_text, size)``."""
-        noted, self._noted = self._noted, []
+        noted, self._noted, self.open = self._noted, [], False
         where: dict[str, Any] | None = None
         for event, provisional_id, filled_context, page_keys in noted:
             if not still_queued(event.event_id):
