@@ -52,8 +52,18 @@ MODULE_NAME = "masivo_web_page"
 class PageLink:
     """The worker's side of the page module: storage, page state, plans and their answers."""
 
-    def __init__(self, js: Any, xworker: Any, create_proxy: Callable[..., Any]) -> None:
+    def __init__(
+        self,
+        js: Any,
+        xworker: Any,
+        create_proxy: Callable[..., Any],
+        *,
+        at_task_end: Callable[[Callable[[], object]], None] = end_of_task,
+    ) -> None:
+        """``js``: the worker's global scope; ``xworker``: PyScript's link to the page;
+        ``at_task_end``: runs a callback before the current JS task ends (tests run it)."""
         self.ready = False
+        self._at_task_end = at_task_end
         self._js = js
         self.local = RelayStorage(self.write, "local")
         self.session = RelayStorage(self.write, "session")
@@ -151,7 +161,7 @@ class PageLink:
     def _post_task_end(self) -> None:
         if not self._task_end_posted:
             self._task_end_posted = True
-            end_of_task(self._task_ends)
+            self._at_task_end(self._task_ends)
 
     def _task_ends(self) -> None:
         self._task_end_posted = False
