@@ -29,7 +29,7 @@ def _report(top):
 FLUSH_PARTS = """
 import statistics, time
 from masivo_web import create_client
-from masivo_web.browser.page import current_page
+from masivo_web.browser.current import current_page
 from masivo_web.browser.storage import FallbackStorage, LocalStorage
 from masivo_web.transports import default_transport
 _parts = {}
