@@ -308,6 +308,16 @@ class MasivoClient(Closing):
         """Resume tracking after :meth:`opt_out`."""
         self._identity.opt_in()
 
+    def where(self, event_id: str) -> str | None:
+        """Where an event is now: ``"queued"``, ``"taken"`` (its request about to start),
+        ``"sent"`` (on the wire, unanswered), or None once settled (or unknown)."""
+        return self._outbox.where(event_id)
+
+    async def get_token(self) -> str:
+        """The current bearer token, authorizing first if needed (for sibling SDKs)."""
+        self._check_alive()
+        return await self._auth.get_token()
+
     async def __aenter__(self) -> MasivoClient:
         return self
 

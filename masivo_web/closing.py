@@ -92,16 +92,6 @@ class Closing:
         queued events belong to the parent (which sends them); here it refuses every call."""
         self._forked = self._destroyed = self._closing = True
 
-    def where(self, event_id: str) -> str | None:
-        """Where an event is now: ``"queued"``, ``"taken"`` (its request about to start),
-        ``"sent"`` (on the wire, unanswered), or None once settled (or unknown)."""
-        return self._outbox.where(event_id)
-
-    async def get_token(self) -> str:
-        """The current bearer token, authorizing first if needed (for sibling SDKs)."""
-        self._check_alive()
-        return await self._auth.get_token()
-
     def destroy(self) -> None:
         """Stop timers, drop queued events (their awaitables raise) and release the shared token.
 

@@ -1,4 +1,5 @@
-"""masivo_web inside Pyodide in real Chromium, against the emulator on another origin."""
+"""masivo_web inside Pyodide in real Chromium, against the emulator on another origin (what
+both interpreters share is in test_page_scenarios.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,6 @@ import masivo_web
 from masivo_web.emulator import EmulatorServer
 from masivo_web.emulator.static import StaticServer
 from tests.browser.conftest import (
-    HIDE,
-    SHOW,
     boot_harness,
     client_code,
     departure_log,
@@ -123,62 +122,6 @@ def test_the_context_follows_push_state_and_title_changes(
     assert pages[2]["title"] == "Step 2"
 
 
-def test_gzip_bodies_go_out_as_bytes_and_are_stored(
-    shared_page: Page, fresh_masivo_emulator: EmulatorServer
-) -> None:
-    emulator = fresh_masivo_emulator
-    run_python(
-        shared_page,
-        client_code(emulator, "packed", compression="gzip") + "for n in range(30):\n"
-        "    packed.send_analytics_event(type='ADD_TO_CART', brand_id=None, "
-        "metadata={'n': n, 'note': 'é' * 40})\n"
-        "await packed.flush()\n"
-        "packed.destroy()\n",
-    )
-    stored = emulator.control.received_events()
-    assert sorted(event["metadata"]["n"] for event in stored) == list(range(30))
-    assert stored[0]["metadata"]["note"] == "é" * 40
-    (post,) = [entry for entry in emulator.control.requests() if entry["method"] == "POST"]
-    assert post["encoding"] == "gzip"
-    plain = len(json.dumps({"events": stored}, separators=(",", ":")).encode())
-    assert post["body_bytes"] < plain / 4
-
-
-def test_a_queued_batch_arrives_when_the_tab_is_hidden_and_again_after_showing(
-    shared_page: Page, fresh_masivo_emulator: EmulatorServer
-) -> None:
-    emulator = fresh_masivo_emulator
-    run_python(shared_page, client_code(emulator, "hidden") + "await hidden.get_token()")
-    run_python(shared_page, f"first = [hidden.send_analytics_event(**{EVENT}) for _ in range(4)]")
-    assert emulator.control.requests(route="analytics") == []  # still queued (30 s idle timer)
-    shared_page.evaluate(HIDE)
-    assert len(emulator.control.wait_for_events(4)) == 4
-    assert run_python(shared_page, "all([(await d).success for d in first])") is True
-    shared_page.evaluate(SHOW)
-    run_python(shared_page, f"second = [hidden.send_analytics_event(**{EVENT}) for _ in range(2)]")
-    shared_page.evaluate(HIDE)  # re-armed by becoming visible
-    assert len(emulator.control.wait_for_events(6)) == 6
-    shared_page.evaluate(SHOW)
-    run_python(shared_page, "hidden.destroy()")
-    assert len(emulator.control.requests(route="analytics")) == 2
-
-
-def test_a_network_failure_is_a_masivo_network_error(shared_page: Page) -> None:
-    name, message = run_python(
-        shared_page,
-        "from masivo_web.transports.fetch import FetchTransport\n"
-        "from masivo_web.transports import Request\n"
-        "from masivo_web import MasivoNetworkError\n"
-        "try:\n"
-        "    await FetchTransport().send(Request('GET', 'http://127.0.0.1:9/nothing'))\n"
-        "except MasivoNetworkError as error:\n"
-        "    result = [type(error).__name__, error.message]\n"
-        "result",
-    )
-    assert name == "MasivoNetworkError"
-    assert "could not reach" in message
-
-
 def test_a_slow_answer_times_out_as_a_network_error(
     shared_page: Page, fresh_masivo_emulator: EmulatorServer
 ) -> None:
@@ -195,32 +138,6 @@ def test_a_slow_answer_times_out_as_a_network_error(
         "result",
     )
     assert message.startswith("MasivoNetworkError: No answer")
-
-
-def test_a_queued_batch_arrives_after_navigating_away(
-    own_page: Page, fresh_masivo_emulator: EmulatorServer, pages_server: StaticServer
-) -> None:
-    emulator = fresh_masivo_emulator
-    run_python(own_page, client_code(emulator))
-    run_python(
-        own_page, f"ids = [masivo.send_analytics_event(**{EVENT}).event_id for _ in range(5)]"
-    )
-    ids = run_python(own_page, "await masivo.get_token()\nids")
-    assert emulator.control.requests(route="analytics") == []
-    own_page.goto(f"{pages_server.url}/test/elsewhere.html")
-    stored = emulator.control.wait_for_events(5)
-    assert sorted(event["event_id"] for event in stored) == sorted(ids)
-    assert len(emulator.control.requests(route="analytics")) == 1
-
-
-def test_a_queued_batch_arrives_after_the_page_is_closed(
-    own_page: Page, fresh_masivo_emulator: EmulatorServer
-) -> None:
-    emulator = fresh_masivo_emulator
-    run_python(own_page, client_code(emulator) + "await masivo.get_token()")
-    run_python(own_page, f"[masivo.send_analytics_event(**{EVENT}) for _ in range(3)]")
-    own_page.close()
-    assert len(emulator.control.wait_for_events(3)) == 3
 
 
 def test_events_queued_before_any_flush_use_the_token_warmed_at_first_event(

@@ -1,6 +1,7 @@
 """The SDK in PyScript's MicroPython (`<script type="mpy">`), in real Chromium against the
-emulator: delivery, page hide on navigation and close, the hidden tab, the durable queue,
-storage that throws, and the demo shop's mpy page (the README's snippet for MicroPython).
+emulator, where it differs from Pyodide: the interpreter and the .mpy wheel, a tab closed
+offline sent by the next page, storage that throws, and the demo shop's mpy page (the README's
+snippet for MicroPython). What both interpreters share is in test_page_scenarios.py.
 
 The harness (static/test/mpy.html) runs the body of an async function and returns its result
 as JSON: `return` gives the result; `global name` keeps a name for later calls.
@@ -17,7 +18,7 @@ from playwright.sync_api import Browser, BrowserContext, Page
 
 from masivo_web.emulator import EmulatorServer
 from masivo_web.emulator.static import StaticServer
-from tests.browser.conftest import HIDE, SETTINGS, SHOW, STORED_EVENTS, open_harness
+from tests.browser.conftest import SETTINGS, STORED_EVENTS, open_harness
 from tests.browser.conftest import client_code as harness_client_code
 
 EVENT = "dict(type='ADD_TO_CART', customer_id='c-1', brand_id=None)"
@@ -86,64 +87,6 @@ def test_the_mpy_wheel_imports_without_source_and_delivers(
     page.context.close()
 
 
-def test_gzip_bodies_are_stored(mpy_page: Page, fresh_masivo_emulator: EmulatorServer) -> None:
-    emulator = fresh_masivo_emulator
-    run(
-        mpy_page,
-        client_code(emulator, "packed", compression="gzip") + "for n in range(30):\n"
-        "    packed.send_analytics_event(type='ADD_TO_CART', brand_id=None, "
-        "metadata={'n': n, 'note': 'é' * 40})\n"
-        "await packed.flush()\n"
-        "packed.destroy()\n",
-    )
-    stored = emulator.control.received_events()
-    assert sorted(event["metadata"]["n"] for event in stored) == list(range(30))
-    assert stored[0]["metadata"]["note"] == "é" * 40
-    (post,) = [entry for entry in emulator.control.requests() if entry["method"] == "POST"]
-    assert post["encoding"] == "gzip"
-
-
-def test_a_hidden_tab_sends_its_batch_and_again_after_showing(
-    mpy_page: Page, fresh_masivo_emulator: EmulatorServer
-) -> None:
-    emulator = fresh_masivo_emulator
-    run(mpy_page, client_code(emulator) + "await masivo.get_token()")
-    run(mpy_page, f"for _ in range(4):\n    masivo.send_analytics_event(**{EVENT})")
-    assert emulator.control.requests(route="analytics") == []  # the 30 s idle timer
-    mpy_page.evaluate(HIDE)
-    assert len(emulator.control.wait_for_events(4)) == 4
-    mpy_page.evaluate(SHOW)
-    run(mpy_page, f"for _ in range(2):\n    masivo.send_analytics_event(**{EVENT})")
-    mpy_page.evaluate(HIDE)
-    assert len(emulator.control.wait_for_events(6)) == 6
-
-
-def test_events_queued_when_the_page_navigates_away_arrive(
-    mpy_page: Page, fresh_masivo_emulator: EmulatorServer, pages_server: StaticServer
-) -> None:
-    emulator = fresh_masivo_emulator
-    ids = run(
-        mpy_page,
-        client_code(emulator)
-        + "await masivo.get_token()\n"
-        + f"return [masivo.send_analytics_event(**{EVENT}).event_id for _ in range(5)]",
-    )
-    assert emulator.control.requests(route="analytics") == []
-    mpy_page.goto(f"{pages_server.url}/test/elsewhere.html")
-    stored = emulator.control.wait_for_events(5)
-    assert sorted(event["event_id"] for event in stored) == sorted(ids)
-
-
-def test_events_queued_when_the_tab_is_closed_arrive(
-    mpy_page: Page, fresh_masivo_emulator: EmulatorServer
-) -> None:
-    emulator = fresh_masivo_emulator
-    run(mpy_page, client_code(emulator) + "await masivo.get_token()")
-    run(mpy_page, f"for _ in range(3):\n    masivo.send_analytics_event(**{EVENT})")
-    mpy_page.close()
-    assert len(emulator.control.wait_for_events(3)) == 3
-
-
 def test_a_tab_closed_offline_is_sent_by_the_next_page_once(
     mpy_page: Page, fresh_masivo_emulator: EmulatorServer, pages_server: StaticServer
 ) -> None:
@@ -181,21 +124,6 @@ def test_storage_that_throws_falls_back_to_memory_and_the_interpreter_lives_on(
         run(mpy_page, f"for _ in range(50):\n    masivo.send_analytics_event(**{EVENT})")
     assert run(mpy_page, "await masivo.flush()\nreturn masivo.pending_events") == 0
     assert len(emulator.control.wait_for_events(200)) == 200
-
-
-def test_a_network_failure_is_a_masivo_network_error(mpy_page: Page) -> None:
-    name, message = run(
-        mpy_page,
-        "from masivo_web.transports.fetch import FetchTransport\n"
-        "from masivo_web.transports import Request\n"
-        "from masivo_web import MasivoNetworkError\n"
-        "try:\n"
-        "    await FetchTransport().send(Request('GET', 'http://127.0.0.1:9/nothing'))\n"
-        "except MasivoNetworkError as error:\n"
-        "    return [type(error).__name__, error.message]\n",
-    )
-    assert name == "MasivoNetworkError"
-    assert "could not reach" in message
 
 
 def test_the_demo_shop_on_micropython_sends_add_to_cart(
