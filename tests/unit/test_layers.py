@@ -3,7 +3,7 @@
 Each folder of ``masivo_web`` is a layer (``docs/architecture.md``), and a layer imports only
 the layers below it::
 
-    face (masivo_web, client, factory, sync, seams, closing)
+    face (masivo_web, client, closing, factory, page_parts, sync, seams)
       -> engine | browser | transports -> rules -> runtime -> base (errors, records, version)
 
 The emulator imports nothing of the SDK, and the tools that run from a checkout (``devtools/``,
@@ -58,6 +58,8 @@ MAY_IMPORT = {
     "emulator": set(),
     "tools": {"face", "emulator"},
 }
+#: What the emulator and the tools may import of the SDK: its public face.
+PUBLIC_FACE = {"masivo_web", "masivo_web.seams", "masivo_web.errors"}
 #: At most this many modules at the top of the package.
 TOP_LEVEL_LIMIT = 12
 
@@ -176,6 +178,17 @@ def test_every_import_points_down() -> None:
             target_layer = layer_of(target)
             if target_layer != layer and target_layer not in MAY_IMPORT[layer]:
                 wrong.append(f"{module} ({layer}) imports {target} ({target_layer})")
+    assert wrong == []
+
+
+def test_the_emulator_and_the_tools_use_only_the_public_face() -> None:
+    wrong = [
+        f"{module} imports {target}"
+        for module, targets in sorted(import_graph().items())
+        if layer_of(module) in ("tools", "emulator")
+        for target in sorted(targets)
+        if layer_of(target) not in ("tools", "emulator") and target not in PUBLIC_FACE
+    ]
     assert wrong == []
 
 
