@@ -104,7 +104,9 @@ def test_a_hidden_tab_sends_its_batch_and_again_after_showing(
     assert emulator.control.requests(route="analytics") == []  # still queued (30 s idle timer)
     shared.page.evaluate(HIDE)
     assert len(emulator.control.wait_for_events(4)) == 4
-    assert shared.run("return all([(await d).success for d in first])") is True
+    # a loop: MicroPython has no await inside a comprehension
+    delivered = "results = []\nfor d in first:\n    results.append((await d).success)\n"
+    assert shared.run(delivered + "return all(results)") is True
     shared.page.evaluate(SHOW)
     shared.run(f"for _ in range(2):\n    hidden.send_analytics_event(**{EVENT})")
     shared.page.evaluate(HIDE)  # re-armed by becoming visible
