@@ -209,7 +209,7 @@ def build_client(
     identity.opt_out_listeners.append(drop_for_opt_out)  # the visitor's, shared by the page
     first_events = None
     if page is not None and not identity.loaded:  # a worker before its page answered
-        first_events = page_parts.first_events(page, identity, context, outbox, settings)
+        first_events = page_parts.worker_first_events(page, identity, context, outbox, settings)
     client = MasivoClient(
         settings,
         ClientParts(

@@ -123,7 +123,7 @@ def persistence_for(
     return Persistence(store, liveness, clock)
 
 
-def first_events(
+def worker_first_events(
     page: Page, identity: Identity, context: EventContext, outbox: Outbox, settings: Settings
 ) -> FirstEvents:
     """A worker's first events, completed when its page answers (before any is stored or

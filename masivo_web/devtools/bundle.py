@@ -29,10 +29,11 @@ RUNTIMES = {
     ],
     "micropython": ["micropython/micropython.mjs", "micropython/micropython.wasm"],
 }
-#: PyScript: core.js imports its chunks by name, so the whole dist (no source maps) goes. And
-#: the main-thread module of a worker's client, beside the wheel (the asset step writes it): a
+#: PyScript: core.js imports its chunks by name, so the whole dist (no source maps) goes.
+PYSCRIPT = ["pyscript/*.js", "pyscript/*.css"]
+#: The main-thread module of a worker's client, beside the wheel (the asset step writes it): a
 #: CSP with script-src 'self' loads it (the same module as a data: URL needs data: scripts).
-PYSCRIPT = ["pyscript/*.js", "pyscript/*.css", "wheels/masivo_web_page.js"]
+PAGE_MODULE = "wheels/masivo_web_page.js"
 INTERPRETER_PATHS = {
     "pyodide": ("py", "/vendor/pyodide/pyodide.mjs"),
     "micropython": ("mpy", "/vendor/micropython/micropython.mjs"),
@@ -51,7 +52,7 @@ def bundle(dest: Path, interpreter: str = "both", precompiled: bool = False) -> 
         )
     wheels = json.loads(latest.read_text())
     chosen = list(INTERPRETER_PATHS) if interpreter == "both" else [interpreter]
-    patterns = list(PYSCRIPT)
+    patterns = [*PYSCRIPT, PAGE_MODULE]
     snippet = [
         '<link rel="stylesheet" href="/vendor/pyscript/core.css">',
         '<script type="module" src="/vendor/pyscript/core.js"></script>',

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.test_rules import _tool
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "masivo_web"
 
@@ -236,12 +238,7 @@ def test_the_rule_catches_what_it_is_about() -> None:
 
 
 def _page_wheel_leaves_out() -> tuple[str, ...]:
-    import importlib
-    import sys
-
-    if str(ROOT / "tools") not in sys.path:
-        sys.path.insert(0, str(ROOT / "tools"))
-    excluded: tuple[str, ...] = importlib.import_module("browser_wheel").EXCLUDED
+    excluded: tuple[str, ...] = _tool("browser_wheel").EXCLUDED
     return excluded
 
 
