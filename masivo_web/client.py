@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ._record import Record
 from .browser.context import page_fields
 from .closing import Closing
 from .errors import MasivoError, MasivoValidationError
@@ -24,70 +23,9 @@ from .runtime.interpreter import MAPPINGS
 from .runtime.scheduling import running_loop
 
 if TYPE_CHECKING:
-    from .browser.context import EventContext
-    from .browser.first_events import FirstEvents
-    from .browser.lifecycle import PageLifecycle
-    from .browser.page import Page
-    from .engine.auth import AuthManager
-    from .engine.flusher import Flusher
-    from .engine.identity import Identity
-    from .engine.outbox import Outbox
-    from .engine.token_registry import TokenRegistry
+    from .parts import ClientParts
 
 logger = logging.getLogger("masivo_web")
-
-#: ``before_send(event) -> event | None``: change an event, or return None to drop it.
-BeforeSend = Callable[[dict[str, Any]], dict[str, Any] | None]
-#: ``on_error(error, event_id)``: a failure nobody awaited.
-OnError = Callable[[MasivoError, str], None]
-
-
-class ClientParts(Record):
-    """What a client is made of, built and wired by ``create_client`` (the composition root):
-    the page, visitor, context, token manager, outbox, flusher and page lifecycle; a worker's
-    ``first_events`` (until its page answers); and ``unwire``, which undoes the subscriptions
-    the root made for this client (called when it is destroyed)."""
-
-    __slots__ = (
-        "auth",
-        "before_send",
-        "context",
-        "first_events",
-        "flusher",
-        "identity",
-        "lifecycle",
-        "outbox",
-        "page",
-        "token_registry",
-        "unwire",
-    )
-
-    def __init__(
-        self,
-        *,
-        page: Page | None,
-        identity: Identity,
-        context: EventContext,
-        auth: AuthManager,
-        token_registry: TokenRegistry,
-        outbox: Outbox,
-        flusher: Flusher,
-        lifecycle: PageLifecycle,
-        before_send: BeforeSend | None,
-        first_events: FirstEvents | None = None,
-        unwire: Callable[[], None] = lambda: None,
-    ) -> None:
-        self.page = page
-        self.identity = identity
-        self.context = context
-        self.auth = auth
-        self.token_registry = token_registry
-        self.outbox = outbox
-        self.flusher = flusher
-        self.lifecycle = lifecycle
-        self.before_send = before_send
-        self.first_events = first_events
-        self.unwire = unwire
 
 
 class MasivoClient(Closing):

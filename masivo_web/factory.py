@@ -10,17 +10,18 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from . import page_parts
+from . import parts
 from .browser.context import EventContext, static_context
 from .browser.lifecycle import PageLifecycle
 from .browser.page import Page
-from .client import BeforeSend, ClientParts, MasivoClient, OnError
+from .client import MasivoClient
 from .engine.event_store import namespace_for
 from .engine.flusher import Flusher
 from .engine.outbox import Outbox
 from .engine.token_registry import TokenRegistry, shared_tokens
 from .engine.wire import Wire
 from .errors import MasivoConfigError
+from .parts import BeforeSend, ClientParts, OnError
 from .rules import api
 from .rules.config import Compression, EventRoute, Settings
 from .rules.http import Transport
@@ -132,7 +133,7 @@ def create_client(
         transport=default_transport() if transport is None else transport,
         clock=SystemClock() if clock is None else clock,
         random=_random.random if random is None else random,
-        page=page_parts.detected_page() if page is DETECT else page,
+        page=parts.detected_page() if page is DETECT else page,
         storage=storage,
         tokens=shared_tokens if tokens is None else tokens,
         on_error=on_error,
@@ -157,8 +158,8 @@ def build_client(
     namespace = namespace_for(settings.api_key, settings.api_base)
     given_storage = storage is not None
     if storage is None:
-        storage = page_parts.page_storage(page)  # None without a page, or with storage disabled
-    persistence = page_parts.persistence_for(
+        storage = parts.page_storage(page)  # None without a page, or with storage disabled
+    persistence = parts.persistence_for(
         page, storage, namespace, new_id(), clock, policy.stored_bounds
     )
 
@@ -179,7 +180,7 @@ def build_client(
         refused_backoff_s=policy.refused_key_backoff_s,
         floor_s=policy.authorize_floor_s,
         failure_backoff_s=policy.backoff_base_s,
-        cache=page_parts.tab_token(page, settings),
+        cache=parts.tab_token(page, settings),
         random=random,
     )
     outbox = Outbox(
@@ -195,7 +196,7 @@ def build_client(
     flusher = Flusher(outbox, manager, settings, policy, clock)
     outbox.on_change = flusher.wake  # a batch's end frees room, or schedules retries
     lifecycle = PageLifecycle(flusher.page_hidden, flusher.set_online, flusher.page_shown)
-    identity = page_parts.visitor(page, storage, namespace, shared=not given_storage)
+    identity = parts.visitor(page, storage, namespace, shared=not given_storage)
     context = EventContext(page, static_context(page), query_strings=settings.query_strings)
 
     def drop_for_opt_out() -> None:
@@ -209,7 +210,7 @@ def build_client(
     identity.opt_out_listeners.append(drop_for_opt_out)  # the visitor's, shared by the page
     first_events = None
     if page is not None and not identity.loaded:  # a worker before its page answered
-        first_events = page_parts.worker_first_events(page, identity, context, outbox, settings)
+        first_events = parts.worker_first_events(page, identity, context, outbox, settings)
     client = MasivoClient(
         settings,
         ClientParts(
@@ -233,7 +234,7 @@ def build_client(
         if page.link is not None:  # a worker: the page starts the page-hide flush
             page.link.add_planner(flusher)
             outbox.on_settled = page.link.changed  # the plan changes with each answer
-        page.when_ready(lambda: page_parts.start_in_page(page, flusher, manager, persistence))
+        page.when_ready(lambda: parts.start_in_page(page, flusher, manager, persistence))
     if _live_clients is not None:
         _live_clients.add(client)
     return client

@@ -30,19 +30,18 @@ from types import CodeType
 import page_source  # tools/, beside this file
 
 #: Folders (inside the wheel) a page never imports: the emulator, the tools that run from a
-#: checkout, and the CPython transports. Whole folders, so a new tool put in ``devtools/`` cannot
-#: leak into pages.
+#: checkout, the CPython transports and ``SyncClient`` (threads). Whole folders, so a new tool
+#: put in ``devtools/`` cannot leak into pages.
 EXCLUDED_FOLDERS = (
     "masivo_web/emulator/",
     "masivo_web/devtools/",
     "masivo_web/transports/cpython/",
+    "masivo_web/sync/",
 )
-#: The face's CPython-only entry points: the command line, the pytest plugin and
-#: ``SyncClient`` (threads).
+#: The face's CPython-only entry points: the command line and the pytest plugin.
 EXCLUDED_ENTRY_POINTS = (
     "masivo_web/__main__.py",
     "masivo_web/pytest_plugin.py",
-    "masivo_web/sync.py",
 )
 #: Paths (inside the wheel) a page never imports.
 EXCLUDED = EXCLUDED_FOLDERS + EXCLUDED_ENTRY_POINTS

@@ -34,13 +34,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import MasivoNetworkError
-from ..rules.http import Response
 from ..rules.ids import new_id
-from ..runtime.aio import Settable
 from ..runtime.host import ordered_dict
 from ..runtime.scheduling import end_of_task, report_exception, run_each
-from .main_thread import FILE_NAME, SOURCE, module_directory, request_message
+from .hide_plans import HidePlans, Planner
+from .main_thread import FILE_NAME, SOURCE, module_directory
 from .stand_ins import RelayStorage, WorkerDocument, WorkerNavigator, WorkerWindow
 
 logger = logging.getLogger("masivo_web")
@@ -78,11 +76,7 @@ class PageLink:
         self._soon: list[Callable[[], object]] = []
         self._task_end_posted = False
         self._changed = False
-        #: Objects with ``hide_plan()`` and ``started_elsewhere(...)``: the clients' flushers.
-        self._planners: list[Any] = []
-        self._plans: dict[int, list[tuple[Any, list[str], str, bool]]] = {}
-        self._plan_number = 0
-        self._answers: dict[tuple[int, int], Settable[Response]] = {}
+        self._plans = HidePlans()
         #: The page could not load the module (a CSP without data: scripts): no page to link
         #: to, so this worker's clients work alone (memory storage, their own sends).
         self.alone = False
@@ -146,14 +140,13 @@ class PageLink:
             self._changed = True
             self._post_task_end()
 
-    def add_planner(self, planner: Any) -> None:
+    def add_planner(self, planner: Planner) -> None:
         """Send ``planner``'s page-hide plan with every update (a client's flusher)."""
-        self._planners.append(planner)
+        self._plans.add(planner)
         self.changed()
 
-    def remove_planner(self, planner: Any) -> None:
-        if planner in self._planners:
-            self._planners.remove(planner)
+    def remove_planner(self, planner: Planner) -> None:
+        if self._plans.remove(planner):
             self.changed()
 
     # -- end of task: what changed goes to the page -----------------------------------------
@@ -180,27 +173,7 @@ class PageLink:
         if writes["session"]:
             message["session"] = writes["session"]
         self._writes = {"local": ordered_dict(), "session": ordered_dict()}
-        self._plan_number += 1
-        number = self._plan_number
-        requests: list[dict[str, Any]] = []
-        entries = []
-        handoff: dict[str, str | None] = {}
-        for planner in self._planners:
-            try:
-                plan = planner.hide_plan()
-                writes = planner.hand_off_writes([i for _, ids, _ in plan for i in ids])
-            except Exception as exc:
-                report_exception(exc, "masivo_web: planning the page-hide flush failed")
-                continue
-            for request, event_ids, token in plan:
-                requests.append(request_message(request))
-                entries.append((planner, event_ids, token, writes is not None))
-            handoff.update(writes or {})
-        message["plan"] = {"n": number, "requests": requests}
-        if handoff:  # applied by the page once every request started: not sent again
-            message["plan"]["handoff"] = handoff
-        self._plans = {n: plan for n, plan in self._plans.items() if n > number - 4}
-        self._plans[number] = entries
+        message["plan"] = self._plans.next()
         self._channel.postMessage(json.dumps(message))
 
     # -- what the page says -------------------------------------------------------------------
@@ -215,9 +188,10 @@ class PageLink:
                 self._state(message["page"], str(message.get("event", "")))
             elif kind == "fired":
                 started = [int(i) for i in message["started"]]
-                self._fired(int(message["plan"]), started, bool(message.get("handed")))
+                self._plans.fired(int(message["plan"]), started, bool(message.get("handed")))
+                self.changed()  # those events are no longer in the plan
             elif kind == "answer":
-                self._answer(message)
+                self._plans.answer(message)
             elif kind == "storage":
                 key, value = str(message["key"]), message.get("value")
                 if value is None:
@@ -256,33 +230,6 @@ class PageLink:
             self.window.dispatch(event)
         elif event == "visibilitychange":
             self.document.dispatch(event)
-
-    def _fired(self, number: int, started: list[int], handed: bool) -> None:
-        entries = self._plans.pop(number, [])
-        for index in started:
-            if index >= len(entries):
-                continue
-            planner, event_ids, token, writes = entries[index]
-            answer: Settable[Response] = Settable()
-            handed_off = handed and writes  # the page took their stored copies out
-            if planner.started_elsewhere(event_ids, token, answer.wait, handed_off=handed_off):
-                self._answers[(number, index)] = answer
-        self.changed()  # those events are no longer in the plan
-
-    def _answer(self, message: dict[str, Any]) -> None:
-        answer = self._answers.pop((int(message["plan"]), int(message["i"])), None)
-        if answer is None:
-            return
-        if "error" in message:
-            answer.set_error(
-                MasivoNetworkError(f"The page's request got no answer ({message['error']}).")
-            )
-            return
-        headers = {}
-        if message.get("retry_after") is not None:
-            headers["retry-after"] = str(message["retry_after"])
-        body = str(message.get("body") or "").encode("utf-8")
-        answer.set_value(Response(int(message["status"]), headers, body))
 
     def _install_failed(self, error: Any) -> None:
         """No module in the page: work alone, as a plain client, rather than wait for a page

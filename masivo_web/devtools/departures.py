@@ -22,120 +22,16 @@ do that (its events stay stored: nothing says its last requests arrived).
 from __future__ import annotations
 
 import json
-import statistics
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..emulator.server import EmulatorServer
+from .departure_scenarios import SCENARIOS, Outcome, Result, Scenario, table
 
 #: How long the departing page's requests may take to be stored ("on the page").
 ON_PAGE_WAIT_S = 3.0
 #: How long the page that comes back may take to send what was left ("after return").
 RETURN_WAIT_S = 20.0
-
-
-@dataclass(frozen=True)
-class Scenario:
-    """One way of leaving a page."""
-
-    name: str
-    leave: str  # "navigate", "close" or "reload"
-    events: int
-    later_page: bool
-    delay_ms: int = 0  # first page only: calls this long after create_client
-    failures_first: int = 0  # the batch route answers 503 this many times before the leave
-    options: str = ""  # extra create_client arguments, as Python source
-    #: Targets on the medians (None: measured, not a target).
-    on_page_target: int | None = None
-    after_return_target: int | None = None
-
-
-#: The scenarios ``make reliability`` measures (and the README's table shows). Targets: every
-#: event of a page left at once on a later page of the tab, or 300 ms after create_client on the
-#: first page, is stored before any later page of the site loads; every event that met two 503s
-#: is stored once the visitor comes back; none is stored twice where the service answered
-#: normally (every scenario without failures; with them, re-sending is the design).
-SCENARIOS = [
-    Scenario(
-        f"{how}, {where}",
-        leave,
-        30,
-        later,
-        delay_ms=delay,
-        on_page_target=target,
-        after_return_target=30,  # nothing lost, whichever page sends it
-    )
-    for later, where, delay, target in (
-        (False, "first page, calls at once", 0, None),
-        (False, "first page, calls 300 ms in", 300, 30),
-        (True, "later page", 0, 30),
-    )
-    for how, leave in (
-        ("navigate at once", "navigate"),
-        ("close the tab at once", "close"),
-        ("reload at once", "reload"),
-    )
-] + [
-    Scenario(
-        f"{how}, {where}",
-        "navigate",
-        events,
-        later,
-        delay_ms=0 if later else 300,
-        failures_first=failures,
-        options=options,
-        after_return_target=events,
-    )
-    for later, where in ((False, "first page, calls 300 ms in"), (True, "later page"))
-    for how, events, failures, options in (
-        ("503 twice, then navigate", 50, 2, ""),
-        ("500 calls, navigate at once", 500, 0, ""),
-        ("500 calls, gzip, navigate at once", 500, 0, "compression='gzip'"),
-    )
-]
-# The first page's "calls at once" leaves within the token's round trip: measured, no target.
-
-
-@dataclass
-class Outcome:
-    """The counts of one run of a scenario."""
-
-    sent: int
-    on_page: int
-    after_return: int
-    stored_twice: int
-    leave_after_ms: float = 0.0  # from create_client to the leave, in the page
-
-
-@dataclass
-class Result:
-    """A scenario's runs, summarised as medians with ranges."""
-
-    scenario: Scenario
-    runs: list[Outcome] = field(default_factory=list)
-
-    def median(self, name: str) -> float:
-        return float(statistics.median(getattr(run, name) for run in self.runs))
-
-    def missed(self) -> list[str]:
-        """The targets this scenario's medians miss (empty: all met)."""
-        missed = []
-        scenario = self.scenario
-        for name, target in (
-            ("on_page", scenario.on_page_target),
-            ("after_return", scenario.after_return_target),
-        ):
-            if target is not None and self.median(name) < target:
-                missed.append(f"{scenario.name}: {name} {self.median(name):g} < {target}")
-        if not scenario.failures_first and any(run.stored_twice for run in self.runs):
-            missed.append(f"{scenario.name}: events stored twice")
-        return missed
-
-    def span(self, name: str) -> str:
-        values = [getattr(run, name) for run in self.runs]
-        low, high = min(values), max(values)
-        return f"{self.median(name):g}" + (f" ({low:g}-{high:g})" if low != high else "")
 
 
 def client_code(emulator: EmulatorServer, options: str = "") -> str:
@@ -311,15 +207,29 @@ def token_window_ms(browser: Any, settings: Any, runs: int) -> list[float]:
     return windows
 
 
-def table(results: list[Result]) -> str:
-    """The README's table: medians, with the range in brackets when runs differ."""
-    lines = [
-        "| scenario | events | on the page | after return | stored twice |",
-        "|---|---|---|---|---|",
-    ]
-    for result in results:
-        lines.append(
-            f"| {result.scenario.name} | {result.scenario.events} | {result.span('on_page')} "
-            f"| {result.span('after_return')} | {result.span('stored_twice')} |"
-        )
-    return "\n".join(lines)
+def run_departures(runs: int) -> bool:
+    """Each way of leaving a page, ``runs`` times, in Chromium; prints the table and whether
+    every target was met."""
+    from playwright.sync_api import sync_playwright
+
+    from . import browser_settings
+
+    settings = browser_settings.load()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**settings.launch_options())
+        try:
+            results = run_all(browser, settings, runs)
+            windows = token_window_ms(browser, settings, runs)
+        finally:
+            browser.close()
+    print(f"\nLeaving a page (Chromium, median of {runs} runs, range in brackets):\n")
+    print(table(results))
+    low, high = min(windows), max(windows)
+    middle = sorted(windows)[len(windows) // 2]
+    print(
+        f"\nFirst page of a visit: the token is there {middle:.0f} ms ({low:.0f}-{high:.0f}) "
+        "after create_client; a page left before then leaves its events to the next page."
+    )
+    missed = [miss for result in results for miss in result.missed()]
+    print("MISSED: " + "; ".join(missed) if missed else "OK: every departure target met.")
+    return not missed

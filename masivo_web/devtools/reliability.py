@@ -24,13 +24,12 @@ import contextlib
 import logging
 import random
 import time
-from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
 from .. import DeliveryPolicy, create_client
 from ..emulator.server import EmulatorServer
 from .departures import client_code
+from .tally import Tally, report, tally
 
 #: Fault classes and the chaos kinds each injects into the batch route.
 FAULT_CLASSES: dict[str, tuple[str, ...]] = {
@@ -47,81 +46,10 @@ FAULT_CLASSES["all of the above"] = tuple(
 )
 #: Share of requests that suffer a fault.
 FAULT_PROBABILITY = 0.3
-#: The chaos kinds that store the events and lose the answer (a "slow" answer is processed
-#: after the client gave up): the SDK re-sends, so a service without de-duplication stores
-#: their events twice.
-LOST_ANSWER_KINDS = ("drop_after", "slow", "slow_after")
-
-
-@dataclass
-class Tally:
-    """What happened to the events of one fault class."""
-
-    fault_class: str
-    sent: int
-    stored_once: int
-    stored_twice: int
-    reported_failed: int
-    lost: int
-    injected: dict[str, int]
-    seconds: float
-    #: Most events one faulty request can make the SDK send again (the batch size; in
-    #: Chromium a page's events, twice: a page left after a failure keeps them stored).
-    per_fault: int = 25
-    #: Whether any fault may cause a re-send (pages left while the service failed), not only
-    #: the lost answers.
-    any_fault_resends: bool = False
-    #: Whether a fault may lose events: a page hands its events to a keepalive request while
-    #: the service answers normally, and that very request fails after the page is gone.
-    faults_may_lose: bool = False
-
-    @property
-    def lost_answers(self) -> int:
-        """Requests whose events were stored and whose answer never came back."""
-        return sum(self.injected.get(kind, 0) for kind in LOST_ANSWER_KINDS)
-
-    @property
-    def resend_bound(self) -> int:
-        """The most events that may be stored twice: none without a fault that explains it."""
-        faults = sum(self.injected.values()) if self.any_fault_resends else self.lost_answers
-        return faults * self.per_fault
-
-    @property
-    def loss_bound(self) -> int:
-        """The most events that may be lost: none, unless a handed-off request may fail."""
-        return sum(self.injected.values()) * self.per_fault if self.faults_may_lose else 0
-
-    @property
-    def ok(self) -> bool:
-        """Lost and stored twice only within what the faults explain."""
-        return self.lost <= self.loss_bound and self.stored_twice <= self.resend_bound
 
 
 #: Millisecond backoff for the run (the schedule itself is unit-tested).
 COMPRESSED_BACKOFF = DeliveryPolicy(backoff_base_s=0.02, backoff_cap_s=0.2, authorize_floor_s=0.05)
-
-
-def tally(
-    fault_class: str,
-    sent_ids: list[str],
-    emulator: EmulatorServer,
-    failed: int,
-    seconds: float,
-    chaos: dict[str, Any] | None = None,
-) -> Tally:
-    """Compare what was sent with what the emulator stored."""
-    stored = Counter(event["event_id"] for event in emulator.control.received_events())
-    chaos = chaos or emulator.control.chaos() or {}
-    return Tally(
-        fault_class=fault_class,
-        sent=len(sent_ids),
-        stored_once=sum(1 for event_id in sent_ids if stored[event_id] == 1),
-        stored_twice=sum(1 for count in stored.values() if count > 1),
-        reported_failed=failed,
-        lost=sum(1 for event_id in sent_ids if stored[event_id] == 0),
-        injected=dict(chaos.get("injected", {})),
-        seconds=seconds,
-    )
 
 
 async def _send_through_chaos(
@@ -286,33 +214,6 @@ def _run_pages(
         return row
 
 
-def report(rows: list[Tally], seed: int) -> str:
-    """A table of the tallies, and the seed to replay a failure."""
-    header = (
-        f"{'fault class':<46} {'sent':>6} {'stored once':>11} {'stored twice':>12} "
-        f"{'lost answers':>12} {'reported failed':>15} {'lost':>5} {'secs':>6}"
-    )
-    lines = [header, "-" * len(header)]
-    for row in rows:
-        lines.append(
-            f"{row.fault_class:<46} {row.sent:>6} {row.stored_once:>11} {row.stored_twice:>12} "
-            f"{row.lost_answers:>12} {row.reported_failed:>15} {row.lost:>5} "
-            f"{row.seconds:>6.1f}"
-        )
-    injected: Counter[str] = Counter()
-    for row in rows:
-        injected.update(row.injected)
-    lines.append(f"faults injected: {dict(sorted(injected.items()))}")
-    failing = [row.fault_class for row in rows if not row.ok]
-    if failing:
-        lines.append(f"FAILED for {failing}: replay with --seed {seed}")
-    else:
-        lines.append(
-            f"OK: lost and stored twice only within what the faults explain (seed {seed})."
-        )
-    return "\n".join(lines)
-
-
 def main(args: Any) -> int:
     """The ``reliability`` command."""
     ok = True
@@ -324,6 +225,8 @@ def main(args: Any) -> int:
         print(report(rows, args.seed))
         ok = all(row.ok for row in rows)
         if getattr(args, "departures", 0):
+            from .departures import run_departures
+
             ok = run_departures(args.departures) and ok
     field_events = getattr(args, "field", 0)
     if field_events:
@@ -332,31 +235,3 @@ def main(args: Any) -> int:
         print("\nField conditions (real processes; libfaketime for the device clock):\n")
         ok = field.main(field_events, getattr(args, "field_seconds", 10.0)) and ok
     return 0 if ok else 1
-
-
-def run_departures(runs: int) -> bool:
-    """Each way of leaving a page, ``runs`` times, in Chromium; prints the table and whether
-    every target was met."""
-    from playwright.sync_api import sync_playwright
-
-    from . import browser_settings, departures
-
-    settings = browser_settings.load()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(**settings.launch_options())
-        try:
-            results = departures.run_all(browser, settings, runs)
-            windows = departures.token_window_ms(browser, settings, runs)
-        finally:
-            browser.close()
-    print(f"\nLeaving a page (Chromium, median of {runs} runs, range in brackets):\n")
-    print(departures.table(results))
-    low, high = min(windows), max(windows)
-    middle = sorted(windows)[len(windows) // 2]
-    print(
-        f"\nFirst page of a visit: the token is there {middle:.0f} ms ({low:.0f}-{high:.0f}) "
-        "after create_client; a page left before then leaves its events to the next page."
-    )
-    missed = [miss for result in results for miss in result.missed()]
-    print("MISSED: " + "; ".join(missed) if missed else "OK: every departure target met.")
-    return not missed

@@ -17,7 +17,7 @@ from ..rules.events import PreparedEvent
 from ..rules.http import Request, Response
 from ..rules.policy import DeliveryPolicy
 from ..rules.results import Delivery
-from ..runtime.aio import Wakeup, cancel, first_of, spawn
+from ..runtime.aio import Wakeup, cancel, spawn
 from ..runtime.clock import Clock
 from ..runtime.interpreter import IS_BROWSER
 from ..runtime.scheduling import loop_running, next_turn, running_loop
@@ -29,10 +29,6 @@ from .persistence import Persistence
 from .wire import Batch
 
 logger = logging.getLogger("masivo_web")
-
-#: When the event loop ends under a client nobody closed (a server's shutdown, the end of
-#: ``asyncio.run``), it sends what it holds for at most this long before letting the loop end.
-LAST_CHANCE_S = 5.0
 
 
 class Flusher:
@@ -213,42 +209,10 @@ class Flusher:
             # is still time to send what a client nobody closed holds. (Not in a page: its loop
             # never ends; the page-hide flush is its last chance.)
             if not self._closed and not IS_BROWSER and self._outbox.unsettled():
-                await self._last_chance()
+                from .last_chance import last_chance  # CPython only: not at a page's import
+
+                await last_chance(self._outbox, self._path, self._clock, lambda: self._closed)
             raise
-
-    async def _last_chance(self) -> None:
-        outbox = self._outbox
-        logger.warning(
-            "masivo_web: the event loop is ending and a client that was never closed holds %d "
-            "event(s): sending them now (at most %g s). Close the client in your app's shutdown "
-            "(a FastAPI lifespan, `async with`, or `await masivo.close()`).",
-            len(outbox.unsettled()),
-            LAST_CHANCE_S,
-        )
-        deadline = self._clock.monotonic() + LAST_CHANCE_S
-
-        async def send_all() -> None:
-            while outbox.unsettled() and not self._closed:
-                # Everything queued is due now; batches whose tasks were cancelled with this
-                # one come back to the queue, due at once. An event waiting for its retry
-                # backoff still waits for it (no retry storm at the end).
-                outbox.queue.request_flush()
-                batches = outbox.take(self._clock.monotonic())
-                if not batches:
-                    await self._clock.sleep(0.01)
-                for batch in batches:
-                    await self._path.walk(batch)
-
-        try:
-            left = deadline - self._clock.monotonic()
-            await first_of(send_all, lambda: self._clock.sleep(left))
-        except Exception:  # the loop is ending: say what was lost, never raise from here
-            logger.exception("masivo_web: sending at the end of the event loop failed")
-        unsent = len(outbox.unsettled())
-        if unsent:
-            logger.warning(
-                "masivo_web: %d event(s) were not sent before the event loop ended.", unsent
-            )
 
     async def _follow_the_queue(self, wakeup: Wakeup) -> None:
         outbox = self._outbox

@@ -10,7 +10,7 @@ the caller's dict cannot leak in.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from .._record import Record
@@ -18,6 +18,7 @@ from ..errors import MasivoValidationError, short_repr
 from ..runtime.interpreter import MAPPINGS
 from .encoding import MAX_EVENT_BYTES, MAX_NESTING_DEPTH, serialise
 from .ids import format_timestamp, new_id
+from .issued_at import CLOCK_SKEW_ALLOWANCE, MAX_EVENT_AGE, checked_issued_at
 
 __all__ = [
     "CLOCK_SKEW_ALLOWANCE",
@@ -33,10 +34,6 @@ __all__ = [
 RESERVED_EVENT_TYPES = frozenset(
     {"PURCHASE", "ABANDONED_CART", "BIRTHDAY", "REGISTRATION", "TIER_ADJUSTMENT"}
 )
-#: Masivo accepts ``issued_at`` from the last 72 hours only.
-MAX_EVENT_AGE = timedelta(hours=72)
-#: Client clocks drift: a timestamp this far "in the future" is still accepted (as by the emulator).
-CLOCK_SKEW_ALLOWANCE = timedelta(minutes=5)
 
 _NUMBER = (int, float)
 
@@ -135,7 +132,7 @@ def prepare_event(
             stamped = now_epoch
     else:
         now = None if provisional else datetime.fromtimestamp(now_epoch, timezone.utc)
-        merged["issued_at"] = _normalise_issued_at(merged["issued_at"], now)
+        merged["issued_at"] = checked_issued_at(merged["issued_at"], now)
 
     if context_json is not None and "context" not in merged:
         text, size = serialise(merged, context_json)
@@ -267,44 +264,6 @@ def _looks_like_uuid(value: object) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _normalise_issued_at(value: object, now: datetime | None) -> str:
-    """The ``issued_at`` given, checked and in Masivo's form; checked against the service's
-    time ``now`` when it is known."""
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, str):
-        try:
-            # "Z" spelled out: MicroPython's fromisoformat refuses the suffix.
-            moment = datetime.fromisoformat(value[:-1] + "+00:00" if value[-1:] in "zZ" else value)
-        except ValueError:
-            raise MasivoValidationError(
-                "'issued_at' must be ISO-8601 such as '2026-11-23T05:01:31.000Z'; got "
-                f"{short_repr(value)}."
-            ) from None
-    else:
-        raise MasivoValidationError(
-            "'issued_at' must be a timezone-aware datetime or an ISO-8601 string; got "
-            f"{short_repr(value)}."
-        )
-    if moment.tzinfo is None:
-        raise MasivoValidationError(
-            f"'issued_at' {short_repr(value)} has no timezone; give one (e.g. '...Z' or "
-            "tzinfo=UTC) so the moment is unambiguous."
-        )
-    if now is None:
-        return format_timestamp(moment.timestamp())
-    if moment > now + CLOCK_SKEW_ALLOWANCE:
-        raise MasivoValidationError(
-            f"'issued_at' {short_repr(value)} is in the future; Masivo rejects it."
-        )
-    if moment < now - MAX_EVENT_AGE:
-        raise MasivoValidationError(
-            f"'issued_at' {short_repr(value)} is older than 72 hours; Masivo only accepts recent "
-            "events."
-        )
-    return format_timestamp(moment.timestamp())
 
 
 def as_dict(name: str, value: object) -> dict[str, Any]:

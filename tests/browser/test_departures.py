@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Browser
 
-from masivo_web.devtools.departures import SCENARIOS, run_scenario
+from masivo_web.devtools.departure_scenarios import SCENARIOS
+from masivo_web.devtools.departures import run_scenario
 from masivo_web.emulator import EmulatorServer
 from masivo_web.emulator.static import StaticServer
 from tests.browser.conftest import SETTINGS

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from playwright.sync_api import Browser
 
-from masivo_web.devtools.reliability import report, run_chromium
+from masivo_web.devtools.reliability import run_chromium
+from masivo_web.devtools.tally import report
 
 
 def test_reloads_in_the_middle_of_flushes_lose_only_what_faults_explain(browser: Browser) -> None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from masivo_web.devtools.reliability import FAULT_CLASSES, LOST_ANSWER_KINDS, report, run_cpython
+from masivo_web.devtools.reliability import FAULT_CLASSES, run_cpython
+from masivo_web.devtools.tally import LOST_ANSWER_KINDS, report
 
 pytestmark = pytest.mark.emulator
 

@@ -206,7 +206,7 @@ async def check_a_worker_is_said_once_not_taken_for_a_server():
     import logging
 
     import masivo_web.factory
-    import masivo_web.page_parts
+    import masivo_web.parts
 
     said = []
 
@@ -217,7 +217,7 @@ async def check_a_worker_is_said_once_not_taken_for_a_server():
     capture = Capture()
     capture.setFormatter(logging.Formatter("%(message)s"))
     logging.getLogger("masivo_web").addHandler(capture)
-    masivo_web.page_parts._worker_warned = False  # this interpreter may have said it already
+    masivo_web.parts._worker_warned = False  # this interpreter may have said it already
     fakebrowser.pretendWorker(True)
     try:
         for _ in range(2):

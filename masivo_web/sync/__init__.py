@@ -20,9 +20,6 @@ without a bound: one that cannot complete raises :class:`MasivoError` saying why
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import contextlib
 import logging
 import threading
 import weakref
@@ -30,54 +27,18 @@ from collections.abc import Callable, Coroutine, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
 
-from .client import MasivoClient
-from .errors import MasivoConfigError, MasivoError
-from .factory import create_client
-from .rules.results import CloseResult, Delivery, SendEventResult
-from .runtime.host import after_fork, at_exit
-from .runtime.interpreter import IS_BROWSER
+from ..client import MasivoClient
+from ..errors import MasivoConfigError, MasivoError
+from ..factory import create_client
+from ..rules.results import CloseResult, Delivery
+from ..runtime.host import after_fork, at_exit
+from ..runtime.interpreter import IS_BROWSER
+from .loop_thread import CALL_BOUND_S, DeliveryFuture, LoopThread
 
 T = TypeVar("T")
 logger = logging.getLogger("masivo_web")
 
-#: The longest a call that only queues or reads (not ``flush``/``close``, which take a timeout)
-#: may wait for the loop thread before it raises: it normally answers within milliseconds.
-CALL_BOUND_S = 30.0
-#: How often a waiting call checks that the loop thread is still alive.
-_LIVENESS_CHECK_S = 0.5
-
-
-class DeliveryFuture(concurrent.futures.Future[SendEventResult]):
-    """What ``SyncClient.send_analytics_event`` returns: ``result(timeout)`` blocks until Masivo
-    answered for the event (sending its batch at once rather than at the batch timers) and
-    gives a :class:`SendEventResult`, or raises the :class:`MasivoError` that ended it.
-
-    Not waiting is fine: the event is sent with its batch, and a failure goes to ``on_error``.
-    """
-
-    def __init__(self, event_id: str, claim: Callable[[], None]) -> None:
-        super().__init__()
-        #: The id the SDK gave the event (the same on every retry).
-        self.event_id = event_id
-        self._claim = claim
-
-    def result(self, timeout: float | None = None) -> SendEventResult:
-        """The answer for the event, waiting at most ``timeout`` seconds."""
-        if not self.done():
-            self._claim()
-        return super().result(timeout)
-
-    def exception(self, timeout: float | None = None) -> BaseException | None:
-        """The error that ended the event (None once delivered), waiting at most ``timeout``."""
-        if not self.done():
-            self._claim()
-        return super().exception(timeout)
-
-    def _settle(self, delivery: Delivery) -> None:
-        if delivery.error is not None:
-            self.set_exception(delivery.error)
-        elif delivery.value is not None:
-            self.set_result(delivery.value)
+__all__ = ["DeliveryFuture", "SyncClient"]
 
 
 class SyncClient:
@@ -103,11 +64,7 @@ class SyncClient:
 
     def _start(self) -> None:
         """A loop thread and a client on it (at creation, and in a forked child)."""
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="masivo-web-sync", daemon=True
-        )
-        self._thread.start()
+        self._thread = LoopThread()
         try:
             self._client: MasivoClient = self._call(self._create(self._api_key, self._options))
         except BaseException:
@@ -115,12 +72,11 @@ class SyncClient:
             raise
 
     def _left_in_parent(self) -> None:
-        """In a forked child: the loop thread stayed in the parent (its lock may be held for
-        ever): the next call starts a new one. The parent's loop is left alone, never closed
-        here (that would touch what the parent still runs)."""
+        """In a forked child: the loop thread stayed in the parent: the next call starts a
+        new one."""
         self._forked = True
         self._restart_lock = threading.Lock()
-        _abandoned.append(self._loop)  # never collected: its finaliser would warn
+        self._thread.abandon()
 
     def _restart_if_forked(self) -> None:
         with self._restart_lock:
@@ -158,10 +114,10 @@ class SyncClient:
             delivery = call()
 
             def claim() -> None:  # someone waits: theirs, not on_error's, and sent now
-                self._loop.call_soon_threadsafe(delivery.awaited)
+                self._thread.loop.call_soon_threadsafe(delivery.awaited)
 
             future = DeliveryFuture(delivery.event_id, claim)
-            delivery.on_settled(future._settle)
+            delivery.on_settled(future.settle)
             return future
 
         return self._call(queue())
@@ -280,57 +236,22 @@ class SyncClient:
         return self._call(call())
 
     def _call(self, coroutine: Coroutine[Any, Any, T], bound_s: float = CALL_BOUND_S) -> T:
-        future = self._submit(coroutine)
-        try:
-            return self._wait(future, bound_s)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise MasivoError(
-                f"The SyncClient's loop thread did not answer within {bound_s:g} s (it is "
-                "blocked: a callback such as on_error or before_send that blocks, or a "
-                "deadlock). The call was abandoned."
-            ) from None
+        return self._thread.call(self._checked(coroutine), bound_s)
 
     def _call_within(
         self, coroutine: Coroutine[Any, Any, T], timeout_s: float | None, on_timeout: T
     ) -> T:
-        future = self._submit(coroutine)
-        try:
-            return self._wait(future, timeout_s)
-        except concurrent.futures.TimeoutError:
-            future.cancel()  # stops the waiting only: the sending goes on
-            return on_timeout
+        return self._thread.call_within(self._checked(coroutine), timeout_s, on_timeout)
 
-    def _submit(self, coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+    def _checked(self, coroutine: Coroutine[Any, Any, T]) -> Coroutine[Any, Any, T]:
+        """``coroutine``, once this client may run it: a forked child's first call starts a
+        new loop thread; a closed client refuses."""
         if self._forked:
             self._restart_if_forked()
         if self._closed:
             coroutine.close()
             raise MasivoConfigError("This SyncClient was closed; create a new one.")
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
-
-    def _wait(self, future: concurrent.futures.Future[T], timeout_s: float | None) -> T:
-        """``future``'s result within ``timeout_s`` (None: no limit), raising MasivoError at
-        once if the loop thread is gone (nothing would ever answer)."""
-        waited = 0.0
-        while True:
-            step = (
-                _LIVENESS_CHECK_S
-                if timeout_s is None
-                else min(_LIVENESS_CHECK_S, timeout_s - waited)
-            )
-            try:
-                return future.result(max(0.0, step))
-            except concurrent.futures.TimeoutError:
-                waited += step
-                if not self._thread.is_alive():
-                    future.cancel()
-                    raise MasivoError(
-                        "The SyncClient's loop thread is not running (the process was forked "
-                        "or is shutting down); the call cannot complete."
-                    ) from None
-                if timeout_s is not None and waited >= timeout_s:
-                    raise
+        return coroutine
 
     def _stop(self) -> None:
         """Stop the loop thread quietly: the client's tasks end before the loop does."""
@@ -338,31 +259,14 @@ class SyncClient:
             return
         self._closed = True
         _open_clients.discard(self)
-        if self._thread.is_alive():
-            drained = asyncio.run_coroutine_threadsafe(_cancel_the_rest(), self._loop)
-            with contextlib.suppress(concurrent.futures.TimeoutError, RuntimeError):
-                drained.result(5)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=5)
-        if not self._loop.is_running():
-            self._loop.close()
+        self._thread.stop()
 
     def _unsettled(self) -> int:
         return self._do(lambda: self._client.pending_events)
 
 
-async def _cancel_the_rest() -> None:
-    current = asyncio.current_task()
-    rest = [task for task in asyncio.all_tasks() if task is not current]
-    for task in rest:
-        task.cancel()
-    await asyncio.gather(*rest, return_exceptions=True)
-
-
 #: SyncClients not closed yet: each flushes at interpreter exit.
 _open_clients: weakref.WeakSet[SyncClient] = weakref.WeakSet()
-#: The loops of SyncClients made before a fork, in the child: kept, never closed or collected.
-_abandoned: list[asyncio.AbstractEventLoop] = []
 
 
 def _forked() -> None:

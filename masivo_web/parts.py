@@ -1,4 +1,5 @@
-"""What ``create_client`` builds for a page, apart from the rest of the composition root: the
+"""What a client is made of (:class:`ClientParts`, built and wired by ``create_client``), and
+what ``create_client`` builds for a page, apart from the rest of the composition root: the
 page it runs in (a worker outside PyScript says once that it has none), the page's storage and
 the write-ahead persistence in it, the site's visitor shared by the page's clients, the tab's
 kept token, and what a page's client starts once the page's storage can be read."""
@@ -6,8 +7,10 @@ kept token, and what a page's client starts once the page's storage can be read.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
+from ._record import Record
 from .browser.context import EventContext, page_fields
 from .browser.current import current_page
 from .browser.liveness import liveness_for
@@ -18,6 +21,7 @@ from .engine.flusher import Flusher
 from .engine.identity import Identity
 from .engine.outbox import Outbox
 from .engine.persistence import Persistence
+from .errors import MasivoError
 from .rules.config import Settings
 from .rules.ports import Storage
 from .rules.token_state import TabToken
@@ -27,8 +31,63 @@ from .runtime.scheduling import loop_running, next_turn
 
 if TYPE_CHECKING:
     from .browser.first_events import FirstEvents
+    from .browser.lifecycle import PageLifecycle
+    from .engine.token_registry import TokenRegistry
 
 logger = logging.getLogger("masivo_web")
+
+#: ``before_send(event) -> event | None``: change an event, or return None to drop it.
+BeforeSend = Callable[[dict[str, Any]], dict[str, Any] | None]
+#: ``on_error(error, event_id)``: a failure nobody awaited.
+OnError = Callable[[MasivoError, str], None]
+
+
+class ClientParts(Record):
+    """What a client is made of, built and wired by ``create_client`` (the composition root):
+    the page, visitor, context, token manager, outbox, flusher and page lifecycle; a worker's
+    ``first_events`` (until its page answers); and ``unwire``, which undoes the subscriptions
+    the root made for this client (called when it is destroyed)."""
+
+    __slots__ = (
+        "auth",
+        "before_send",
+        "context",
+        "first_events",
+        "flusher",
+        "identity",
+        "lifecycle",
+        "outbox",
+        "page",
+        "token_registry",
+        "unwire",
+    )
+
+    def __init__(
+        self,
+        *,
+        page: Page | None,
+        identity: Identity,
+        context: EventContext,
+        auth: AuthManager,
+        token_registry: TokenRegistry,
+        outbox: Outbox,
+        flusher: Flusher,
+        lifecycle: PageLifecycle,
+        before_send: BeforeSend | None,
+        first_events: FirstEvents | None = None,
+        unwire: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.page = page
+        self.identity = identity
+        self.context = context
+        self.auth = auth
+        self.token_registry = token_registry
+        self.outbox = outbox
+        self.flusher = flusher
+        self.lifecycle = lifecycle
+        self.before_send = before_send
+        self.first_events = first_events
+        self.unwire = unwire
 
 
 def start_in_page(
