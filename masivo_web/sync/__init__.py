@@ -236,16 +236,17 @@ class SyncClient:
         return self._call(call())
 
     def _call(self, coroutine: Coroutine[Any, Any, T], bound_s: float = CALL_BOUND_S) -> T:
-        return self._thread.call(self._checked(coroutine), bound_s)
+        checked = self._checked(coroutine)  # first: it may start a new thread (a fork)
+        return self._thread.call(checked, bound_s)
 
     def _call_within(
         self, coroutine: Coroutine[Any, Any, T], timeout_s: float | None, on_timeout: T
     ) -> T:
-        return self._thread.call_within(self._checked(coroutine), timeout_s, on_timeout)
+        checked = self._checked(coroutine)  # first: it may start a new thread (a fork)
+        return self._thread.call_within(checked, timeout_s, on_timeout)
 
     def _checked(self, coroutine: Coroutine[Any, Any, T]) -> Coroutine[Any, Any, T]:
-        """``coroutine``, once this client may run it: a forked child's first call starts a
-        new loop thread; a closed client refuses."""
+        """``coroutine``, if this client may run it (in a forked child, on a new thread)."""
         if self._forked:
             self._restart_if_forked()
         if self._closed:
