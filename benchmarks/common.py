@@ -60,6 +60,10 @@ PYSCRIPT_PAGE = "masivo-pyscript.html"
 PRECOMPILED = "masivo_web, precompiled"
 MICROPYTHON = "masivo_web, MicroPython"
 MICROPYTHON_MPY = "masivo_web, MicroPython .mpy"
+#: The same pages with the SDK's wheel in PyScript's ``packages`` instead of its archive in
+#: ``files`` (what the README's snippet gave before): the cost of installing a wheel.
+PYSCRIPT_PACKAGES = "masivo_web, PyScript, wheel in packages"
+MICROPYTHON_PACKAGES = "masivo_web, MicroPython, wheel in packages"
 #: The same page after ``gc.threshold(1 MiB)``: see docs/runtimes.md.
 MICROPYTHON_GC = "masivo_web, MicroPython, gc.threshold 1 MiB"
 VARIANTS = [
@@ -79,6 +83,14 @@ VARIANTS = [
         MICROPYTHON_GC,
         PYSCRIPT_PAGE,
         {"type": "mpy", "gc": str(1 << 20)},
+        masivo=True,
+        clock_timed=True,
+    ),
+    Variant(PYSCRIPT_PACKAGES, PYSCRIPT_PAGE, {"ship": "packages"}, masivo=True),
+    Variant(
+        MICROPYTHON_PACKAGES,
+        PYSCRIPT_PAGE,
+        {"type": "mpy", "ship": "packages"},
         masivo=True,
         clock_timed=True,
     ),

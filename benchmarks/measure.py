@@ -171,14 +171,14 @@ def wait_for_events(
 
 
 def sdk_download_bytes(paths: list[str]) -> int:
-    """What the page downloads for the SDK, gzip -9 (our wheel is a zip already: as is)."""
+    """What the page downloads for the SDK, gzip -9 (our archives are compressed: as they are)."""
     return sum(_download_bytes(path) for path in paths)
 
 
 @functools.cache
 def _download_bytes(path: str) -> int:
     data = (ROOT / path.lstrip("/")).read_bytes()
-    compressed = path.endswith((".whl", ".zip"))  # archives: already compressed, counted as is
+    compressed = path.endswith((".whl", ".zip", ".gz"))  # archives: compressed, counted as is
     return len(data) if compressed else len(gzip.compress(data, 9))
 
 

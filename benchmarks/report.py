@@ -75,13 +75,17 @@ def write_report(
         "(`benchmarks/sink.py`). Every request URL of every page is checked to be loopback; every "
         "event is checked to have arrived.",
         "- masivo_web with its defaults: write-ahead storage and context on, batches of 100; in "
-        "a Pyodide page (`loadPyodide`, micropip), the same with `compression='gzip'`, and as "
-        'a PyScript page loads it (`<script type="py">` with the wheel in `packages`; the '
+        "a Pyodide page (`loadPyodide`, the SDK's page archive unpacked into the working "
+        "folder), the same with `compression='gzip'`, and as a PyScript page loads it "
+        '(`<script type="py">` with the archive in `files`, as the README\'s snippet; the '
         "page's handlers call Python through proxies; PyScript's own files count as runtime), "
-        "and in a Pyodide page again from the precompiled wheel (the modules compiled to "
-        "bytecode by Pyodide's Python: the optional `cp314` wheel, larger, imported without "
-        'compiling). And in PyScript\'s MicroPython (`<script type="mpy">`, the same wheel; '
-        "again with the `.mpy` wheel): its calls are timed by the page's clock around each "
+        "and in a Pyodide page again from the precompiled build (the modules compiled to "
+        "bytecode by Pyodide's Python: the optional `cp314` archive, larger, imported without "
+        'compiling). And in PyScript\'s MicroPython (`<script type="mpy">`, the same archive; '
+        "again with the `.mpy` build). The two `wheel in packages` rows are the PyScript pages "
+        "with the wheel in `packages` instead (what the snippet gave before the archive: "
+        "micropip on Pyodide, PyScript's zip reader on MicroPython). MicroPython's calls are "
+        "timed by the page's clock around each "
         "block, not by a trace, because tracing slows MicroPython's JS trampolines (every "
         "setjmp) about four times. "
         "posthog-js with its defaults (localStorage+cookie persistence, request batching, gzip) "
@@ -102,14 +106,14 @@ def write_report(
         "compression, the request, the answer, the SDK's timers).",
         "- First event: sent right after the SDK is ready by the quickest means each offers "
         "(masivo_web: awaiting the call, which sends at once; posthog-js: `send_instantly`; "
-        'Segment has none: its batch timer, 5 s). "Ready" for masivo_web is Pyodide booted '
-        "and the wheel installed, before `import masivo_web`.",
+        'Segment has none: its batch timer, 5 s). "Ready" for masivo_web is the interpreter '
+        "booted and the SDK unpacked (or installed), before `import masivo_web`.",
         "- Requests and bytes: every request the server received during the page's life "
         "(authorize, preflights, events), per 1,000 events received.",
-        "- Download: the files the page fetched for the SDK, gzip -9 (the wheel as is: it is "
-        "a zip). masivo_web also needs Pyodide, which the page loads first and which is far "
-        "larger than any SDK: its size is in the last table, and its boot is in the time from "
-        "navigation start to the first acknowledged event.",
+        "- Download: the files the page fetched for the SDK, gzip -9 (archives and wheels as "
+        "they are: compressed already). masivo_web also needs Pyodide, which the page loads "
+        "first and which is far larger than any SDK: its size is in the last table, and its "
+        "boot is in the time from navigation start to the first acknowledged event.",
         "- Pages whose renderer crashed and were measured again: "
         + ("; ".join(crashes) if crashes else "none")
         + ".",
@@ -132,7 +136,7 @@ def write_report(
             lines += ["", f"Target for masivo_web: ≤ {fmt.format(target)}: {verdict}."]
         lines.append("")
     import_rows = []
-    for variant, label in (("masivo_web", "source wheel"), (PRECOMPILED, "precompiled wheel")):
+    for variant, label in (("masivo_web", "source archive"), (PRECOMPILED, "precompiled archive")):
         if variant in results:
             imports = [run["import_ms"] for run in results[variant]]
             median = statistics.median(imports)
@@ -277,7 +281,7 @@ def micropython_section(results: dict[str, list[dict[str, Any]]], peers: list[st
         '## MicroPython (`<script type="mpy">`)',
         "",
         f"Values for {', '.join(variants)}, in that order (medians of the runs above); "
-        "met or not is said of the first (the default page: source wheel, PyScript's GC "
+        "met or not is said of the first (the default page: source archive, PyScript's GC "
         "settings). "
         f"MicroPython and PyScript download {runtime:,.0f} bytes (gzip or as shipped) before "
         "the SDK.",

@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.set_defaults(handler=_demo)
     pack = commands.add_parser(
         "bundle",
-        help="copy PyScript, the interpreter(s) and the page wheel into a folder to serve",
+        help="copy PyScript, the interpreter(s) and the SDK's page archive into a folder to serve",
         formatter_class=shown,
     )
     pack.add_argument("dest", help="the folder to write (its vendor/ and masivo-snippet.html)")
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     pack.add_argument(
         "--precompiled",
         action="store_true",
-        help="the precompiled wheels (Pyodide 314 bytecode, MicroPython .mpy): faster import",
+        help="the precompiled archives (Pyodide 314 bytecode, MicroPython .mpy): faster import",
     )
     pack.set_defaults(handler=_bundle)
     proof = commands.add_parser(

@@ -14,7 +14,8 @@ Into ``static/vendor/`` (git-ignored):
   ``latest`` tag lags), ``micropython.mjs`` and ``micropython.wasm``.
 - ``wheels/``: the masivo_web wheel for pages (``tools/browser_wheel.py``), rebuilt from the
   working tree on every run, the same compiled to bytecode for Pyodide's Python
-  (``tools/pyodide_node/precompile_wheel.mjs``) and to ``.mpy`` for MicroPython (``mpy-cross``);
+  (``tools/pyodide_node/precompile_wheel.mjs``) and to ``.mpy`` for MicroPython (``mpy-cross``),
+  and each of the three as the ``.tar.gz`` archive pages ship through PyScript's ``files``;
   the full wheel goes to ``dist/``.
 """
 
@@ -185,7 +186,8 @@ def masivo_wheel() -> Path:
     """The full wheel (as on PyPI) in dist/, and the page's wheel built from it in vendor."""
     target = VENDOR / "wheels"
     target.mkdir(parents=True, exist_ok=True)
-    for old in [*target.glob("masivo_web-*.whl"), *DIST.glob("masivo_web-*.whl")]:
+    olds = [*target.glob("masivo_web-*.whl"), *target.glob("masivo_web-*.tar.gz")]
+    for old in [*olds, *DIST.glob("masivo_web-*.whl")]:
         old.unlink()
     DIST.mkdir(exist_ok=True)
     run(
@@ -208,11 +210,12 @@ def masivo_wheel() -> Path:
     from masivo_web.browser.main_thread import FILE_NAME, module_file
 
     (target / FILE_NAME).write_text(module_file())
-    # Pages read the current wheels' names from here instead of hard-coding the version.
+    # What pages load: each build as one archive, shipped through PyScript's `files`.
+    built = {"wheel": wheel, "precompiled": precompiled, "mpy": micropython_wheel}
+    archives = {kind: browser_wheel.archive(path, target).name for kind, path in built.items()}
+    # Pages read the current names from here instead of hard-coding the version.
     (target / "latest.json").write_text(
-        json.dumps(
-            {"wheel": wheel.name, "precompiled": precompiled.name, "mpy": micropython_wheel.name}
-        )
+        json.dumps({**{kind: path.name for kind, path in built.items()}, "archives": archives})
     )
     return wheel
 

@@ -191,6 +191,47 @@ def precompile_mpy(page_wheel: Path, target_dir: Path) -> Path:
     return target
 
 
+def archive(wheel: Path, target_dir: Path) -> Path:
+    """``wheel``'s package as one ``.tar.gz`` a page ships through PyScript's ``files``
+    (``{"<url>.tar.gz": "./*"}``: unpacked into the interpreter's working folder, which is on
+    ``sys.path``), instead of ``packages``.
+
+    One compressed stream for the whole package, where a wheel compresses each file alone and
+    pays a header and a central-directory entry per file: about a third smaller. And nothing to
+    install: Pyodide needs no micropip, MicroPython no zip reader (PyScript fetches one, about
+    70 KB, to unpack any ``.whl``). Plain ustar (MicroPython's ``tarfile`` reads no pax headers),
+    folders before their files (PyScript's unpacker makes one folder level at a time), fixed
+    dates and owners: the same input gives the same bytes.
+    """
+    import gzip
+    import io
+    import tarfile
+
+    flavour = wheel.name.rsplit("-", 3)[-3]  # "py3", "cp314" or "mpy63"
+    distribution, version = wheel.name.split("-")[:2]
+    suffix = "" if flavour == "py3" else f"-{flavour}"
+    target = target_dir / f"{distribution}-{version}{suffix}.tar.gz"
+    with zipfile.ZipFile(wheel) as source:
+        names = sorted(name for name in source.namelist() if ".dist-info/" not in name)
+        folders = sorted({name.rsplit("/", 1)[0] + "/" for name in names if "/" in name})
+        folders = sorted(
+            {"/".join(f.split("/")[: i + 1]) + "/" for f in folders for i in range(f.count("/"))}
+        )
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+            for folder in folders:
+                info = tarfile.TarInfo(folder.rstrip("/"))
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                tar.addfile(info)
+            for name in names:
+                data = source.read(name)
+                info = tarfile.TarInfo(name)
+                info.size, info.mode = len(data), 0o644
+                tar.addfile(info, io.BytesIO(data))
+    target.write_bytes(gzip.compress(buffer.getvalue(), compresslevel=9, mtime=0))
+    return target
+
+
 def without_columns(code: CodeType) -> CodeType:
     """``code`` (and the code objects in it) with line numbers but no column ranges in its
     location table: tracebacks and logging keep their line numbers, and the wheel loses the

@@ -29,7 +29,7 @@ import binascii
 from typing import Any
 
 from ..rules.http import Request
-from ..runtime.jsbridge import pyscript_packages
+from ..runtime.jsbridge import pyscript_sources
 
 #: The module as a file of its own, served beside the page wheel (``python -m masivo_web
 #: bundle`` writes it), so a Content-Security-Policy with ``script-src 'self'`` and no
@@ -159,11 +159,11 @@ post({ t: "hello", local: dump(area("local")), session: dump(area("session")), p
 
 
 def module_directory() -> str:
-    """Where the page module file is: beside the masivo_web wheel PyScript's config names,
-    when that is an absolute URL (Pyodide's config has them resolved); else the bundle's layout,
-    ``vendor/wheels/`` beside ``vendor/pyscript/``, relative to PyScript's own module (which
-    imports it)."""
-    for entry in pyscript_packages():
+    """Where the page module file is: beside the masivo_web archive or wheel PyScript's config
+    names, when that is an absolute URL (Pyodide's config has them resolved); else the bundle's
+    layout, ``vendor/wheels/`` beside ``vendor/pyscript/``, relative to PyScript's own module
+    (which imports it)."""
+    for entry in pyscript_sources():
         directory, _, wheel = entry.rpartition("/")
         if wheel.startswith("masivo_web-") and "://" in directory:
             return directory + "/"

@@ -1,5 +1,6 @@
 """``python -m masivo_web bundle DEST``: a folder ready to serve from your own site, with what
-a PyScript page needs for masivo_web: PyScript, the interpreter(s), the page wheel.
+a PyScript page needs for masivo_web: PyScript, the interpreter(s) and the SDK as one archive
+(shipped through PyScript's ``files``: no micropip, no zip reader, one download).
 
 Copied from a checkout's ``static/vendor/`` (``make test``, ``make demo`` or ``python
 tools/browser_assets.py`` install it from npm and PyPI, pinned in ``package.json``), into
@@ -25,13 +26,12 @@ RUNTIMES = {
         "pyodide/pyodide.asm.wasm",
         "pyodide/python_stdlib.zip",
         "pyodide/pyodide-lock.json",
-        "pyodide/*.whl",  # micropip and packaging, which PyScript installs packages with
     ],
     "micropython": ["micropython/micropython.mjs", "micropython/micropython.wasm"],
 }
 #: PyScript: core.js imports its chunks by name, so the whole dist (no source maps) goes.
 PYSCRIPT = ["pyscript/*.js", "pyscript/*.css"]
-#: The main-thread module of a worker's client, beside the wheel (the asset step writes it): a
+#: The main-thread module of a worker's client, beside the archive (the asset step writes it): a
 #: CSP with script-src 'self' loads it (the same module as a data: URL needs data: scripts).
 PAGE_MODULE = "wheels/masivo_web_page.js"
 INTERPRETER_PATHS = {
@@ -42,15 +42,15 @@ INTERPRETER_PATHS = {
 
 def bundle(dest: Path, interpreter: str = "both", precompiled: bool = False) -> list[Path]:
     """Copy the files into ``dest/vendor`` and write ``dest/masivo-snippet.html``; returns the
-    files written. ``precompiled``: the bytecode wheel (Pyodide) and the ``.mpy`` one
-    (MicroPython) instead of the source wheel."""
+    files written. ``precompiled``: the bytecode build (Pyodide) and the ``.mpy`` one
+    (MicroPython) instead of the source."""
     latest = VENDOR / "wheels" / "latest.json"
     if not latest.exists():
         raise FileNotFoundError(
             "bundle copies a checkout's browser assets, and they are not installed: run "
             "`make test` or `python tools/browser_assets.py` in the masivo_web checkout first."
         )
-    wheels = json.loads(latest.read_text())
+    archives = json.loads(latest.read_text())["archives"]
     chosen = list(INTERPRETER_PATHS) if interpreter == "both" else [interpreter]
     patterns = [*PYSCRIPT, PAGE_MODULE]
     snippet = [
@@ -60,10 +60,10 @@ def bundle(dest: Path, interpreter: str = "both", precompiled: bool = False) -> 
     for name in chosen:
         patterns += RUNTIMES[name]
         kind = {"pyodide": "precompiled", "micropython": "mpy"}[name] if precompiled else "wheel"
-        patterns.append(f"wheels/{wheels[kind]}")
+        patterns.append(f"wheels/{archives[kind]}")
         script_type, interpreter_url = INTERPRETER_PATHS[name]
         config = json.dumps(
-            {"interpreter": interpreter_url, "packages": [f"/vendor/wheels/{wheels[kind]}"]}
+            {"interpreter": interpreter_url, "files": {f"/vendor/wheels/{archives[kind]}": "./*"}}
         )
         snippet.append(
             f'<!-- {name}: -->\n<script type="{script_type}" src="./main.py" '

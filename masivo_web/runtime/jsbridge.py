@@ -147,12 +147,15 @@ def pyscript_xworker() -> Any:
     return xworker
 
 
-def pyscript_packages() -> list[str]:
-    """The ``packages`` of PyScript's config, as written or resolved (empty outside PyScript or
-    without packages)."""
+def pyscript_sources() -> list[str]:
+    """The URLs PyScript's config loads Python from: its ``packages`` and the sources of its
+    ``files``, as written or resolved (empty outside PyScript)."""
     try:
         from pyscript import config  # type: ignore[import-not-found]
 
-        return [str(entry) for entry in dict(config).get("packages") or []]
-    except Exception:  # not PyScript's worker, or a config without packages
+        settings = dict(config)
+        return [str(entry) for entry in settings.get("packages") or []] + [
+            str(source) for source in settings.get("files") or {}
+        ]
+    except Exception:  # not PyScript's worker, or a config of another shape
         return []

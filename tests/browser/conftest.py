@@ -67,9 +67,10 @@ def pages_server() -> Iterator[StaticServer]:
             "Browser assets are missing: run `make test` (or python tools/browser_assets.py)."
         )
     names = json.loads(latest.read_text())
-    wheels = [
-        latest.parent / names.get(kind, "missing") for kind in ("wheel", "precompiled", "mpy")
-    ]
+    kinds = ("wheel", "precompiled", "mpy")
+    archives = names.get("archives", {})
+    wheels = [latest.parent / names.get(kind, "missing") for kind in kinds]
+    wheels += [latest.parent / archives.get(kind, "missing") for kind in kinds]
     package = Path(masivo_web.__file__).parent
     changed = [
         source.relative_to(package.parent)
@@ -95,9 +96,10 @@ def base_url(pages_server: StaticServer) -> str:
 
 def open_harness(context: BrowserContext, pages_server: StaticServer, path: str) -> Page:
     """A new page of ``context`` at the harness ``path`` (under static/test/), booted: its
-    interpreter loaded and masivo_web installed (``test/harness.html``: Pyodide and micropip,
-    ``?wheel=precompiled`` the bytecode wheel; ``test/mpy.html``: PyScript's MicroPython,
-    ``?wheel=mpy`` the .mpy wheel)."""
+    interpreter loaded and masivo_web unpacked from the page archive (``test/harness.html``:
+    Pyodide, ``?wheel=precompiled`` the bytecode build; ``test/mpy.html``: PyScript's
+    MicroPython, ``?wheel=mpy`` the .mpy build; either with ``?ship=packages``: the wheel,
+    installed as PyScript's ``packages`` install it)."""
     page = context.new_page()
     page.set_default_timeout(SETTINGS.ACTION_TIMEOUT_MS)
     page.goto(f"{pages_server.url}/test/{path}")

@@ -78,3 +78,39 @@ def test_a_page_served_from_the_bundle_alone_sends_an_event(
     assert event["customer_id"] == "c-bundle"
     # Everything came from the bundle's origin or the emulator: nothing from elsewhere.
     assert all(url.startswith((server.url, emulator.url, "data:", "blob:")) for url in requested)
+
+
+def test_the_readme_worker_snippet_served_from_the_bundle_sends_an_event(
+    site: Path, browser: Browser, fresh_masivo_emulator: EmulatorServer
+) -> None:
+    # The README's worker snippet, as printed: relative paths, the pinned Pyodide from the
+    # bundle (no CDN), the archive in `files`.
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    (snippet,) = [
+        line for line in readme.splitlines() if line.startswith('<script type="py" worker')
+    ]
+    emulator = fresh_masivo_emulator
+    (site / "worker.html").write_text(
+        "<!doctype html><html><head><meta charset='utf-8'>\n"
+        '<link rel="stylesheet" href="./vendor/pyscript/core.css">\n'
+        '<script type="module" src="./vendor/pyscript/core.js"></script>\n'
+        f"{snippet}\n</head><body></body></html>\n"
+    )
+    (site / "shop.py").write_text(
+        "from masivo_web import create_client\n"
+        f"masivo = create_client({emulator.client_key!r}, auth_url={emulator.auth_url!r}, "
+        f"api_base={emulator.api_base!r}, idle_flush_s=0.5)\n"
+        "masivo.send_analytics_event(type='ADD_TO_CART', customer_id='c-worker', brand_id=None)\n"
+    )
+    with StaticServer(site) as server:
+        page = browser.new_context().new_page()
+        requested: list[str] = []
+        page.on("request", lambda request: requested.append(request.url))
+        page.goto(f"{server.url}/worker.html")
+        (event,) = emulator.control.wait_for_events(
+            1, type="ADD_TO_CART", timeout=SETTINGS.PYODIDE_READY_TIMEOUT_MS / 1000
+        )
+        page.context.close()
+    assert event["customer_id"] == "c-worker"
+    assert any(url.endswith(".tar.gz") for url in requested), requested
+    assert all(url.startswith((server.url, emulator.url, "data:", "blob:")) for url in requested)

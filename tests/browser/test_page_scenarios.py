@@ -48,8 +48,10 @@ class Harness:
         return f"global {name}\n" + client_code(emulator, name, **options)
 
 
-def boot(browser: Browser, pages_server: StaticServer, interpreter: str) -> Harness:
-    page = open_harness(browser.new_context(), pages_server, HARNESSES[interpreter])
+def boot(
+    browser: Browser, pages_server: StaticServer, interpreter: str, query: str = ""
+) -> Harness:
+    page = open_harness(browser.new_context(), pages_server, HARNESSES[interpreter] + query)
     return Harness(page, interpreter)
 
 
@@ -75,6 +77,38 @@ def own(
     harness.page.context.close()
     # MicroPython prints this for every `raise ... from exc`: the SDK must never cause it.
     assert not [line for line in console if "chaining not supported" in line], console
+
+
+@pytest.mark.parametrize("interpreter", list(HARNESSES))
+@pytest.mark.parametrize("ship", ["files", "packages"])
+def test_the_sdk_ships_as_one_archive_or_as_the_wheel(
+    ship: str,
+    interpreter: str,
+    browser: Browser,
+    pages_server: StaticServer,
+    fresh_masivo_emulator: EmulatorServer,
+) -> None:
+    # The archive (the README's snippet: PyScript's ``files``), or the wheel (``packages``).
+    query = "?ship=packages" if ship == "packages" else ""
+    harness = boot(browser, pages_server, interpreter, query)
+    try:
+        fetched = harness.page.evaluate(
+            "performance.getEntriesByType('resource').map(entry => entry.name)"
+        )
+        status = harness.run(
+            harness.client(fresh_masivo_emulator)
+            + f"return (await masivo.send_analytics_event(**{EVENT})).status"
+        )
+    finally:
+        harness.page.context.close()
+    assert status == 201
+    sdk = [url.rsplit("/", 1)[1] for url in fetched if "/vendor/wheels/masivo_web-" in url]
+    assert len(sdk) == 1, fetched
+    assert sdk[0].endswith(".tar.gz" if ship == "files" else ".whl")
+    # Pyodide installs a wheel with micropip; the archive needs none of it
+    assert any("/micropip-" in url for url in fetched) == (
+        ship == "packages" and interpreter == "pyodide"
+    )
 
 
 def test_gzip_bodies_are_stored(shared: Harness, fresh_masivo_emulator: EmulatorServer) -> None:

@@ -134,3 +134,67 @@ def _version() -> str:
     namespace: dict[str, str] = {}
     exec((ROOT / "masivo_web" / "_version.py").read_text(), namespace)
     return namespace["VERSION"]
+
+
+def _unpack_as_pyscript_micropython_does(archive: Path, into: Path) -> None:
+    """PyScript 0.7's unpacker of a ``files`` archive on MicroPython (its ``writeFile``, case
+    ``tar.gz``), in CPython: one folder level made at a time, so a folder must come before its
+    files and its sub-folders."""
+    import gzip
+    import os
+    import tarfile
+
+    here = Path.cwd()
+    os.chdir(into)
+    try:
+        with open(archive, "rb") as raw:
+            tar = tarfile.TarFile(fileobj=gzip.GzipFile(fileobj=raw))
+            for member in tar:
+                name = f"./{member.name}"
+                if member.type == tarfile.DIRTYPE:
+                    if member.name != "./":
+                        os.mkdir(name.strip("/"))
+                else:
+                    folder = os.path.dirname(name)
+                    if not os.path.exists(folder):
+                        os.mkdir(folder)
+                    source = tar.extractfile(member)
+                    assert source is not None
+                    with open(name, "wb") as dest:
+                        dest.write(source.read())
+            tar.close()
+    finally:
+        os.chdir(here)
+
+
+@pytest.mark.parametrize("flavour", ["py3", "mpy63"])
+def test_the_page_archive_is_the_wheels_package_in_one_stream_pyscript_unpacks(
+    flavour: str, page_wheel: Path, tmp_path: Path
+) -> None:
+    import tarfile
+
+    wheel = page_wheel if flavour == "py3" else browser_wheel.precompile_mpy(page_wheel, tmp_path)
+    archive = browser_wheel.archive(wheel, tmp_path)
+    suffix = "" if flavour == "py3" else f"-{flavour}"
+    assert archive.name == f"masivo_web-{_version()}+page{suffix}.tar.gz"
+    first = archive.read_bytes()
+    assert browser_wheel.archive(wheel, tmp_path).read_bytes() == first  # the same bytes again
+    assert len(first) < 0.75 * wheel.stat().st_size  # one stream, not a zip of small files
+    with tarfile.open(archive) as tar:
+        members = tar.getmembers()
+        # ustar only: MicroPython's tarfile reads no pax or GNU headers
+        assert all(not member.pax_headers for member in members)
+        assert {member.type for member in members} <= {tarfile.DIRTYPE, tarfile.REGTYPE}
+    with zipfile.ZipFile(wheel) as source:
+        package = {
+            name: source.read(name) for name in source.namelist() if ".dist-info/" not in name
+        }
+    into = tmp_path / "unpacked"
+    into.mkdir()
+    _unpack_as_pyscript_micropython_does(archive, into)
+    unpacked = {
+        path.relative_to(into).as_posix(): path.read_bytes()
+        for path in into.rglob("*")
+        if path.is_file()
+    }
+    assert unpacked == package
