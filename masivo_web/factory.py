@@ -8,7 +8,7 @@ import logging
 import random as _random
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Never
 
 from . import parts
 from .browser.context import EventContext, static_context
@@ -20,7 +20,6 @@ from .engine.flusher import Flusher
 from .engine.outbox import Outbox
 from .engine.token_registry import TokenRegistry, shared_tokens
 from .engine.wire import Wire
-from .errors import MasivoConfigError
 from .parts import BeforeSend, ClientParts, OnError
 from .rules import api
 from .rules.config import Compression, EventRoute, Settings
@@ -66,6 +65,7 @@ def create_client(
     page: Page | None = DETECT,
     storage: Storage | None = None,
     tokens: TokenRegistry | None = None,
+    **unknown: Never,  # a wrong keyword: MasivoConfigError naming the nearest one
 ) -> MasivoClient:
     """Create a Masivo client for a CLIENT API key. Needs no event loop: nothing is sent and no
     timer starts until the first event.
@@ -118,13 +118,20 @@ def create_client(
         compression=compression,
         query_strings=query_strings,
     )
-    if transport is not None and not callable(getattr(transport, "send", None)):
-        raise MasivoConfigError("transport must have an async send(request) method.")
-    for name, hook in (("on_error", on_error), ("before_send", before_send)):
-        if hook is not None and not callable(hook):
-            raise MasivoConfigError(f"{name} must be a function or None.")
-    if policy is not None and not isinstance(policy, DeliveryPolicy):
-        raise MasivoConfigError("policy must be a DeliveryPolicy (or None for the defaults).")
+    if unknown:
+        raise parts.unknown_options(list(unknown))
+    parts.check_parts(
+        on_error=on_error,
+        before_send=before_send,
+        debug=debug,
+        policy=policy,
+        transport=transport,
+        clock=clock,
+        random=random,
+        page=None if page is DETECT else page,
+        storage=storage,
+        tokens=tokens,
+    )
     if debug:
         _log_everything()
     return build_client(

@@ -21,8 +21,10 @@ from .engine.flusher import Flusher
 from .engine.identity import Identity
 from .engine.outbox import Outbox
 from .engine.persistence import Persistence
-from .errors import MasivoError
-from .rules.config import Settings
+from .engine.token_registry import TokenRegistry
+from .errors import MasivoConfigError, MasivoError
+from .rules.config import OPTION_NAMES, Settings
+from .rules.policy import DeliveryPolicy
 from .rules.ports import Storage
 from .rules.token_state import TabToken
 from .runtime.clock import Clock
@@ -32,7 +34,6 @@ from .runtime.scheduling import loop_running, next_turn
 if TYPE_CHECKING:
     from .browser.first_events import FirstEvents
     from .browser.lifecycle import PageLifecycle
-    from .engine.token_registry import TokenRegistry
 
 logger = logging.getLogger("masivo_web")
 
@@ -203,3 +204,66 @@ def worker_first_events(
 
     page.when_ready(complete)
     return first
+
+
+#: Every keyword of ``create_client`` besides its settings: hooks, switches and parts.
+PART_NAMES = (
+    "on_error",
+    "before_send",
+    "debug",
+    "policy",
+    "transport",
+    "clock",
+    "random",
+    "page",
+    "storage",
+    "tokens",
+)
+#: The methods a part must have, by keyword.
+_METHODS = {
+    "transport": ("send",),
+    "clock": ("time", "monotonic", "sleep"),
+    "storage": ("get", "set", "remove", "keys"),
+}
+
+
+def unknown_options(names: list[str]) -> MasivoConfigError:
+    """The error for keywords ``create_client`` does not take: the nearest known name, or
+    the list of them."""
+    known = list(OPTION_NAMES) + list(PART_NAMES)
+    name = sorted(names)[0]
+    try:
+        from difflib import get_close_matches  # not in MicroPython
+    except ImportError:
+        nearest: list[str] = []
+    else:
+        nearest = get_close_matches(name, known, n=1)
+    if nearest:
+        return MasivoConfigError(f"Unknown option {name!r}: did you mean {nearest[0]}?")
+    return MasivoConfigError(f"Unknown option {name!r}; the options are: {', '.join(known)}.")
+
+
+def check_parts(**given: Any) -> None:
+    """Check the hooks, switches and parts given to ``create_client`` (None: the default),
+    so a wrong one fails at once, saying what to pass, not later inside a send."""
+    for name, methods in _METHODS.items():
+        part = given.get(name)
+        if part is not None and not all(callable(getattr(part, m, None)) for m in methods):
+            listed = (
+                ", ".join(methods[:-1]) + " and " + methods[-1] if len(methods) > 1 else methods[0]
+            )
+            raise MasivoConfigError(
+                f"{name} must have {listed} (see masivo_web.seams); got {type(part).__name__}."
+            )
+    for name in ("on_error", "before_send", "random"):
+        if given.get(name) is not None and not callable(given[name]):
+            raise MasivoConfigError(f"{name} must be a function or None.")
+    for name, kind in (("policy", DeliveryPolicy), ("tokens", TokenRegistry), ("page", Page)):
+        part = given.get(name)
+        if part is not None and not isinstance(part, kind):
+            raise MasivoConfigError(
+                f"{name} must be a {kind.__name__} (or None for the default); got "
+                f"{type(part).__name__}."
+            )
+    if type(given.get("debug")) is not bool:
+        raise MasivoConfigError(f"debug must be True or False; got {given.get('debug')!r}.")

@@ -91,6 +91,18 @@ def test_sending_without_a_running_loop_says_how_to_send_from_sync_code(masivo: 
         ({"compression": True}, "compression"),
         ({"auth_url": "https://"}, "auth_url"),
         ({"api_base": "https://app .masivo.ai/api"}, "api_base"),
+        # an unknown option names the nearest known one
+        ({"batchsize": 10}, "Unknown option 'batchsize'.*did you mean batch_size"),
+        ({"on_errors": print}, "did you mean on_error"),
+        ({"zzz": 1}, "Unknown option 'zzz'; the options are: "),
+        # the seams' types, checked at once rather than failing later inside a send
+        ({"storage": 5}, "storage must have get, set, remove and keys"),
+        ({"clock": "now"}, "clock must have time, monotonic and sleep"),
+        ({"random": 0.5}, "random must be a function"),
+        ({"tokens": {}}, "tokens must be a TokenRegistry"),
+        ({"page": "window"}, "page must be a Page"),
+        ({"debug": "x"}, "debug must be True or False"),
+        ({"debug": 1}, "debug must be True or False"),
     ],
 )
 def test_bad_settings_raise_config_errors_at_once(options: dict[str, Any], message: str) -> None:

@@ -96,12 +96,15 @@ def test_every_setting_is_one_create_client_parameter_and_back() -> None:
     # (type and check), and the code that uses it. This keeps the first two in step.
     import inspect
 
+    from masivo_web.parts import PART_NAMES
     from masivo_web.rules.config import OPTION_NAMES
 
-    parameters = set(inspect.signature(masivo_web.create_client).parameters)
-    parts = {"on_error", "before_send", "debug", "policy"}
-    parts |= {"transport", "clock", "random", "page", "storage", "tokens"}
-    assert parameters - parts == set(OPTION_NAMES)
+    parameters = inspect.signature(masivo_web.create_client).parameters
+    (catch_all,) = [p for p in parameters.values() if p.kind is inspect.Parameter.VAR_KEYWORD]
+    named = set(parameters) - {catch_all.name}
+    # the parts' names are the rest, and both lists are what an unknown keyword is told
+    assert set(PART_NAMES) <= named
+    assert named - set(PART_NAMES) == set(OPTION_NAMES)
 
 
 def test_every_option_given_to_create_client_reaches_its_settings() -> None:
