@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .browser.context import page_fields
 from .closing import Closing
-from .errors import MasivoError, MasivoValidationError
+from .errors import MasivoError, MasivoValidationError, short_repr
 from .rules.config import Settings
 from .rules.events import as_dict, prepare_event
 from .rules.ids import new_id
@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from .parts import ClientParts
 
 logger = logging.getLogger("masivo_web")
+
+#: What ``page()`` reads from the page, or takes as keywords: strings.
+PAGE_FIELDS = ("url", "path", "referrer", "title", "search")
 
 
 class MasivoClient(Closing):
@@ -171,6 +174,13 @@ class MasivoClient(Closing):
 
         >>> masivo.page("Checkout", {"step": 2})
         """
+        if name is not None and not isinstance(name, str):
+            raise MasivoValidationError(f"page() name must be a string; got {short_repr(name)}.")
+        for key in PAGE_FIELDS:
+            if key in fields and not isinstance(fields[key], str):
+                raise MasivoValidationError(
+                    f"page() {key!r} must be a string; got {short_repr(fields[key])}."
+                )
         page = self._page
         where = (
             page_fields(page, query_strings=self.settings.query_strings) if page is not None else {}

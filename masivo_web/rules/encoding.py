@@ -112,6 +112,12 @@ def _not_json(value: object) -> object:
     raise TypeError(f"a {name} is not JSON: {hint}")
 
 
+def hint_for(value: object) -> str:
+    """What to send instead of ``value``, as a sentence to end an error with ("" if none)."""
+    hint = _HINTS.get(type(value).__name__)
+    return f" ({hint[0].upper()}{hint[1:]}.)" if hint else ""
+
+
 if STRICT_JSON:
     #: One encoder for every event: ``json.dumps`` builds a new encoder per call, which costs
     #: more than encoding a small event. Cycles need no tracking here: ``check_depth`` refuses

@@ -16,7 +16,8 @@ from typing import Any
 from .._record import Record
 from ..errors import MasivoValidationError, short_repr
 from ..runtime.interpreter import MAPPINGS
-from .encoding import MAX_EVENT_BYTES, MAX_NESTING_DEPTH, serialise
+from .encoding import MAX_EVENT_BYTES, MAX_NESTING_DEPTH, hint_for, serialise
+from .fields import CHECKED_FIELDS, check_field
 from .ids import format_timestamp, new_id
 from .issued_at import CLOCK_SKEW_ALLOWANCE, MAX_EVENT_AGE, checked_issued_at
 
@@ -30,12 +31,13 @@ __all__ = [
     "prepare_event",
 ]
 
+#: The longest event type accepted (masivo_web decides: Masivo documents no limit; a type is a
+#: name such as ``ADD_TO_CART``, and an account holds at most 50 custom ones).
+MAX_TYPE_LENGTH = 128
 #: Types only a SERVER key may emit; the browser SDK refuses them before they are queued.
 RESERVED_EVENT_TYPES = frozenset(
     {"PURCHASE", "ABANDONED_CART", "BIRTHDAY", "REGISTRATION", "TIER_ADJUSTMENT"}
 )
-
-_NUMBER = (int, float)
 
 
 class PreparedEvent(Record):
@@ -113,8 +115,8 @@ def prepare_event(
     for key, value in merged.items():
         if type(key) is not str and not isinstance(key, str):
             raise MasivoValidationError(f"Event keys must be strings; got {short_repr(key)}.")
-        if value is not None and key in _CHECKED_FIELDS:
-            _check_field(key, value)
+        if value is not None and key in CHECKED_FIELDS:
+            check_field(key, value)
 
     event_id = merged.get("event_id")
     if event_id is None:
@@ -151,6 +153,16 @@ def _check_type(value: object) -> str:
             f"Event type {short_repr(value)} has leading or trailing spaces; Masivo matches "
             "names exactly."
         )
+    if len(value) > MAX_TYPE_LENGTH:
+        raise MasivoValidationError(
+            f"Event type {short_repr(value)} is {len(value)} characters; a type is a name such "
+            f"as 'ADD_TO_CART', of at most {MAX_TYPE_LENGTH} characters."
+        )
+    if any(ord(character) < 32 or ord(character) == 127 for character in value):
+        raise MasivoValidationError(
+            f"Event type {short_repr(value)} holds a control character (a newline?); a type is "
+            "a name such as 'ADD_TO_CART'."
+        )
     # Compared case-insensitively: a reserved type must never leave the browser in any spelling.
     if value.upper() in RESERVED_EVENT_TYPES:
         raise MasivoValidationError(
@@ -164,7 +176,7 @@ def _check_type(value: object) -> str:
 
 def _check_customer_id(value: object) -> None:
     if not isinstance(value, str) or not value:
-        hint = f" Use str({short_repr(value)})." if isinstance(value, int) else ""
+        hint = f" Use str({short_repr(value)})." if isinstance(value, int) else hint_for(value)
         raise MasivoValidationError(
             "Every event needs 'customer_id': the customer's id in your own system, as a "
             f"non-empty string; got {short_repr(value)}.{hint}"
@@ -193,64 +205,8 @@ def _apply_brand(event: dict[str, Any], default_brand_id: str | None) -> None:
         )
 
 
-_STRING_FIELDS = frozenset({"platform", "referral_code"})
-_DICT_FIELDS = frozenset({"order", "metadata", "user", "traits", "properties", "context"})
-#: Optional fields with a documented shape; other extra keys may hold any JSON value.
-_CHECKED_FIELDS = _STRING_FIELDS | _DICT_FIELDS | {"tags", "product"}
+#: Event types already checked (a type is checked once, not at every call).
 _known_good_types: set[object] = set()
-
-
-def _check_field(key: str, value: object) -> None:
-    """Check one optional field that is not None."""
-    if key in _STRING_FIELDS:
-        if type(value) is not str and not isinstance(value, str):
-            raise MasivoValidationError(
-                f"{short_repr(key)} must be a string; got {short_repr(value)}."
-            )
-    elif key in _DICT_FIELDS:
-        if type(value) is not dict and not isinstance(value, MAPPINGS):
-            raise MasivoValidationError(
-                f"{short_repr(key)} must be a dict; got {short_repr(value)}."
-            )
-    elif key == "tags":
-        _check_tags("tags", value)
-    else:
-        _check_product(value)
-
-
-def _check_product(product: object) -> None:
-    if type(product) is not dict and not isinstance(product, MAPPINGS):
-        raise MasivoValidationError(f"'product' must be a dict; got {short_repr(product)}.")
-    sku = product.get("sku")
-    if sku is not None and type(sku) is not str and not isinstance(sku, str):
-        raise MasivoValidationError(f"'product.sku' must be a string; got {short_repr(sku)}.")
-    for key in ("amount", "value", "discounted_value"):
-        number = product.get(key)
-        kind = type(number)
-        if (
-            kind is not float
-            and kind is not int
-            and number is not None
-            and (kind is bool or not isinstance(number, _NUMBER))
-        ):
-            raise MasivoValidationError(
-                f"'product.{key}' must be a number; got {short_repr(number)}."
-            )
-    _check_tags("product.tags", product.get("tags"))
-    metadata = product.get("metadata")
-    if metadata is not None and type(metadata) is not dict and not isinstance(metadata, MAPPINGS):
-        raise MasivoValidationError(
-            f"'product.metadata' must be a dict; got {short_repr(metadata)}."
-        )
-
-
-def _check_tags(name: str, tags: object) -> None:
-    if tags is None:
-        return
-    if not isinstance(tags, (list, tuple)) or not all(isinstance(tag, str) for tag in tags):
-        raise MasivoValidationError(
-            f"{short_repr(name)} must be a list of strings; got {short_repr(tags)}."
-        )
 
 
 def _looks_like_uuid(value: object) -> bool:

@@ -741,3 +741,22 @@ async def test_identify_and_page_refuse_what_is_not_a_dict(masivo: FakeMasivo) -
     with pytest.raises(MasivoValidationError, match="properties must be a dict"):
         client.page("Home", [1], url="https://shop.test/")  # type: ignore[arg-type]
     client.destroy()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "fields", "message"),
+    [
+        ((5,), {"url": "https://shop.test/"}, "page\\(\\) name must be a string"),
+        (("Home",), {"url": 5}, "page\\(\\) 'url' must be a string"),
+        (("Home",), {"url": "https://shop.test/", "title": ["x"]}, "page\\(\\) 'title'"),
+        (("Home",), {"url": "https://shop.test/", "referrer": None}, "page\\(\\) 'referrer'"),
+    ],
+)
+async def test_page_refuses_what_is_not_a_page(
+    masivo: FakeMasivo, arguments: tuple[Any, ...], fields: dict[str, Any], message: str
+) -> None:
+    client = client_for(masivo)
+    with pytest.raises(MasivoValidationError, match=message):
+        client.page(*arguments, **fields)
+    assert len(client._outbox) == 0  # nothing queued
+    client.destroy()

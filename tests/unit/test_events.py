@@ -143,11 +143,32 @@ def test_brand_default_is_injected_only_when_a_platform_is_given() -> None:
         ({**VALID, "product": {"metadata": 1}}, "metadata"),
         ({**VALID, "event_id": "not-a-uuid"}, "UUID"),
         ({**VALID, 1: "numeric key"}, "keys must be strings"),
+        # an event type is a name: one line, of a name's length
+        ({**VALID, "type": "ADD\nTO_CART"}, "control character"),
+        ({**VALID, "type": "ADD_TO_CART\x00"}, "control character"),
+        ({**VALID, "type": "A" * 10_000}, "at most 128 characters"),
+        # the fields the SDK fills in, when the caller gives them, have the SDK's shapes
+        ({**VALID, "anonymous_id": 5}, "'anonymous_id' must be a non-empty string"),
+        ({**VALID, "anonymous_id": ""}, "'anonymous_id' must be a non-empty string"),
+        ({**VALID, "context": {"page": 5}}, r"'context\.page' must be a dict"),
+        ({**VALID, "context": {"page": {"url": 5}}}, r"'context\.page\.url' must be a string"),
+        ({**VALID, "context": {"locale": ["en"]}}, r"'context\.locale' must be a string"),
+        ({**VALID, "context": {"library": "x"}}, r"'context\.library' must be a dict"),
+        # the hints JSON values get, on the checked fields too
+        ({**VALID, "customer_id": uuid.UUID(int=1)}, r"str\(value\)"),
+        ({**VALID, "product": {"value": __import__("decimal").Decimal("9.99")}}, r"float\(value\)"),
+        ({**VALID, "platform": uuid.UUID(int=1)}, r"str\(value\)"),
     ],
 )
 def test_bad_fields_are_named_in_the_error(event: Any, message: str) -> None:
     with pytest.raises(MasivoValidationError, match=message):
         prepare(event)
+
+
+def test_the_sdks_own_fields_given_in_their_shapes_are_kept() -> None:
+    context = {"page": {"url": "https://shop.test/", "path": "/"}, "locale": "es", "extra": [1]}
+    event = prepare({**VALID, "type": "A" * 128, "anonymous_id": "anon-1", "context": context})
+    assert (event["anonymous_id"], event["context"]) == ("anon-1", context)
 
 
 @pytest.mark.parametrize(
