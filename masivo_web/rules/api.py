@@ -6,6 +6,7 @@ the contract (headers, body shapes, per-item results, error bodies) lives in one
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -155,8 +156,9 @@ def _item_outcome(item: Any, batch_status: int, request_id: str | None) -> Outco
     status: int = item["status"]
     if 200 <= status < 300:
         return Outcome("delivered", status, item)
+    reason = f"{item.get('error') or 'no reason given'}{_in_brackets(item.get('details'))}"
     error = MasivoError(
-        f"Masivo rejected the event with {status}: {item.get('error') or 'no reason given'}.",
+        f"Masivo rejected the event with {status}: {reason}.",
         status=status,
         details=item.get("details"),
         code=item.get("error"),
@@ -175,12 +177,22 @@ def api_error(response: Response) -> MasivoError:
         422: " An event field is missing or ill-typed.",
     }
     return MasivoError(
-        f"Masivo answered HTTP {response.status}: {error}.{hints.get(response.status, '')}",
+        f"Masivo answered HTTP {response.status}: {error}{_in_brackets(details)}."
+        f"{hints.get(response.status, '')}",
         status=response.status,
         details=details,
         code=error,
         request_id=request_id,
     )
+
+
+def _in_brackets(details: Any) -> str:
+    """The server's ``details``, to follow its ``error`` in a message: a page's console shows
+    the message, not the error's attributes."""
+    if details is None or details == "":
+        return ""
+    text = details if isinstance(details, str) else json.dumps(details)
+    return f" ({text[:200]}{'…' if len(text) > 200 else ''})"
 
 
 def _error_fields(response: Response) -> tuple[str, Any]:

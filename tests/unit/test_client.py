@@ -485,6 +485,7 @@ async def test_a_rejected_batch_is_reported_and_not_retried(masivo: FakeMasivo) 
     with pytest.raises(MasivoError, match="422") as caught:
         await delivery
     assert caught.value.status == 422 and caught.value.details == "events"
+    assert "(events)" in caught.value.message  # the server's reason, in what a console shows
     assert len(masivo.event_requests) == 1
     client.destroy()
 
@@ -515,6 +516,7 @@ async def test_per_item_results_fail_only_the_rejected_event(masivo: FakeMasivo)
     with pytest.raises(MasivoError, match="422") as caught:
         await rejected
     assert caught.value.details == "bad sku"
+    assert str(caught.value) == "Masivo rejected the event with 422: Invalid event (bad sku)."
     assert (await busy).status == 201  # only the retryable item was sent again
     assert [e["metadata"]["n"] for e in masivo.batches[-1]] == [3]
 
