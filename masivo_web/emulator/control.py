@@ -92,11 +92,12 @@ def control_routes(state: EmulatorState) -> list[Route]:
         try:
             since = int(query.get("since", "0"))
             min_count = int(query.get("min_count", "0"))
-            timeout = min(float(query.get("timeout", "10")), 300.0)
+            timeout = float(query.get("timeout", "10"))
         except ValueError:
             since = min_count = -1
             timeout = 0.0
-        if not (0 <= since < 2**63 and 0 <= min_count < 2**63):  # SQLite's integers
+        in_range = 0 <= since < 2**63 and 0 <= min_count < 2**63  # SQLite's integers
+        if not (in_range and 0 <= timeout <= 300):  # NaN is in no range
             return _bad(
                 "'since' and 'min_count' must be integers from 0 to 2**63 - 1, 'timeout' a "
                 "number of seconds (at most 300)"

@@ -129,10 +129,15 @@ def serve_forever(
         listener.close()
         raise
     port = listener.getsockname()[1]
-    print(f"Masivo emulator on http://{host}:{port}")
-    print(f"  auth_url = http://{host}:{port}/auth/authorize")
-    print(f"  api_base = http://{host}:{port}{API_PREFIX}")
+    # Every interface is no address to send to: the URLs name this machine's loopback.
+    every = host in ("0.0.0.0", "")
+    origin = f"http://{'127.0.0.1' if every else host}:{port}"
+    print(f"Masivo emulator on {origin}")
+    if every:
+        print("  (listening on every interface: from another machine, use this one's address)")
+    print(f"  auth_url = {origin}/auth/authorize")
+    print(f"  api_base = {origin}{API_PREFIX}")
     print(f"  CLIENT key: {DEFAULT_CLIENT_KEY}   SERVER key: {DEFAULT_SERVER_KEY}")
-    print(f"  inspect: http://{host}:{port}/_emulator/events", flush=True)
+    print(f"  inspect: {origin}/_emulator/events", flush=True)
     config = uvicorn.Config(create_app(state), log_level="info", lifespan="off", date_header=False)
     uvicorn.Server(config).run(sockets=[listener])

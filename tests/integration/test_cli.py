@@ -5,6 +5,10 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -74,3 +78,36 @@ def test_the_demo_takes_a_free_port_when_its_usual_one_is_busy() -> None:
         probe.bind(("127.0.0.1", 0))
         free = probe.getsockname()[1]
     assert pick_port(free) == free
+
+
+def test_listening_on_every_interface_prints_urls_a_client_can_use(tmp_path: Path) -> None:
+    emulator = subprocess.Popen(
+        [sys.executable, "-m", "masivo_web", "emulator", "--host", "0.0.0.0", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,  # its database file goes here
+    )
+    try:
+        assert emulator.stdout is not None
+        banner = [emulator.stdout.readline() for _ in range(4)]
+        auth_url = next(line for line in banner if "auth_url" in line).split(" = ")[1].strip()
+        assert auth_url.startswith("http://127.0.0.1:"), banner
+        assert "0.0.0.0" not in "".join(banner)
+        request = urllib.request.Request(auth_url, headers={"x-api-key": "nope"})
+        assert _status(request) == 401  # the printed URL reaches the emulator, which answers
+    finally:
+        emulator.terminate()
+        emulator.communicate(timeout=10)  # and closes its stdout
+
+
+def _status(request: urllib.request.Request) -> int:
+    """The HTTP status of ``request``, trying for a few seconds while the server starts."""
+    for _ in range(100):
+        try:
+            with urllib.request.urlopen(request, timeout=5) as answer:
+                return int(answer.status)
+        except urllib.error.HTTPError as error:
+            return error.code
+        except urllib.error.URLError:
+            time.sleep(0.1)
+    raise AssertionError(f"{request.full_url} never answered")

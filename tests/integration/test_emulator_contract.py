@@ -510,7 +510,17 @@ def test_a_null_event_id_is_an_absent_one_on_both_routes(
 
 
 @pytest.mark.parametrize(
-    "query", ["since=99999999999999999999", "min_count=-1", "since=-5", "timeout=x"]
+    "query",
+    [
+        "since=99999999999999999999",
+        "min_count=-1",
+        "since=-5",
+        "timeout=x",
+        "timeout=1e9",  # was capped silently where other bad values are refused
+        "timeout=-1",
+        "timeout=nan",
+        "timeout=inf",
+    ],
 )
 def test_event_listing_refuses_out_of_range_numbers(call: Call, query: str) -> None:
     # since=<huge> was an OverflowError in SQLite and a 500 (found by the schema fuzzing).
