@@ -12,7 +12,14 @@ import uvicorn
 
 from .app import API_PREFIX, create_app
 from .client import EmulatorClient
-from .store import DEFAULT_CLIENT_KEY, DEFAULT_SERVER_KEY, EmulatorState, KeyKind, Settings
+from .store import (
+    DEFAULT_CLIENT_KEY,
+    DEFAULT_SERVER_KEY,
+    README_CLIENT_KEY,
+    EmulatorState,
+    KeyKind,
+    Settings,
+)
 
 
 class EmulatorServer:
@@ -120,7 +127,14 @@ def serve_forever(
 ) -> None:
     """Serve in the foreground until interrupted (the ``emulator`` command). Raises OSError
     (port in use) or ``sqlite3.Error`` (``db_path`` cannot be opened) before printing anything."""
-    state = EmulatorState(db_path=db_path, defaults=settings, keep_events=not reset)
+    keys: dict[str, KeyKind] = {
+        DEFAULT_CLIENT_KEY: "client",
+        README_CLIENT_KEY: "client",
+        DEFAULT_SERVER_KEY: "server",
+    }
+    state = EmulatorState(
+        db_path=db_path, defaults=settings, keep_events=not reset, initial_keys=keys
+    )
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -137,7 +151,8 @@ def serve_forever(
         print("  (listening on every interface: from another machine, use this one's address)")
     print(f"  auth_url = {origin}/auth/authorize")
     print(f"  api_base = {origin}{API_PREFIX}")
-    print(f"  CLIENT key: {DEFAULT_CLIENT_KEY}   SERVER key: {DEFAULT_SERVER_KEY}")
+    print(f"  CLIENT keys: {DEFAULT_CLIENT_KEY}, {README_CLIENT_KEY} (the README's)")
+    print(f"  SERVER key: {DEFAULT_SERVER_KEY}")
     print(f"  inspect: {origin}/_emulator/events", flush=True)
     config = uvicorn.Config(create_app(state), log_level="info", lifespan="off", date_header=False)
     uvicorn.Server(config).run(sockets=[listener])

@@ -25,6 +25,9 @@ KeyKind = Literal["client", "server"]
 ROUTES: tuple[Route, ...] = ("authorize", "analytics", "behavior")
 
 DEFAULT_CLIENT_KEY = "test-client-key"
+#: The CLIENT key the README's examples are written with: the ``emulator`` command accepts it
+#: too, so an example runs against it as printed.
+README_CLIENT_KEY = "your-client-api-key"
 DEFAULT_SERVER_KEY = "test-server-key"
 
 _SCHEMA = """

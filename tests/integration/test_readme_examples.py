@@ -3,7 +3,10 @@ README tells users: ``MASIVO_AUTH_URL`` and ``MASIVO_API_BASE`` in the environme
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,3 +41,32 @@ def test_readme_example_runs_as_written(
     for expected in re.findall(r"# (True \d+|\d{3}|True|False \{.*\})$", code, re.M):
         assert expected in printed, (expected, printed)
     assert emulator.control.received_events(), "the example sent nothing"
+
+
+#: The README's recipe for running an example against a local emulator.
+RECIPE = re.search(
+    r"without editing the code.*?\n```sh\n(.*?)```", (ROOT / "README.md").read_text(), re.S
+)
+
+
+@pytest.mark.parametrize("code", EXAMPLES, ids=[f"example-{n}" for n in range(len(EXAMPLES))])
+def test_the_readme_recipe_runs_each_example_as_printed(code: str, tmp_path: Path) -> None:
+    # As a user would: the example saved as your_script.py, the recipe's lines run by a shell
+    # (the emulator as the command line starts it, with its own keys), nothing registered.
+    assert RECIPE is not None, "the README lost its recipe"
+    (tmp_path / "your_script.py").write_text(code)
+    (tmp_path / ".venv").symlink_to(sys.prefix)  # the recipe's .venv/bin/python
+    environment = {**os.environ, "PATH": f"{sys.prefix}/bin:{os.environ['PATH']}"}
+    result = subprocess.run(
+        ["bash", "-c", RECIPE.group(1) + "status=$?\nkill %1\nwait\nexit $status\n"],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "refused" not in result.stderr, result.stderr
+    for expected in re.findall(r"# (True \d+|\d{3}|True|False \{.*\})$", code, re.M):
+        assert expected in result.stdout, (expected, result.stdout)
