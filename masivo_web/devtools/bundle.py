@@ -4,9 +4,10 @@ a PyScript page needs for masivo_web: PyScript, the interpreter(s) and the SDK a
 
 Copied from a checkout's ``static/vendor/`` (``make test``, ``make demo`` or ``python
 tools/browser_assets.py`` install it from npm and PyPI, pinned in ``package.json``), into
-``DEST/vendor/``, with ``DEST/masivo-snippet.html``: the lines for your page's ``<head>``. Serve
-``DEST`` as your site's root (or put ``vendor/`` beside your pages), with ``.wasm`` as
-``application/wasm`` and ``.mjs`` as ``text/javascript``.
+``DEST/vendor/``, with ``DEST/masivo-snippet.html``: the lines for your page's ``<head>``, with
+paths relative to the page. Serve ``DEST`` wherever you like (a site's root or a sub-path), with
+your pages beside ``vendor/``, ``.wasm`` as ``application/wasm`` and ``.mjs`` as
+``text/javascript``.
 """
 
 from __future__ import annotations
@@ -34,9 +35,11 @@ PYSCRIPT = ["pyscript/*.js", "pyscript/*.css"]
 #: The main-thread module of a worker's client, beside the archive (the asset step writes it): a
 #: CSP with script-src 'self' loads it (the same module as a data: URL needs data: scripts).
 PAGE_MODULE = "wheels/masivo_web_page.js"
+#: Every path in the snippet is relative to the page (beside ``vendor/``), so the folder works
+#: wherever it is served: a site's root or a sub-path such as ``/shop/``.
 INTERPRETER_PATHS = {
-    "pyodide": ("py", "/vendor/pyodide/pyodide.mjs"),
-    "micropython": ("mpy", "/vendor/micropython/micropython.mjs"),
+    "pyodide": ("py", "./vendor/pyodide/pyodide.mjs"),
+    "micropython": ("mpy", "./vendor/micropython/micropython.mjs"),
 }
 
 
@@ -54,8 +57,8 @@ def bundle(dest: Path, interpreter: str = "both", precompiled: bool = False) -> 
     chosen = list(INTERPRETER_PATHS) if interpreter == "both" else [interpreter]
     patterns = [*PYSCRIPT, PAGE_MODULE]
     snippet = [
-        '<link rel="stylesheet" href="/vendor/pyscript/core.css">',
-        '<script type="module" src="/vendor/pyscript/core.js"></script>',
+        '<link rel="stylesheet" href="./vendor/pyscript/core.css">',
+        '<script type="module" src="./vendor/pyscript/core.js"></script>',
     ]
     for name in chosen:
         patterns += RUNTIMES[name]
@@ -63,7 +66,7 @@ def bundle(dest: Path, interpreter: str = "both", precompiled: bool = False) -> 
         patterns.append(f"wheels/{archives[kind]}")
         script_type, interpreter_url = INTERPRETER_PATHS[name]
         config = json.dumps(
-            {"interpreter": interpreter_url, "files": {f"/vendor/wheels/{archives[kind]}": "./*"}}
+            {"interpreter": interpreter_url, "files": {f"./vendor/wheels/{archives[kind]}": "./*"}}
         )
         snippet.append(
             f'<!-- {name}: -->\n<script type="{script_type}" src="./main.py" '

@@ -1,6 +1,8 @@
-"""`python -m masivo_web bundle DEST`: the folder it writes is a site that works as it is. A page
-made of its snippet and a main.py, served from that folder alone (another origin than the
-emulator), sends an event on Pyodide and on MicroPython."""
+"""`python -m masivo_web bundle DEST`: the folder it writes is a site that works as it is,
+wherever it is served. A page made of its snippet and a main.py, served from that folder alone
+under a sub-path (``/shop/``: the snippet's paths are relative; another origin than the
+emulator), sends an event on Pyodide and on MicroPython, and so does the README's worker
+snippet."""
 
 from __future__ import annotations
 
@@ -31,7 +33,8 @@ js.document.body.dataset.ready = "true"
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dest = tmp_path_factory.mktemp("site")
+    """The bundle, at ``/shop/`` of the served folder (its parent)."""
+    dest = tmp_path_factory.mktemp("site") / "shop"
     result = subprocess.run(
         [sys.executable, "-m", "masivo_web", "bundle", str(dest)],
         capture_output=True,
@@ -65,19 +68,20 @@ def test_a_page_served_from_the_bundle_alone_sends_an_event(
     interpreter: str, site: Path, browser: Browser, fresh_masivo_emulator: EmulatorServer
 ) -> None:
     emulator = fresh_masivo_emulator
-    with StaticServer(site) as server:
+    with StaticServer(site.parent) as server:
         page = browser.new_context().new_page()
         requested: list[str] = []
         page.on("request", lambda request: requested.append(request.url))
-        page.goto(f"{server.url}/{interpreter}.html?api={emulator.url}")
+        page.goto(f"{server.url}/shop/{interpreter}.html?api={emulator.url}")
         page.wait_for_selector(
             "body[data-ready=true]", state="attached", timeout=SETTINGS.PYODIDE_READY_TIMEOUT_MS
         )
         (event,) = emulator.control.wait_for_events(1, type="ADD_TO_CART")
         page.context.close()
     assert event["customer_id"] == "c-bundle"
-    # Everything came from the bundle's origin or the emulator: nothing from elsewhere.
-    assert all(url.startswith((server.url, emulator.url, "data:", "blob:")) for url in requested)
+    # Everything came from the bundle's folder or the emulator: nothing from elsewhere.
+    shop = f"{server.url}/shop/"
+    assert all(url.startswith((shop, emulator.url, "data:", "blob:")) for url in requested)
 
 
 def test_the_readme_worker_snippet_served_from_the_bundle_sends_an_event(
@@ -102,11 +106,11 @@ def test_the_readme_worker_snippet_served_from_the_bundle_sends_an_event(
         f"api_base={emulator.api_base!r}, idle_flush_s=0.5)\n"
         "masivo.send_analytics_event(type='ADD_TO_CART', customer_id='c-worker', brand_id=None)\n"
     )
-    with StaticServer(site) as server:
+    with StaticServer(site.parent) as server:
         page = browser.new_context().new_page()
         requested: list[str] = []
         page.on("request", lambda request: requested.append(request.url))
-        page.goto(f"{server.url}/worker.html")
+        page.goto(f"{server.url}/shop/worker.html")
         (event,) = emulator.control.wait_for_events(
             1, type="ADD_TO_CART", timeout=SETTINGS.PYODIDE_READY_TIMEOUT_MS / 1000
         )
