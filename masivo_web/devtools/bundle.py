@@ -72,19 +72,33 @@ def bundle(dest: Path, interpreter: str = "both", precompiled: bool = False) -> 
             f'<!-- {name}: -->\n<script type="{script_type}" src="./main.py" '
             f"config='{config}'></script>"
         )
-    written = []
+    sources: dict[Path, None] = {}  # each file once (both interpreters share the archive)
     for pattern in patterns:
         matches = sorted(VENDOR.glob(pattern))
         if not matches:
             raise FileNotFoundError(f"static/vendor/{pattern} is missing: rebuild the assets.")
-        for source in matches:
-            target = dest / "vendor" / source.relative_to(VENDOR)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target)
-            written.append(target)
+        sources.update(dict.fromkeys(matches))
+    written = []
+    for source in sources:
+        target = dest / "vendor" / source.relative_to(VENDOR)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        written.append(target)
+    _remove_stale(dest / "vendor", set(written))
     page = dest / "masivo-snippet.html"
     page.write_text("\n".join(snippet) + "\n")
     return [*written, page]
+
+
+def _remove_stale(vendor: Path, kept: set[Path]) -> None:
+    """Delete what an earlier bundle left in ``vendor`` (another version's archive, another
+    interpreter's files) and is not part of this one: only in ``vendor/``, never your pages."""
+    for path in sorted(vendor.rglob("*"), reverse=True):  # files before their folders
+        if path.is_dir():
+            if not any(path.iterdir()):
+                path.rmdir()
+        elif path not in kept:
+            path.unlink()
 
 
 def main(dest: str, interpreter: str, precompiled: bool) -> int:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser
 
+import masivo_web
 from masivo_web.browser.main_thread import FILE_NAME, module_file
 from masivo_web.emulator import EmulatorServer
 from masivo_web.emulator.static import StaticServer
@@ -118,3 +119,28 @@ def test_the_readme_worker_snippet_served_from_the_bundle_sends_an_event(
     assert event["customer_id"] == "c-worker"
     assert any(url.endswith(".tar.gz") for url in requested), requested
     assert all(url.startswith((server.url, emulator.url, "data:", "blob:")) for url in requested)
+
+
+def test_bundling_again_leaves_nothing_stale_and_counts_what_is_on_disk(tmp_path: Path) -> None:
+    dest = tmp_path / "site"
+    (dest / "vendor" / "wheels").mkdir(parents=True)
+    (dest / "vendor" / "wheels" / "masivo_web-0.0.1+page.tar.gz").write_bytes(b"old")
+    (dest / "index.html").write_text("the user's page")
+    for options in ([], ["--precompiled"], ["--interpreter", "micropython"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "masivo_web", "bundle", str(dest), *options],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        on_disk = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
+        listed = sorted(
+            line.split()[0] for line in result.stdout.splitlines() if line.startswith("  ")
+        )
+        assert listed == sorted(set(listed))  # each file once
+        count = int(result.stdout.split(" files,")[0])
+        assert count == len(listed) == len(on_disk) - 1  # all but the user's page
+        assert (dest / "index.html").read_text() == "the user's page"
+    wheels = sorted(p.name for p in (dest / "vendor" / "wheels").iterdir())
+    assert wheels == [f"masivo_web-{masivo_web.__version__}+page.tar.gz", "masivo_web_page.js"]
+    assert not (dest / "vendor" / "pyodide").exists()  # the last bundle was MicroPython's only
