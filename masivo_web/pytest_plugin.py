@@ -7,7 +7,8 @@ them available in any test suite:
   test. Its ``auth_url``, ``api_base`` and ``client_key`` configure ``create_client``, and
   ``url`` is the origin a browser page talks to.
 - ``fresh_masivo_emulator`` (per test): the same emulator, reset first (no events, requests or
-  faults left from earlier tests).
+  faults left from earlier tests), with the SDK's memory of keys forgotten (a key refused in an
+  earlier test is asked for again at once).
 
 Both are :class:`masivo_web.emulator.EmulatorServer`; ``.control`` inspects and steers it
 (``received_events()``, ``wait_for_events(n)``, ``requests()``, ``inject_fault(...)``).
@@ -42,6 +43,10 @@ def masivo_emulator() -> Iterator[EmulatorServer]:
 
 @pytest.fixture
 def fresh_masivo_emulator(masivo_emulator: EmulatorServer) -> EmulatorServer:
-    """The session's emulator, reset for this test."""
+    """The session's emulator, reset for this test, and the SDK's memory of keys (refusals,
+    tokens) forgotten, so nothing an earlier test did carries into this one."""
+    from .seams import shared_tokens
+
     masivo_emulator.control.reset()
+    shared_tokens.forget()
     return masivo_emulator

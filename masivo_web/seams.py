@@ -9,7 +9,9 @@ package's inner modules (whose paths may change).
 - ``page=``: a :class:`Page` (the browser page; ``None`` for none);
 - ``storage=``: a :class:`Storage` (string keys and values); :class:`MemoryStorage` keeps them
   for the life of the interpreter;
-- ``tokens=``: a :class:`TokenRegistry`, through which the clients of one API key share a token.
+- ``tokens=``: a :class:`TokenRegistry`, through which the clients of one API key share a token;
+  :data:`shared_tokens` is the one clients use unless given another (its ``forget()`` makes
+  them forget refused keys and tokens: a test's clean start).
 
 >>> from masivo_web import create_client
 >>> from masivo_web.seams import MemoryStorage, MockTransport, Response
@@ -23,7 +25,7 @@ package's inner modules (whose paths may change).
 from __future__ import annotations
 
 from .browser.page import Page
-from .engine.token_registry import TokenRegistry
+from .engine.token_registry import TokenRegistry, shared_tokens
 from .rules.http import Request, Response, StartingTransport, Transport
 from .rules.ports import MemoryStorage, Storage
 from .runtime.clock import Clock, SystemClock
@@ -41,4 +43,5 @@ __all__ = [
     "SystemClock",
     "TokenRegistry",
     "Transport",
+    "shared_tokens",
 ]

@@ -179,6 +179,13 @@ class AuthManager:
             self._pending = None
         self._state = None
 
+    def forget(self) -> None:
+        """Forget what was learned of the key: its refusal, its token and the authorize floor
+        (the next use authorizes at once). For tests that start from a clean state."""
+        self._refused = None
+        self._state = None
+        self._next_start = float("-inf")
+
     def _refusal(self) -> MasivoError | None:
         if self._refused is not None:
             error, until = self._refused

@@ -59,6 +59,13 @@ class TokenRegistry:
         manager.users += 1
         return manager
 
+    def forget(self) -> None:
+        """Make every manager forget its key's refusal and token: the next event of each
+        authorizes at once (a test suite's clean state; the pytest plugin's
+        ``fresh_masivo_emulator`` does it before each test)."""
+        for manager in self._managers.values():
+            manager.forget()
+
     def release(self, manager: AuthManager) -> None:
         """One client is done with ``manager``; the last one closes it and forgets it."""
         manager.users -= 1
