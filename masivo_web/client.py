@@ -39,7 +39,10 @@ class MasivoClient(Closing):
     ...         masivo.send_analytics_event(type="ADD_TO_CART", customer_id="c-1", brand_id=None)
     """
 
-    def __init__(self, settings: Settings, parts: ClientParts, *, clock: Clock) -> None:
+    def __init__(
+        self, settings: Settings, parts: ClientParts, *, clock: Clock, log: logging.Logger
+    ) -> None:
+        self._log = log  # where this client's debug lines go (masivo_web.debug: debug=True)
         self.settings = settings
         self._clock = clock
         self._page = parts.page
@@ -151,8 +154,8 @@ class MasivoClient(Closing):
             return not_sent(prepared.event_id, "client disabled")
         if self._identity.opted_out:
             return not_sent(prepared.event_id, "opted out")
-        if logger.isEnabledFor(logging.DEBUG):  # cached by logging: cheaper than the call
-            logger.debug("masivo_web: queued %s %s", prepared.type, prepared.event_id)
+        if self._log.isEnabledFor(logging.DEBUG):  # cached by logging: cheaper than the call
+            self._log.debug("masivo_web: queued %s %s", prepared.type, prepared.event_id)
         if self._first_events is not None and self._first_events.open:
             filled_context = self.settings.context and not (
                 (given and "context" in given) or "context" in fields

@@ -132,8 +132,6 @@ def create_client(
         storage=storage,
         tokens=tokens,
     )
-    if debug:
-        _log_everything()
     return build_client(
         settings,
         policy=DeliveryPolicy() if policy is None else policy,
@@ -145,6 +143,7 @@ def create_client(
         tokens=shared_tokens if tokens is None else tokens,
         on_error=on_error,
         before_send=before_send,
+        log=_debug_log() if debug else logger,
     )
 
 
@@ -160,8 +159,10 @@ def build_client(
     tokens: TokenRegistry,
     on_error: OnError | None,
     before_send: BeforeSend | None,
+    log: logging.Logger = logger,
 ) -> MasivoClient:
-    """Wire checked settings and parts into a client (``create_client`` checks, this builds)."""
+    """Wire checked settings and parts into a client (``create_client`` checks, this builds);
+    ``log``: where its debug lines go."""
     namespace = namespace_for(settings.api_key, settings.api_base)
     given_storage = storage is not None
     if storage is None:
@@ -189,6 +190,7 @@ def build_client(
         failure_backoff_s=policy.backoff_base_s,
         cache=parts.tab_token(page, settings),
         random=random,
+        log=None if log is logger else log,
     )
     outbox = Outbox(
         settings,
@@ -200,7 +202,7 @@ def build_client(
         report=on_error,
         service_clock=manager.service_clock,
     )
-    flusher = Flusher(outbox, manager, settings, policy, clock)
+    flusher = Flusher(outbox, manager, settings, policy, clock, log)
     outbox.on_change = flusher.wake  # a batch's end frees room, or schedules retries
     lifecycle = PageLifecycle(flusher.page_hidden, flusher.set_online, flusher.page_shown)
     identity = parts.visitor(page, storage, namespace, shared=not given_storage)
@@ -234,6 +236,7 @@ def build_client(
             unwire=unwire,
         ),
         clock=clock,
+        log=log,
     )
     if lifecycle.install(page):
         assert page is not None
@@ -247,13 +250,20 @@ def build_client(
     return client
 
 
-def _log_everything() -> None:
-    logger.setLevel(logging.DEBUG)
-    if logger.handlers or logging.getLogger().handlers:
-        return  # logging is configured already: its handlers print each line (once)
-    handler = log_handler()
-    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
-    logger.addHandler(handler)
+#: The logger of the clients made with ``debug=True``: their debug lines, and only theirs.
+DEBUG_LOGGER = "masivo_web.debug"
+
+
+def _debug_log() -> logging.Logger:
+    """``masivo_web.debug``, at DEBUG and printed: a client's ``debug=True`` shows that
+    client's steps, without lowering the ``masivo_web`` logger for every other client."""
+    log = logging.getLogger(DEBUG_LOGGER)
+    log.setLevel(logging.DEBUG)
+    if not (log.handlers or logger.handlers or logging.getLogger().handlers):
+        handler = log_handler()  # nothing is configured to print it (else it prints once)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+        log.addHandler(handler)
+    return log
 
 
 #: Clients not destroyed yet: at interpreter exit (CPython; a page has none, and MicroPython no

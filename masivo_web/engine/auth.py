@@ -68,6 +68,9 @@ class AuthManager:
         random: Callable[[], float] = lambda: 0.5,
     ) -> None:
         self.key = key
+        #: Where its debug lines go: ``masivo_web.debug`` once a client with ``debug=True``
+        #: shares it (:meth:`TokenRegistry.acquire`).
+        self.log = logger
         self.users = 0
         self._authorize = authorize
         self._clock = clock
@@ -204,9 +207,9 @@ class AuthManager:
         try:
             wait = self._next_start - self._clock.monotonic()
             if wait > 0:
-                logger.debug("masivo_web: next authorize in %.1f s", wait)
+                self.log.debug("masivo_web: next authorize in %.1f s", wait)
                 await self._clock.sleep(wait)
-            logger.debug("masivo_web: authorizing")
+            self.log.debug("masivo_web: authorizing")
             token = await self._authorize()
         except (MasivoAuthError, MasivoConfigError) as exc:  # final: no retry can fix it
             self._schedule_next(failed=False)
@@ -218,7 +221,7 @@ class AuthManager:
             pending.set_error(exc)
         except MasivoError as exc:
             self._schedule_next(failed=True)
-            logger.debug("masivo_web: authorize failed (%s)", exc.message)
+            self.log.debug("masivo_web: authorize failed (%s)", exc.message)
             pending.set_error(exc)
         except BaseException as exc:  # cancelled (its loop ended), or a bug: waiters must wake
             pending.set_error(MasivoError(f"Authorization was interrupted: {exc!r}"))
@@ -226,7 +229,7 @@ class AuthManager:
         else:
             self._schedule_next(failed=False)
             self._state = self._received(token)
-            logger.debug("masivo_web: token received")
+            self.log.debug("masivo_web: token received")
             pending.set_value(token)
             if not self._closed and (self._refresher is None or self._refresher.done()):
                 self._refresher = spawn(self._refresh_forever())

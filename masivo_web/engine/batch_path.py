@@ -35,7 +35,9 @@ class BatchPath:
         *,
         hidden: Callable[[], bool],
         started: Callable[[], None],
+        log: logging.Logger = logger,
     ) -> None:
+        self._log = log
         self._outbox = outbox
         self._auth = auth
         self._settings = settings
@@ -108,9 +110,9 @@ class BatchPath:
                 if self._hidden():  # the page may go with no further event: as at hide
                     self._outbox.hand_off()
                 self._started()  # the keepalive room it took is known: the next may go
-                logger.debug("masivo_web: sending %d event(s)", len(batch.items))
+                self._log.debug("masivo_web: sending %d event(s)", len(batch.items))
         response, token = await self._outbox.answer(batch)
-        logger.debug("masivo_web: Masivo answered HTTP %d", response.status)
+        self._log.debug("masivo_web: Masivo answered HTTP %d", response.status)
         self._auth.service_clock.observe_date(
             response.headers.get("date"), received_at=self._clock.monotonic()
         )

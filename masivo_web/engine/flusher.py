@@ -41,7 +41,11 @@ class Flusher:
         settings: Settings,
         policy: DeliveryPolicy,
         clock: Clock,
+        log: logging.Logger = logger,
     ) -> None:
+        """``log``: where this client's debug lines go (``masivo_web.debug`` with
+        ``debug=True``)."""
+        self._log = log
         self._outbox = outbox
         self._auth = auth
         self._settings = settings
@@ -57,7 +61,13 @@ class Flusher:
         self._maintenance: asyncio.Task[None] | None = None
         self._closed = False
         self._path = BatchPath(
-            outbox, auth, settings, clock, hidden=lambda: self._page_hidden, started=self.wake
+            outbox,
+            auth,
+            settings,
+            clock,
+            hidden=lambda: self._page_hidden,
+            started=self.wake,
+            log=log,
         )
 
     # -- the tracking call's share (once per event: kept to what must happen now) ----------
@@ -144,9 +154,9 @@ class Flusher:
             for batch in started:
                 self._walk(batch)
             if started:
-                logger.debug("masivo_web: page hidden: %d request(s) started", len(started))
+                self._log.debug("masivo_web: page hidden: %d request(s) started", len(started))
         elif len(outbox):
-            logger.debug("masivo_web: page hidden before a token came: the events stay stored")
+            self._log.debug("masivo_web: page hidden before a token came: the events stay stored")
         outbox.hand_off()  # what is on its way is not the next page's to send again
         if len(outbox):
             outbox.queue.request_flush()

@@ -3,6 +3,7 @@ clients of that key: so a page or a server with several clients authorizes once 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from ..rules.token_state import TokenCache
@@ -39,6 +40,7 @@ class TokenRegistry:
         failure_backoff_s: float = 1.0,
         cache: TokenCache | None = None,
         random: Callable[[], float] = lambda: 0.5,
+        log: logging.Logger | None = None,
     ) -> AuthManager:
         """The manager for ``api_key`` at ``auth_url`` through ``transport``, made on first use
         (starting from the token ``cache`` kept, if any)."""
@@ -57,6 +59,8 @@ class TokenRegistry:
             )
             self._managers[key] = manager
         manager.users += 1
+        if log is not None:  # a client with debug=True: the shared manager's lines show too
+            manager.log = log
         return manager
 
     def forget(self) -> None:

@@ -229,16 +229,21 @@ async def test_close_flushes_within_its_timeout(masivo: FakeMasivo) -> None:
         slow.send_analytics_event(EVENT)
 
 
-async def test_debug_logs_each_step(masivo: FakeMasivo, caplog: pytest.LogCaptureFixture) -> None:
+async def test_debug_logs_each_step_of_its_own_client_only(
+    masivo: FakeMasivo, caplog: pytest.LogCaptureFixture
+) -> None:
     logger = logging.getLogger("masivo_web")
-    level, handlers = logger.level, list(logger.handlers)
+    debug_logger = logging.getLogger("masivo_web.debug")
+    saved = [(log, log.level, list(log.handlers)) for log in (logger, debug_logger)]
     try:
         # An app's usual setting (WARNING), which only debug=True can lower: caplog's handler
-        # (on the root logger) takes every level, and nothing here lowers the logger's.
+        # (on the root logger) takes every level, and nothing here lowers the loggers'.
         logger.setLevel(logging.WARNING)
+        debug_logger.setLevel(logging.NOTSET)
         caplog.handler.setLevel(logging.DEBUG)
+        quiet = create_client("quiet-key", transport=masivo.transport, clock=masivo.clock)
         client = client_for(masivo, debug=True)
-        assert logger.level == logging.DEBUG
+        assert logger.level == logging.WARNING  # the other clients' lines stay off
         client.send_analytics_event(EVENT)
         await client.flush()
         for step in ("queued ADD_TO_CART", "authorizing", "token received", "sending 1 event"):
@@ -247,11 +252,23 @@ async def test_debug_logs_each_step(masivo: FakeMasivo, caplog: pytest.LogCaptur
         assert not any(r.levelno > logging.DEBUG for r in caplog.records)  # never red
         assert masivo.tokens_issued[0] not in caplog.text  # a token never reaches a log
         # caplog's handler is on the root logger: debug=True added no second printer.
-        assert logger.handlers == handlers
+        assert logger.handlers == saved[0][2] and debug_logger.handlers == saved[1][2]
+        caplog.clear()
+        quiet.send_analytics_event(EVENT)  # a client without debug: not a line
+        await quiet.flush()
+        assert caplog.records == []
         client.destroy()
+        quiet.destroy()
     finally:
-        logger.setLevel(level)
-        logger.handlers[:] = handlers
+        for log, level, handlers in saved:
+            log.setLevel(level)
+            log.handlers[:] = handlers
+
+
+@pytest.mark.parametrize("value", ["x", 1, None])
+def test_debug_is_true_or_false(value: object) -> None:
+    with pytest.raises(MasivoConfigError, match="debug must be True or False"):
+        create_client("k", debug=value)  # type: ignore[arg-type]
 
 
 async def test_clients_with_different_keys_or_settings_stay_independent(
