@@ -18,6 +18,8 @@ def test_the_shop_sends_through_masivo_web_and_shows_what_arrived(
 ) -> None:
     emulator = fresh_masivo_emulator
     page.set_default_timeout(SETTINGS.ACTION_TIMEOUT_MS)
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
     page.goto(f"{pages_server.url}/demo/{page_name}?api={emulator.url}")
     page.wait_for_selector("body[data-ready=true]", timeout=SETTINGS.PYODIDE_READY_TIMEOUT_MS)
 
@@ -55,3 +57,6 @@ def test_the_shop_sends_through_masivo_web_and_shows_what_arrived(
     page.wait_for_url("**/bye.html")
     last = emulator.control.wait_for_events(4)[-1]
     assert last["product"]["sku"] == "SKU-FROTHER"
+    # The README's snippet (this page's) fetches nothing beyond the site and the API: no CDN.
+    local = (pages_server.url, emulator.url, "data:", "blob:")
+    assert [url for url in requested if not url.startswith(local)] == []

@@ -131,6 +131,8 @@ def test_the_demo_shop_on_micropython_sends_add_to_cart(
 ) -> None:
     # static/demo/mpy.html: the README's snippet with type="mpy" and the same shop.py.
     page = browser.new_context().new_page()
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
     page.goto(f"{pages_server.url}/demo/mpy.html?api={fresh_masivo_emulator.url}")
     page.wait_for_selector("body[data-ready=true]", timeout=SETTINGS.PYODIDE_READY_TIMEOUT_MS)
     page.click("text=Add to cart >> nth=0")
@@ -142,3 +144,6 @@ def test_the_demo_shop_on_micropython_sends_add_to_cart(
     page.click("#leave")  # queued (5 s idle flush): leaves with the page
     assert len(fresh_masivo_emulator.control.wait_for_events(2, type="ADD_TO_CART")) == 2
     page.context.close()
+    # The README's MicroPython snippet (this page's) fetches nothing beyond loopback: no CDN.
+    local = (pages_server.url, fresh_masivo_emulator.url, "data:", "blob:")
+    assert [url for url in requested if not url.startswith(local)] == []
