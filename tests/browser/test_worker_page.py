@@ -79,16 +79,30 @@ def run_worker_then_navigate(page: Page, code: str) -> Any:
     )
 
 
-def queue_events(emulator: EmulatorServer) -> str:
-    """Python for the worker: a client whose token is cached (as after a first event), then
-    EVENTS events queued; returns their ids."""
+def ready_client(emulator: EmulatorServer) -> str:
+    """Python for the worker: ``masivo``, a client past its first moments (a first event
+    delivered: its token is cached and its page has answered, so its events are stored in the
+    page). Before the page's first answer, a few milliseconds after the first client, events
+    are neither stored nor sent: the README says so, and tests/unit/test_worker_link.py covers
+    that window."""
     return (
         "global masivo\n"
         + client_code(emulator)
-        + "await masivo.get_token()\n"
-        + f"ids = [masivo.send_analytics_event(type='ADD_TO_CART', brand_id=None, n=i).event_id"
-        f" for i in range({EVENTS})]\n" + "return ids\n"
+        + "await masivo.send_analytics_event(type='PAGE_VIEW', brand_id=None, url='first')\n"
     )
+
+
+#: Python for the worker: EVENTS events queued by ``masivo``; returns their ids.
+QUEUE = (
+    f"return [masivo.send_analytics_event(type='ADD_TO_CART', brand_id=None, n=i).event_id"
+    f" for i in range({EVENTS})]\n"
+)
+
+
+def queue_events(emulator: EmulatorServer) -> str:
+    """Python for the worker: :func:`ready_client`, then EVENTS events queued; returns their
+    ids."""
+    return ready_client(emulator) + QUEUE
 
 
 def stored(emulator: EmulatorServer, ids: list[str], wait_s: float = 5.0) -> int:
@@ -146,10 +160,10 @@ def test_a_worker_page_closed_leaves_its_events_to_the_next_page(
     context = browser.new_context()
     try:
         page = open_worker_page(context, worker_url)
-        run_worker(page, client_code(emulator) + "await masivo.get_token()\nreturn None\n")
+        run_worker(page, ready_client(emulator) + "return None\n")
         if network == "offline":
             context.set_offline(True)
-        ids = run_worker(page, queue_events(emulator))
+        ids = run_worker(page, QUEUE)
         page.close()
         context.set_offline(False)
         time.sleep(1)
