@@ -2,7 +2,8 @@
 what ``create_client`` builds for a page, apart from the rest of the composition root: the
 page it runs in (a worker outside PyScript says once that it has none), the page's storage and
 the write-ahead persistence in it, the site's visitor shared by the page's clients, the tab's
-kept token, and what a page's client starts once the page's storage can be read."""
+kept token, and what a page's client starts once the page's storage can be read; and the checks
+of ``create_client``'s other keywords (unknown ones, and the parts' types)."""
 
 from __future__ import annotations
 
