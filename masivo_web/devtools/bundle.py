@@ -92,8 +92,14 @@ def bundle(dest: Path, interpreter: str = "both", precompiled: bool = False) -> 
 
 def _remove_stale(vendor: Path, kept: set[Path]) -> None:
     """Delete what an earlier bundle left in ``vendor`` (another version's archive, another
-    interpreter's files) and is not part of this one: only in ``vendor/``, never your pages."""
-    for path in sorted(vendor.rglob("*"), reverse=True):  # files before their folders
+    interpreter's files) and is not part of this one. Only what a bundle writes: the runtimes'
+    folders and the SDK's files in ``wheels/``; anything else of yours in ``vendor/`` stays."""
+    owned = [vendor / "pyscript", vendor / "pyodide", vendor / "micropython"]
+    candidates = [
+        path for folder in owned if folder.exists() for path in [folder, *folder.rglob("*")]
+    ]
+    candidates += list((vendor / "wheels").glob("masivo_web*"))
+    for path in sorted(candidates, reverse=True):  # files before their folders
         if path.is_dir():
             if not any(path.iterdir()):
                 path.rmdir()

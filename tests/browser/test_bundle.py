@@ -126,6 +126,7 @@ def test_bundling_again_leaves_nothing_stale_and_counts_what_is_on_disk(tmp_path
     (dest / "vendor" / "wheels").mkdir(parents=True)
     (dest / "vendor" / "wheels" / "masivo_web-0.0.1+page.tar.gz").write_bytes(b"old")
     (dest / "index.html").write_text("the user's page")
+    (dest / "vendor" / "their-lib.js").write_text("the user's own file in vendor/")
     for options in ([], ["--precompiled"], ["--interpreter", "micropython"]):
         result = subprocess.run(
             [sys.executable, "-m", "masivo_web", "bundle", str(dest), *options],
@@ -139,8 +140,9 @@ def test_bundling_again_leaves_nothing_stale_and_counts_what_is_on_disk(tmp_path
         )
         assert listed == sorted(set(listed))  # each file once
         count = int(result.stdout.split(" files,")[0])
-        assert count == len(listed) == len(on_disk) - 1  # all but the user's page
+        assert count == len(listed) == len(on_disk) - 2  # all but the user's two files
         assert (dest / "index.html").read_text() == "the user's page"
+        assert (dest / "vendor" / "their-lib.js").exists()
     wheels = sorted(p.name for p in (dest / "vendor" / "wheels").iterdir())
     assert wheels == [f"masivo_web-{masivo_web.__version__}+page.tar.gz", "masivo_web_page.js"]
     assert not (dest / "vendor" / "pyodide").exists()  # the last bundle was MicroPython's only
