@@ -213,14 +213,14 @@ def archive(wheel: Path, target_dir: Path) -> Path:
     target = target_dir / f"{distribution}-{version}{suffix}.tar.gz"
     with zipfile.ZipFile(wheel) as source:
         names = sorted(name for name in source.namelist() if ".dist-info/" not in name)
-        folders = sorted({name.rsplit("/", 1)[0] + "/" for name in names if "/" in name})
+        # every folder a file is in, at every depth (sorted: a folder before its sub-folders)
         folders = sorted(
-            {"/".join(f.split("/")[: i + 1]) + "/" for f in folders for i in range(f.count("/"))}
+            {name.rsplit("/", up)[0] for name in names for up in range(1, name.count("/") + 1)}
         )
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
             for folder in folders:
-                info = tarfile.TarInfo(folder.rstrip("/"))
+                info = tarfile.TarInfo(folder)
                 info.type, info.mode = tarfile.DIRTYPE, 0o755
                 tar.addfile(info)
             for name in names:

@@ -14,6 +14,7 @@ from .app import API_PREFIX, create_app
 from .client import EmulatorClient
 from .store import (
     DEFAULT_CLIENT_KEY,
+    DEFAULT_KEYS,
     DEFAULT_SERVER_KEY,
     README_CLIENT_KEY,
     EmulatorState,
@@ -43,7 +44,7 @@ class EmulatorServer:
         self.state = EmulatorState(
             db_path=db_path,
             defaults=settings or Settings(),
-            initial_keys=keys or {DEFAULT_CLIENT_KEY: "client", DEFAULT_SERVER_KEY: "server"},
+            initial_keys=keys or dict(DEFAULT_KEYS),
         )
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -127,11 +128,7 @@ def serve_forever(
 ) -> None:
     """Serve in the foreground until interrupted (the ``emulator`` command). Raises OSError
     (port in use) or ``sqlite3.Error`` (``db_path`` cannot be opened) before printing anything."""
-    keys: dict[str, KeyKind] = {
-        DEFAULT_CLIENT_KEY: "client",
-        README_CLIENT_KEY: "client",
-        DEFAULT_SERVER_KEY: "server",
-    }
+    keys: dict[str, KeyKind] = {**DEFAULT_KEYS, README_CLIENT_KEY: "client"}
     state = EmulatorState(
         db_path=db_path, defaults=settings, keep_events=not reset, initial_keys=keys
     )

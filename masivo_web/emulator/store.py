@@ -29,6 +29,8 @@ DEFAULT_CLIENT_KEY = "test-client-key"
 #: too, so an example runs against it as printed.
 README_CLIENT_KEY = "your-client-api-key"
 DEFAULT_SERVER_KEY = "test-server-key"
+#: The keys an emulator knows from the start.
+DEFAULT_KEYS: dict[str, KeyKind] = {DEFAULT_CLIENT_KEY: "client", DEFAULT_SERVER_KEY: "server"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -78,9 +80,7 @@ class EmulatorState:
     #: Start with the events a ``db_path`` file holds (False: delete them first, ``--reset``).
     keep_events: bool = True
     defaults: Settings = field(default_factory=Settings)
-    initial_keys: dict[str, KeyKind] = field(
-        default_factory=lambda: {DEFAULT_CLIENT_KEY: "client", DEFAULT_SERVER_KEY: "server"}
-    )
+    initial_keys: dict[str, KeyKind] = field(default_factory=lambda: dict(DEFAULT_KEYS))
 
     def __post_init__(self) -> None:
         self.db = sqlite3.connect(self.db_path, check_same_thread=False, isolation_level=None)

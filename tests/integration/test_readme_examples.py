@@ -20,6 +20,11 @@ EXAMPLES = re.findall(
 )
 
 
+def printed_results(code: str) -> list[str]:
+    """What an example says it prints, in its ``# ...`` comments (statuses, booleans)."""
+    return re.findall(r"# (True \d+|\d{3}|True|False \{.*\})$", code, re.M)
+
+
 def test_the_readme_has_runnable_examples() -> None:
     assert len(EXAMPLES) >= 5
 
@@ -38,7 +43,7 @@ def test_readme_example_runs_as_written(
     monkeypatch.setenv("MASIVO_API_BASE", emulator.api_base)
     exec(compile(code, "README.md", "exec"), {"__name__": "__main__"})
     printed = capsys.readouterr().out
-    for expected in re.findall(r"# (True \d+|\d{3}|True|False \{.*\})$", code, re.M):
+    for expected in printed_results(code):
         assert expected in printed, (expected, printed)
     assert emulator.control.received_events(), "the example sent nothing"
 
@@ -68,5 +73,5 @@ def test_the_readme_recipe_runs_each_example_as_printed(code: str, tmp_path: Pat
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "refused" not in result.stderr, result.stderr
-    for expected in re.findall(r"# (True \d+|\d{3}|True|False \{.*\})$", code, re.M):
+    for expected in printed_results(code):
         assert expected in result.stdout, (expected, result.stdout)
