@@ -12,9 +12,9 @@ Into ``static/vendor/`` (git-ignored):
 - ``micropython/``: PyScript's MicroPython build (npm
   ``@micropython/micropython-webassembly-pyscript``, pinned exactly in package.json: its
   ``latest`` tag lags), ``micropython.mjs`` and ``micropython.wasm``.
-- ``wheels/``: the masivo_web wheel for pages (``tools/browser_wheel.py``), rebuilt from the
-  working tree on every run, the same compiled to bytecode for Pyodide's Python
-  (``tools/pyodide_node/precompile_wheel.mjs``) and to ``.mpy`` for MicroPython (``mpy-cross``),
+- ``wheels/``: the masivo_web wheel for pages (``masivo_web/devtools/page_build``), rebuilt from
+  the working tree on every run, the same compiled to bytecode for Pyodide's Python (under Node)
+  and to ``.mpy`` for MicroPython (``mpy-cross``),
   and each of the three as the ``.tar.gz`` archive pages ship through PyScript's ``files``;
   the full wheel goes to ``dist/``.
 """
@@ -29,7 +29,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import browser_wheel  # tools/, beside this file
+from masivo_web.devtools.page_build import archives as page_archives
+from masivo_web.devtools.page_build import bytecode
+from masivo_web.devtools.page_build import wheel as page_wheel
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE_MODULES = ROOT / "node_modules"
@@ -203,41 +205,21 @@ def masivo_wheel() -> Path:
         str(ROOT),
     )
     (full,) = DIST.glob("masivo_web-*.whl")
-    wheel = browser_wheel.build(full, target)
-    precompiled = precompiled_wheel(wheel)
-    micropython_wheel = browser_wheel.precompile_mpy(wheel, target)
+    wheel = page_wheel.build(full, target)
+    precompiled = page_archives.precompile(wheel, target, NODE_MODULES / "pyodide")
+    micropython_wheel = bytecode.precompile_mpy(wheel, target)
     # A worker's main-thread module, beside the wheel (as the bundle serves it).
     from masivo_web.browser.main_thread import FILE_NAME, module_file
 
     (target / FILE_NAME).write_text(module_file())
     # What pages load: each build as one archive, shipped through PyScript's `files`.
     built = {"wheel": wheel, "precompiled": precompiled, "mpy": micropython_wheel}
-    archives = {kind: browser_wheel.archive(path, target).name for kind, path in built.items()}
+    archives = {kind: page_wheel.archive(path, target).name for kind, path in built.items()}
     # Pages read the current names from here instead of hard-coding the version.
     (target / "latest.json").write_text(
         json.dumps({**{kind: path.name for kind, path in built.items()}, "archives": archives})
     )
     return wheel
-
-
-def precompiled_wheel(page_wheel: Path) -> Path:
-    """The page wheel compiled to bytecode by Pyodide's interpreter (under Node), beside it
-    (``masivo_wheel`` has removed the previous build of both)."""
-    output = subprocess.run(
-        [
-            "node",
-            str(ROOT / "tools" / "pyodide_node" / "precompile_wheel.mjs"),
-            str(page_wheel.relative_to(ROOT)),
-            str(page_wheel.parent.relative_to(ROOT)),
-        ],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    precompiled = ROOT / output.strip().splitlines()[-1]
-    precompiled.chmod(0o644)  # written from inside Pyodide, whose files are 0666
-    return precompiled
 
 
 def copy_if_changed(source: Path, target: Path) -> None:

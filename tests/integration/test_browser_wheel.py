@@ -1,4 +1,4 @@
-"""The page wheels (tools/browser_wheel.py), built here with CPython.
+"""The page wheels (tools/page_build.py), built here with CPython.
 
 The browser tests install the real ones in Chromium (the precompiled one is made by Pyodide's
 own Python); these check the mechanism on the host interpreter: a bytecode wheel tagged for the
@@ -18,9 +18,10 @@ from types import CodeType
 
 import pytest
 
+from masivo_web.devtools.page_build import bytecode
+from masivo_web.devtools.page_build import wheel as page_build
+
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tools"))
-import browser_wheel  # noqa: E402
 
 
 def _all_code(code: CodeType) -> list[CodeType]:
@@ -34,7 +35,7 @@ def _all_code(code: CodeType) -> list[CodeType]:
 def test_without_columns_keeps_every_line_number_and_drops_the_columns() -> None:
     for path in sorted((ROOT / "masivo_web").rglob("*.py")):
         code = compile(path.read_text(), str(path), "exec", dont_inherit=True)
-        compact = browser_wheel.without_columns(code)
+        compact = bytecode.without_columns(code)
         for before, after in zip(_all_code(code), _all_code(compact), strict=True):
             assert list(after.co_lines()) == list(before.co_lines()), path
             assert all(col is None for _, _, col, _ in after.co_positions()), path
@@ -44,7 +45,7 @@ def test_without_columns_keeps_every_line_number_and_drops_the_columns() -> None
 def test_a_traceback_through_column_free_code_names_the_right_line() -> None:
     source = "def outer():\n    return inner()\n\n\ndef inner():\n    x = 1\n    return x / 0\n"
     namespace: dict[str, object] = {}
-    exec(browser_wheel.without_columns(compile(source, "module.py", "exec")), namespace)
+    exec(bytecode.without_columns(compile(source, "module.py", "exec")), namespace)
     with pytest.raises(ZeroDivisionError) as caught:
         namespace["outer"]()  # type: ignore[operator]
     frames = traceback.extract_tb(caught.value.__traceback__)
@@ -62,13 +63,13 @@ def page_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=True,
     )
     (full,) = build.glob("masivo_web-*.whl")
-    return browser_wheel.build(full, tmp_path_factory.mktemp("page"))
+    return page_build.build(full, tmp_path_factory.mktemp("page"))
 
 
 def test_the_precompiled_wheel_is_bytecode_for_its_python_and_imports_without_source(
     page_wheel: Path, tmp_path: Path
 ) -> None:
-    wheel = browser_wheel.precompile(page_wheel, tmp_path)
+    wheel = bytecode.precompile(page_wheel, tmp_path)
     tag = f"cp{sys.version_info.major}{sys.version_info.minor}-none-any"
     assert wheel.name.endswith(f"-{tag}.whl")
     with zipfile.ZipFile(page_wheel) as source, zipfile.ZipFile(wheel) as built:
@@ -173,12 +174,12 @@ def test_the_page_archive_is_the_wheels_package_in_one_stream_pyscript_unpacks(
 ) -> None:
     import tarfile
 
-    wheel = page_wheel if flavour == "py3" else browser_wheel.precompile_mpy(page_wheel, tmp_path)
-    archive = browser_wheel.archive(wheel, tmp_path)
+    wheel = page_wheel if flavour == "py3" else bytecode.precompile_mpy(page_wheel, tmp_path)
+    archive = page_build.archive(wheel, tmp_path)
     suffix = "" if flavour == "py3" else f"-{flavour}"
     assert archive.name == f"masivo_web-{_version()}+page{suffix}.tar.gz"
     first = archive.read_bytes()
-    assert browser_wheel.archive(wheel, tmp_path).read_bytes() == first  # the same bytes again
+    assert page_build.archive(wheel, tmp_path).read_bytes() == first  # the same bytes again
     assert len(first) < 0.75 * wheel.stat().st_size  # one stream, not a zip of small files
     with tarfile.open(archive) as tar:
         members = tar.getmembers()

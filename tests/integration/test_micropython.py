@@ -1,5 +1,5 @@
 """The SDK under MicroPython (PyScript's build, in Node): the checks of tests/micropython run
-against the package as a page gets it (types erased by tools/page_source.py), one pytest test
+against the package as a page gets it (types erased by tools/erase.py), one pytest test
 per check. See tools/micropython_node/run_checks.mjs."""
 
 from __future__ import annotations
@@ -8,17 +8,16 @@ import ast
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from masivo_web.devtools.page_build import erase
+from masivo_web.devtools.page_build import wheel as page_build
+
 ROOT = Path(__file__).resolve().parents[2]
 CHECKS = ROOT / "tests" / "micropython"
 RUNNER = ROOT / "tools" / "micropython_node" / "run_checks.mjs"
-sys.path.insert(0, str(ROOT / "tools"))
-import browser_wheel  # noqa: E402
-import page_source  # noqa: E402
 
 
 def _check_names() -> list[str]:
@@ -38,10 +37,10 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     sources = {
         path.relative_to(ROOT).as_posix(): path.read_text(encoding="utf-8")
         for path in package.rglob("*.py")
-        if not path.relative_to(ROOT).as_posix().startswith(browser_wheel.EXCLUDED)
+        if not path.relative_to(ROOT).as_posix().startswith(page_build.EXCLUDED)
     }
     page = tmp_path_factory.mktemp("page")
-    for name, text in page_source.page_sources(sources).items():
+    for name, text in erase.page_sources(sources).items():
         (page / name).parent.mkdir(parents=True, exist_ok=True)
         (page / name).write_text(text, encoding="utf-8")
     run = subprocess.run(

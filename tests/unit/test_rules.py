@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import ast
 import asyncio
-import importlib
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from masivo_web import create_client
+from masivo_web.devtools.page_build import erase, subset
+from masivo_web.devtools.page_build import wheel as page_wheel
 from masivo_web.runtime.interpreter import IS_BROWSER
 from tests.fakes import FakeMasivo
 
@@ -41,15 +41,8 @@ NOT_PORTABLE = {
 ADAPTERS = PACKAGE / "runtime"
 
 
-def _tool(name: str) -> Any:
-    """A module of tools/ (they import each other by bare name)."""
-    if str(ROOT / "tools") not in sys.path:
-        sys.path.insert(0, str(ROOT / "tools"))
-    return importlib.import_module(name)
-
-
 def _page_modules() -> list[Path]:
-    excluded: tuple[str, ...] = _tool("browser_wheel").EXCLUDED
+    excluded: tuple[str, ...] = page_wheel.EXCLUDED
     modules = []
     for path in sorted(PACKAGE.rglob("*.py")):
         relative = path.relative_to(ROOT).as_posix()
@@ -97,18 +90,16 @@ def test_page_modules_use_only_the_portable_asyncio() -> None:
 
 def test_page_modules_stay_inside_the_micropython_subset() -> None:
     # What MicroPython cannot parse or run, in what a page gets (types erased): docs/runtimes.md.
-    page_source, subset = _tool("page_source"), _tool("micropython_subset")
     problems = []
     for path in _page_modules():
         name = path.relative_to(ROOT).as_posix()
-        tree, _, type_uses = page_source.erase(path.read_text(encoding="utf-8"), name, set())
+        tree, _, type_uses = erase.erase(path.read_text(encoding="utf-8"), name, set())
         problems += type_uses
         problems += subset.micropython_problems(tree, name, adapter=ADAPTERS in path.parents)
     assert problems == []
 
 
 def test_the_subset_check_catches_what_it_is_about() -> None:
-    subset = _tool("micropython_subset")
     source = (
         "import contextlib\n"  # 1
         "def f(a, /, b):\n"  # 2
@@ -133,7 +124,6 @@ def test_the_subset_check_catches_what_it_is_about() -> None:
 
 
 def test_the_page_build_erases_types_and_refuses_a_type_used_at_run_time() -> None:
-    page_source = _tool("page_source")
     sources = {
         "p/a.py": (
             "from __future__ import annotations\n"
@@ -147,11 +137,11 @@ def test_the_page_build_erases_types_and_refuses_a_type_used_at_run_time() -> No
         ),
         "p/b.py": "from .a import Box, Hook\nclass Small(Box[int]):\n    pass\n",
     }
-    page = page_source.page_sources(sources)
+    page = erase.page_sources(sources)
     assert page["p/a.py"] == ("class Box:\n size = 0\n\ndef f(x, hook=None):\n return x\n")
     assert page["p/b.py"] == "from .a import Box\n\nclass Small(Box):\n pass\n"
-    with pytest.raises(page_source.TypeUseError, match=r"p/c.py:2: Mapping"):
-        page_source.page_sources(
+    with pytest.raises(erase.TypeUseError, match=r"p/c.py:2: Mapping"):
+        erase.page_sources(
             {"p/c.py": "from collections.abc import Mapping\nok = isinstance({}, Mapping)\n"}
         )
 

@@ -18,7 +18,7 @@ types the way a TypeScript build does, and compacts what is left:
 Nothing else changes, and that is checked: an erased name still read anywhere stops the build
 (a runtime use such as ``isinstance(x, Mapping)`` has to go through ``masivo_web.runtime``), and
 the compacted text must parse to the same tree as the erased one. What MicroPython cannot run
-beyond types is ``micropython_subset``'s business.
+beyond types is :mod:`.subset`'s business.
 """
 
 from __future__ import annotations
@@ -159,7 +159,8 @@ class _Erase(ast.NodeTransformer):
     def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST | None:
         if node.value is None:
             return None
-        return self.visit(ast.Assign(targets=[node.target], value=node.value))
+        assign: ast.AST | None = self.visit(ast.Assign(targets=[node.target], value=node.value))
+        return assign
 
     def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
         if _docstring(node.body):

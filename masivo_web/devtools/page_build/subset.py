@@ -2,7 +2,7 @@
 
     micropython_problems(ast.parse(source), "masivo_web/x.py") -> ["masivo_web/x.py:12: ..."]
 
-``tests/unit/test_rules.py`` runs it on every page module, after ``page_source`` erased the
+``tests/unit/test_rules.py`` runs it on every page module, after :mod:`.erase` erased the
 types (docs/runtimes.md lists the rules and what to write instead).
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 
-from page_source import handles_import_error  # tools/, beside this file
+from .erase import handles_import_error
 
 #: Modules a page's MicroPython does not have (docs/runtimes.md); ``runtime`` may still import
 #: them where it handles their absence.
@@ -47,7 +47,7 @@ def micropython_problems(tree: ast.Module, name: str, *, adapter: bool = False) 
     def problem(node: ast.AST, reason: str) -> None:
         found.append(f"{name}:{getattr(node, 'lineno', 0)}: {reason}")
 
-    guarded = set()  # imports whose absence is handled (try/except ImportError)
+    guarded: set[int] = set()  # imports whose absence is handled (try/except ImportError)
     for node in ast.walk(tree):
         if isinstance(node, ast.Try) and handles_import_error(node):
             guarded.update(id(child) for statement in node.body for child in ast.walk(statement))
@@ -81,7 +81,9 @@ def micropython_problems(tree: ast.Module, name: str, *, adapter: bool = False) 
             if callee == "zip" and "strict" in keywords:
                 problem(node, "zip(strict=) is not supported")
             elif callee == "json.dumps" and keywords & JSON_KEYWORDS:
-                problem(node, f"json.dumps accepts only separators=, not {sorted(keywords)}")
+                problem(
+                    node, f"json.dumps accepts only separators=, not {sorted(map(str, keywords))}"
+                )
             elif (
                 callee == "isinstance"
                 and len(node.args) == 2
