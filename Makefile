@@ -1,6 +1,6 @@
 # Set-up-and-go targets. `make demo` and `make test` work on a fresh machine: they create the
-# venv, install the npm/PyPI assets, and install Chromium (and libfaketime, for `make test`) with
-# apt where they are missing.
+# venv, install the npm/PyPI assets, and install Chromium (and, for `make test`, Firefox ESR,
+# WebKitGTK's WebDriver with Xvfb, and libfaketime) with apt where they are missing.
 # Nothing is fetched from a CDN; only the PyPI, npm and Debian registries are used.
 
 PYTHON   ?= python3
@@ -8,8 +8,10 @@ VENV     := .venv
 PY       := $(VENV)/bin/python
 STAMP    := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
+FIREFOX  ?= /usr/bin/firefox-esr
+WEBKIT   ?= /usr/bin/WebKitWebDriver
 
-.PHONY: test demo reliability bench lint typecheck unit browser-assets chromium faketime clean
+.PHONY: test demo reliability bench lint typecheck unit browser-assets chromium engines faketime clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,7 +24,7 @@ demo: $(STAMP) browser-assets chromium
 	$(PY) -m masivo_web demo --headless
 
 ## The whole suite: lint, types, unit, emulator, Pyodide-under-Node and browser tests.
-test: $(STAMP) browser-assets chromium faketime lint typecheck
+test: $(STAMP) browser-assets chromium engines faketime lint typecheck
 	$(PY) -m pytest
 
 ## The proof: 10 500 events under seeded faults (CPython), 50 reloads mid-flush and every way of
@@ -52,6 +54,13 @@ chromium:
 	@test -x $(CHROMIUM) || command -v apt-get >/dev/null || \
 	  { echo "Chromium is missing at $(CHROMIUM) and apt-get is unavailable"; exit 1; }
 	@test -x $(CHROMIUM) || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+## Firefox ESR and WebKitGTK (its WebDriver, MiniBrowser and Xvfb): the suite's other engines.
+engines:
+	@test -x $(FIREFOX) -a -x $(WEBKIT) -a -x /usr/bin/Xvfb || command -v apt-get >/dev/null || \
+	  { echo "Firefox ESR, WebKitWebDriver or Xvfb is missing and apt-get is unavailable"; exit 1; }
+	@test -x $(FIREFOX) -a -x $(WEBKIT) -a -x /usr/bin/Xvfb || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq firefox-esr webkit2gtk-driver xvfb; }
 
 ## libfaketime: the clock-skew tests move a real process's wall clock with it.
 faketime:

@@ -35,3 +35,14 @@ ACTION_TIMEOUT_MS = 30_000
 def launch_options(headless: bool = True) -> dict[str, Any]:
     """Keyword arguments for ``playwright.chromium.launch``."""
     return {"executable_path": CHROMIUM_EXECUTABLE, "args": CHROMIUM_ARGS, "headless": headless}
+
+
+#: Firefox: Debian's ESR, driven by Playwright over WebDriver BiDi (no Playwright download).
+#: Playwright and the ESR must be paired (pyproject pins Playwright; masivo_web.devtools.engines
+#: checks the pair and says which to install).
+FIREFOX_EXECUTABLE = os.environ.get("MASIVO_FIREFOX", "/usr/bin/firefox-esr")
+
+
+def firefox_launch_options(headless: bool = True) -> dict[str, Any]:
+    """Keyword arguments for ``playwright.firefox.launch``."""
+    return {"channel": "moz-firefox", "executable_path": FIREFOX_EXECUTABLE, "headless": headless}

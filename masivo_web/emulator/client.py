@@ -108,6 +108,10 @@ class EmulatorClient:
             },
         )
 
+    def clear_faults(self) -> None:
+        """Drop every fault still waiting (the service answers normally again)."""
+        self._call("DELETE", "/faults")
+
     def set_chaos(
         self,
         route: str = "analytics",
