@@ -12,7 +12,6 @@ from typing import Any, Never
 
 from . import parts
 from .browser.context import EventContext, static_context
-from .browser.lifecycle import PageLifecycle
 from .browser.page import Page
 from .client import MasivoClient
 from .engine.event_store import namespace_for
@@ -204,7 +203,7 @@ def build_client(
     )
     flusher = Flusher(outbox, manager, settings, policy, clock, log)
     outbox.on_change = flusher.wake  # a batch's end frees room, or schedules retries
-    lifecycle = PageLifecycle(flusher.page_hidden, flusher.set_online, flusher.page_shown)
+    lifecycle = parts.page_lifecycle(flusher)
     identity = parts.visitor(page, storage, namespace, shared=not given_storage)
     context = EventContext(page, static_context(page), query_strings=settings.query_strings)
 

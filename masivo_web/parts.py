@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ._record import Record
 from .browser.context import EventContext, page_fields
 from .browser.current import current_page
+from .browser.lifecycle import PageLifecycle
 from .browser.liveness import liveness_for
 from .browser.page import Page
 from .engine.auth import AuthManager
@@ -34,7 +35,6 @@ from .runtime.scheduling import loop_running, next_turn
 
 if TYPE_CHECKING:
     from .browser.first_events import FirstEvents
-    from .browser.lifecycle import PageLifecycle
 
 logger = logging.getLogger("masivo_web")
 
@@ -268,3 +268,15 @@ def check_parts(**given: Any) -> None:
             )
     if type(given.get("debug")) is not bool:
         raise MasivoConfigError(f"debug must be True or False; got {given.get('debug')!r}.")
+
+
+def page_lifecycle(flusher: Flusher) -> PageLifecycle:
+    """The page's lifecycle, each event to the flusher: hidden or left (a flush), shown again,
+    online or offline, left (maybe for the back-forward cache), restored from that cache."""
+    return PageLifecycle(
+        flusher.page_hidden,
+        flusher.set_online,
+        flusher.page_shown,
+        on_leave=flusher.page_left,
+        on_restore=flusher.page_restored,
+    )

@@ -217,9 +217,11 @@ class FakeTarget:
     def removeEventListener(self, name: str, listener: Callable[[Any], None]) -> None:
         self.listeners[name].remove(listener)
 
-    def fire(self, name: str) -> None:
+    def fire(self, name: str, **fields: Any) -> None:
+        """Dispatch event ``name`` (``fields``: its attributes, e.g. ``persisted=True``)."""
+        event = type("Event", (), fields)()
         for listener in list(self.listeners.get(name, [])):
-            listener(object())
+            listener(event)
 
 
 class FakeLocation:

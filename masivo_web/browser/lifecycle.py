@@ -9,7 +9,9 @@ CPython, in a worker outside PyScript, or server-side rendering there is no page
 finds nothing left to start): events queued while the page was already hidden still go out when it
 is closed. The show handler runs when a hidden page is visible again or restored
 from the back/forward cache. ``unload``/``beforeunload`` are never used: they break the bfcache
-(as the peer SDKs found).
+(as the peer SDKs found). At ``pagehide`` the page may enter the back-forward cache, which takes
+no page holding a Web Lock: ``on_leave()`` lets go of what the client holds, and ``on_restore()``
+takes it back when ``pageshow`` says the page came back from the cache (``persisted``).
 """
 
 from __future__ import annotations
@@ -32,9 +34,12 @@ class PageLifecycle:
         on_hide: Callable[[], None],
         on_connectivity: Callable[[bool], None] = lambda online: None,
         on_show: Callable[[], None] = lambda: None,
+        on_leave: Callable[[], None] = lambda: None,
+        on_restore: Callable[[], None] = lambda: None,
     ) -> None:
         self._on_hide = on_hide
         self._on_show = on_show
+        self._on_leave, self._on_restore = on_leave, on_restore
         self._on_connectivity = on_connectivity
         self._hidden = False
         self._page: Page | None = None
@@ -76,9 +81,18 @@ class PageLifecycle:
 
     def _page_hidden(self, event: Any = None) -> None:
         self._hide()
+        self._call(self._on_leave, "letting go at page hide")
 
     def _page_shown(self, event: Any = None) -> None:
+        if event is not None and bool(getattr(event, "persisted", False)):
+            self._call(self._on_restore, "taking back what it held after a restore")
         self._show()
+
+    def _call(self, hook: Callable[[], None], what: str) -> None:
+        try:
+            hook()
+        except Exception:  # a listener must never throw into the page
+            logger.exception("masivo_web: %s failed", what)
 
     def _connectivity_changed(self, event: Any = None) -> None:
         assert self._page is not None

@@ -1,8 +1,15 @@
 """Which clients (owners of stored events) are alive, and a lock between tabs.
 
-With the Web Locks API an owner holds a lock named after it for as long as its page lives (the
-browser releases it when the page dies), and adoption runs under an exclusive lock. Without it,
-owners renew a lease in storage; adoption then claims and verifies instead of locking.
+An owner declares itself alive with a lease in storage, renewed every few seconds, while its
+page is visible, and with a Web Lock named after it while the page is hidden (a hidden tab's
+timers are throttled, down to once a minute, too rarely to renew a lease; the browser releases
+the lock when the page dies). A page holding a Web Lock is never kept in the back-forward
+cache, and a visitor leaves a page from its visible state: so a visible page holds no lock, and
+the back/forward navigations stay instant. At ``pagehide`` the owner declares itself gone
+(:meth:`release`): its page may be cached, frozen, and adopted from; it declares itself alive
+again when the page is restored (:meth:`hold`). Adoption runs under an exclusive Web Lock,
+held for a few milliseconds. Without Web Locks, leases alone; adoption then claims and verifies
+instead of locking.
 """
 
 from __future__ import annotations
@@ -17,26 +24,56 @@ from .page import Page
 
 T = TypeVar("T")
 
-#: An owner whose lease is older than this is gone (fallback without Web Locks).
+#: An owner whose lease is older than this is gone.
 LEASE_TTL_S = 15.0
 
 
 class WebLocksLiveness:
-    """Liveness from ``navigator.locks``: an owner holds a lock named after it until its page
-    dies (the browser releases it then), so held locks are exactly the live owners."""
+    """Leases while the page is visible, a Web Lock while it is hidden; live owners are those
+    with a fresh lease or a held lock."""
 
     exclusive = True
 
-    def __init__(self, page: Page, namespace: str) -> None:
+    def __init__(self, page: Page, storage: Storage, namespace: str, clock: Clock) -> None:
         self._page = page
         self._locks = page.navigator.locks
+        self._leases = LeaseLiveness(storage, namespace, clock)
         self._prefix = f"masivo_web:{namespace}:owner:"
+        self._owner: str | None = None
+        self._locked = False  # requested; ``_release`` once granted
+        self._requests = 0  # the lock granted for an older request is let go at once
         self._release: Any = None
         self._proxies: list[Any] = []  # JS keeps calling these; they must stay referenced
+        listener = page.create_proxy(self._visibility_changed)
+        self._proxies.append(listener)
+        page.document.addEventListener("visibilitychange", listener)
 
     def hold(self, owner: str) -> None:
+        self._owner = owner
+        self._visibility_changed()
+
+    def _visibility_changed(self, event: Any = None) -> None:
+        if self._owner is None:
+            return  # gone (left, or destroyed): nothing to declare
+        if str(self._page.document.visibilityState) == "hidden":
+            self._lock(self._owner)
+        else:
+            self._leases.hold(self._owner)  # the lease first: never neither
+            self._unlock()
+
+    def _lock(self, owner: str) -> None:
+        if self._locked:
+            return
+        self._locked = True
+        self._requests += 1
+        request = self._requests
+
         def executor(resolve: Any, reject: Any) -> None:
+            if not self._locked or request != self._requests:  # shown or left meanwhile
+                resolve(None)
+                return
             self._release = resolve
+            self._leases.release()  # the lock says it now, and dies with the page
 
         executor_proxy = self._page.create_proxy(executor)
         granted = self._page.create_proxy(
@@ -45,18 +82,26 @@ class WebLocksLiveness:
         self._proxies += [executor_proxy, granted]
         self._locks.request(self._prefix + owner, granted)
 
-    def release(self) -> None:
+    def _unlock(self) -> None:
+        self._locked = False
         if self._release is not None:
             self._release(None)
             self._release = None
 
+    def release(self) -> None:
+        self._owner = None
+        self._leases.release()
+        self._unlock()
+
     def renew(self) -> None:
-        pass
+        if not self._locked:
+            self._leases.renew()
 
     async def alive(self) -> set[str]:
         snapshot = await self._locks.query()
         names = [str(lock.name) for lock in snapshot.held]
-        return {name[len(self._prefix) :] for name in names if name.startswith(self._prefix)}
+        held = {name[len(self._prefix) :] for name in names if name.startswith(self._prefix)}
+        return held | await self._leases.alive()
 
     async def exclusively(self, name: str, work: Callable[[], Awaitable[T]]) -> T:
         outcome: Settable[T] = Settable()
@@ -132,5 +177,5 @@ class LeaseLiveness:
 def liveness_for(page: Page, storage: Storage, namespace: str, clock: Clock) -> Liveness:
     """Web Locks where the page has them, else leases in ``storage``."""
     if getattr(page.navigator, "locks", None) is not None:
-        return WebLocksLiveness(page, namespace)
+        return WebLocksLiveness(page, storage, namespace, clock)
     return LeaseLiveness(storage, namespace, clock)

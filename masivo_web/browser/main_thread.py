@@ -119,7 +119,8 @@ const fire = () => {
   if (handed) write("local", current.handoff);
   post({ t: "fired", plan: current.n, started, handed });
 };
-const tell = (event) => post({ t: "state", event: event.type, page: state() });
+const tell = (event) =>
+  post({ t: "state", event: event.type, persisted: !!event.persisted, page: state() });
 const hidden = (event) => {
   if (event.type === "pagehide" || document.visibilityState === "hidden") fire();
   tell(event);

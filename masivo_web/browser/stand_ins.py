@@ -11,6 +11,13 @@ from typing import Any
 from ..runtime.scheduling import report_exception
 
 
+class Fired:
+    """A page event as a worker's listeners get it."""
+
+    def __init__(self, persisted: bool) -> None:
+        self.persisted = persisted
+
+
 class Listeners:
     """What a page's ``window`` or ``document`` offers the SDK's listeners: add, remove, and
     (the link) dispatch."""
@@ -26,10 +33,13 @@ class Listeners:
         if listener in listeners:
             listeners.remove(listener)
 
-    def dispatch(self, name: str) -> None:
+    def dispatch(self, name: str, persisted: bool = False) -> None:
+        """Call the listeners of ``name`` with an event whose ``persisted`` is the page's
+        (``pagehide``/``pageshow``: entering or leaving the back-forward cache)."""
+        event = Fired(persisted)
         for listener in list(self._listeners.get(name, [])):
             try:
-                listener(None)
+                listener(event)
             except Exception as exc:  # one listener must not stop the others
                 report_exception(exc, f"masivo_web: a {name} listener failed")
 

@@ -185,7 +185,8 @@ class PageLink:
             if kind == "hello":
                 self._hello(message)
             elif kind == "state":
-                self._state(message["page"], str(message.get("event", "")))
+                persisted = bool(message.get("persisted"))
+                self._state(message["page"], str(message.get("event", "")), persisted)
             elif kind == "fired":
                 started = [int(i) for i in message["started"]]
                 self._plans.fired(int(message["plan"]), started, bool(message.get("handed")))
@@ -220,14 +221,14 @@ class PageLink:
         if self.document.visibilityState == "hidden":
             self.document.dispatch("visibilitychange")
 
-    def _state(self, page: dict[str, Any], event: str) -> None:
+    def _state(self, page: dict[str, Any], event: str, persisted: bool = False) -> None:
         self.window.location.href = str(page["href"])
         self.document.title = str(page["title"])
         self.document.referrer = str(page["referrer"])
         self.document.visibilityState = str(page["visibility"])
         self.navigator.onLine = bool(page["online"])
         if event in ("pagehide", "pageshow", "online", "offline"):
-            self.window.dispatch(event)
+            self.window.dispatch(event, persisted)
         elif event == "visibilitychange":
             self.document.dispatch(event)
 

@@ -225,6 +225,24 @@ class EventStore:
                     self.stored_bytes -= sum(len(line) for line in lost.values())
         return kept
 
+    def let_go_of_taken(self) -> list[str]:
+        """The ids of this owner's written events whose segment names another owner now, or
+        is gone (adopted by another tab, and maybe sent, while this page was away); they leave
+        this store, which never writes those segments again."""
+        taken = []
+        for key in list(self._segments):
+            record = self.storage.get(key)
+            if record is not None and record.split("\n", 1)[0] == self.owner:
+                continue
+            lines = self._segments.pop(key)
+            self._dirty.pop(key, None)
+            self.stored_events -= len(lines)
+            self.stored_bytes -= sum(len(line) for line in lines.values())
+            for event_id in lines:
+                self._segment_of.pop(event_id, None)
+                taken.append(event_id)
+        return taken
+
 
 def _line(event: PreparedEvent, queued_epoch: float, sequence: int) -> str:
     return f"{queued_epoch:.3f}|{sequence}|{event.json}"

@@ -198,6 +198,22 @@ class Flusher:
         """The page is visible again: events wait for the usual triggers again."""
         self._page_hidden = False
 
+    def page_left(self) -> None:
+        """``pagehide``: after :meth:`page_hidden`, the page declares itself gone."""
+        if self._outbox.persistence is not None and not self._closed:
+            self._outbox.persistence.left()
+
+    def page_restored(self) -> None:
+        """Back from the back-forward cache: alive again, without what another tab took."""
+        if self._outbox.persistence is not None and not self._closed:
+            spawn(self._restore(self._outbox.persistence))
+
+    async def _restore(self, persistence: Persistence) -> None:
+        taken = await persistence.restored()
+        if taken and self._outbox.let_go(taken):
+            self._log.info("masivo_web: %d event(s) are another tab's to send now", len(taken))
+        self.wake()
+
     # -- the flusher task ----------------------------------------------------------------
 
     def ensure_running(self) -> Wakeup:

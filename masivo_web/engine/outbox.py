@@ -161,6 +161,8 @@ class Outbox(Outgoing):
         retry_after: float | None = None
         reason: MasivoError | None = None
         for item, outcome in zip(batch.items, outcomes):  # noqa: B905 - one outcome per item
+            if item.delivery.done():
+                continue  # let go of meanwhile (another tab's now): nothing more to do here
             final = outcome.kind != "retry" or item.attempts + 1 >= max_attempts
             if final:
                 self._forget(item)  # final, one way or the other: the stored copy goes
@@ -194,9 +196,10 @@ class Outbox(Outgoing):
         that is a copy, which Masivo, documenting no de-duplication, may count twice)."""
         self._end(batch, wake=False)  # its loop is ending: no flusher to wake there
         if not self.closed:
-            for item in batch.items:
+            items = [item for item in batch.items if not item.delivery.done()]
+            for item in items:
                 self._restore(item)
-            self.queue.put_back(batch.items, 0.0, count_attempt=False)
+            self.queue.put_back(items, 0.0, count_attempt=False)
             self.on_settled()
 
     def _end(self, batch: Batch, *, wake: bool = True) -> None:

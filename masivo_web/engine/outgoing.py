@@ -13,6 +13,7 @@ from ..rules.http import Request, Response
 from ..rules.keepalive import KEEPALIVE_BUDGET_BYTES
 from ..rules.policy import DeliveryPolicy
 from ..rules.queue import EventQueue, QueuedEvent
+from ..rules.results import SendEventResult
 from ..rules.service_clock import ServiceClock
 from ..runtime.clock import Clock
 from .persistence import Persistence
@@ -162,6 +163,23 @@ class Outgoing:
         if item.handed_off is not None and self.persistence is not None:
             self.persistence.save(item.event, item.handed_off)
         item.handed_off = None
+
+    def let_go(self, event_ids: list[str]) -> int:
+        """Another tab took these events while the page was in the back-forward cache: they
+        are that tab's to send. Queued, they leave the queue; on the wire (a request the page
+        started as it left, whose answer may never come), the answer is ignored for them. Each
+        resolves unsent, saying so. Returns how many."""
+        wanted = set(event_ids)
+        queued = [item.event.event_id for item in self.queue.items if item.event.event_id in wanted]
+        items = self.queue.take_exactly(queued) or []
+        items += [
+            item for batch in self._batches for item in batch.items if item.event.event_id in wanted
+        ]
+        reason = "another tab of the site took it while this page was in the back-forward cache"
+        for item in items:
+            item.handed_off = None  # not ours to store again
+            item.delivery.resolve(SendEventResult(False, 0, {"reason": reason}))
+        return len(items)
 
     def hide_plan(self, token: str) -> list[tuple[Request, list[str]]]:
         """The requests :meth:`start_for_page_hide` would start for the queued events if the

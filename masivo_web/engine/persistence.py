@@ -87,6 +87,23 @@ class Persistence:
                 adopted(orphans)
             await self._clock.sleep(MAINTENANCE_INTERVAL_S)
 
+    def left(self) -> None:
+        """The page was left, and may be kept in the back-forward cache: stored as it is, and
+        declared gone (the cache takes no page holding a Web Lock). Another tab may adopt its
+        events meanwhile, as after a page that died."""
+        self.store.write()
+        self.liveness.release()
+
+    async def restored(self) -> list[str]:
+        """The page came back from the cache: alive again, and the events another tab took
+        while it was away (they are that tab's to send) let go of; returns their ids."""
+        self.liveness.hold(self.store.owner)
+
+        async def let_go() -> list[str]:
+            return self.store.let_go_of_taken()
+
+        return await self.liveness.exclusively(f"{self.store.prefix}adopt", let_go)
+
     def close(self) -> None:
         self.store.write()
         self.liveness.release()

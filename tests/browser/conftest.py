@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright
 
 import masivo_web
 from masivo_web.devtools import browser_settings
+from masivo_web.devtools.engines import EngineUnavailable, open_engine
 from masivo_web.emulator import EmulatorServer
 from masivo_web.emulator.static import StaticServer
 
@@ -56,6 +57,18 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
         "executable_path": options["executable_path"],
         "args": options["args"],
     }
+
+
+@pytest.fixture(scope="session", params=["firefox", "webkit"])
+def engine(request: pytest.FixtureRequest, playwright: Playwright) -> Iterator[Any]:
+    """A browser of each engine beside Chromium (Firefox ESR, WebKitGTK), for the session: a
+    Playwright browser, or the Playwright-shaped WebKit layer (``masivo_web.devtools.webkit``).
+    An engine that cannot start fails, saying what to install."""
+    try:
+        with open_engine(playwright, str(request.param), SETTINGS) as browser:
+            yield browser
+    except EngineUnavailable as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="session")

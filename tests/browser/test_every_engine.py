@@ -19,11 +19,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Playwright
 
 from masivo_web.devtools.departure_scenarios import SCENARIOS
 from masivo_web.devtools.departures import run_scenario
-from masivo_web.devtools.engines import EngineUnavailable, open_engine
 from masivo_web.emulator import EmulatorServer
 from masivo_web.emulator.static import StaticServer
 from tests.browser.conftest import HIDE, SETTINGS, client_code
@@ -37,16 +35,6 @@ from tests.browser.test_worker_page import (
     stored,
     stored_twice,
 )
-
-
-@pytest.fixture(scope="session", params=["firefox", "webkit"])
-def engine(request: pytest.FixtureRequest, playwright: Playwright) -> Iterator[Any]:
-    """A browser of each engine beside Chromium, for the whole session."""
-    try:
-        with open_engine(playwright, str(request.param), SETTINGS) as browser:
-            yield browser
-    except EngineUnavailable as exc:
-        pytest.fail(str(exc))
 
 
 def open_page(context: Any, url: str) -> Any:

@@ -505,3 +505,81 @@ def test_a_segment_claimed_by_two_tabs_stays_with_the_last_writer() -> None:
     left.forget(left_claim[0].event.event_id)  # let go: the loser never touches the segment
     left.write()
     assert len(storage.items[next(iter(storage.items))].split("\n")) == 4
+
+
+def leave_for_the_cache(page: Page) -> None:
+    """Navigating away from a page the browser keeps in its back-forward cache."""
+    page.window.fire("pagehide", persisted=True)
+    page.document.visibilityState = "hidden"
+    page.document.fire("visibilitychange")
+
+
+def restore_from_the_cache(page: Page) -> None:
+    """Going back to it: the same page, alive again."""
+    page.document.visibilityState = "visible"
+    page.window.fire("pageshow", persisted=True)
+    page.document.fire("visibilitychange")
+
+
+async def test_a_page_left_for_the_cache_declares_itself_gone_and_is_alive_again_on_restore(
+    site: Any, masivo: FakeMasivo
+) -> None:
+    tab = site()
+    client = tab_client(tab, masivo)
+    await settle()
+    leases = [key for key in site.storage.data if ":lease:" in key]
+    assert len(leases) == 1
+    leave_for_the_cache(tab)  # a held lock (a lease here) keeps a page out of the cache
+    assert [key for key in site.storage.data if ":lease:" in key] == []
+    restore_from_the_cache(tab)
+    await settle()
+    assert [key for key in site.storage.data if ":lease:" in key] == leases
+    client.destroy()
+
+
+async def test_a_restored_page_sends_what_it_left_stored_when_no_other_tab_took_it(
+    site: Any, masivo: FakeMasivo
+) -> None:
+    tab = site()
+    client = tab_client(tab, masivo)
+    go_offline(tab)  # what it queues stays stored when it is left
+    ids = [client.send_analytics_event(EVENT).event_id for _ in range(5)]
+    await settle()
+    leave_for_the_cache(tab)
+    await masivo.clock.advance(LEASE_TTL_S + 1)
+    restore_from_the_cache(tab)
+    go_offline(tab, False)
+    await masivo.clock.advance(5)  # sending resumes shortly after the network is back
+    await client.flush()
+    assert [event["event_id"] for batch in masivo.batches for event in batch] == ids
+    assert stored(site) == {}
+    client.destroy()
+
+
+async def test_events_another_tab_took_while_a_page_was_cached_are_sent_once(
+    site: Any, masivo: FakeMasivo
+) -> None:
+    tab = site()
+    cached = tab_client(tab, masivo)
+    go_offline(tab)
+    deliveries = [cached.send_analytics_event(EVENT) for _ in range(5)]
+    await settle()
+    leave_for_the_cache(tab)
+    other = tab_client(site(), masivo)  # a second tab of the site adopts what looks orphaned
+    await masivo.clock.advance(1)
+    await other.flush()
+    ids = [delivery.event_id for delivery in deliveries]
+    assert [event["event_id"] for batch in masivo.batches for event in batch] == ids
+    restore_from_the_cache(tab)
+    go_offline(tab, False)
+    await masivo.clock.advance(5)
+    for delivery in deliveries:  # told, not left waiting: another tab sends them
+        result = await delivery
+        assert not result.success and "another tab" in result.data["reason"]
+    later = cached.send_analytics_event(EVENT)
+    await cached.flush()
+    sent = [event["event_id"] for batch in masivo.batches for event in batch]
+    assert sent == [*ids, later.event_id]  # each once, and the restored page still sends
+    assert stored(site) == {}
+    cached.destroy()
+    other.destroy()
