@@ -8,8 +8,9 @@ cache, and a visitor leaves a page from its visible state: so a visible page hol
 the back/forward navigations stay instant. At ``pagehide`` the owner declares itself gone
 (:meth:`release`): its page may be cached, frozen, and adopted from; it declares itself alive
 again when the page is restored (:meth:`hold`). Adoption runs under an exclusive Web Lock,
-held for a few milliseconds. Without Web Locks, leases alone; adoption then claims and verifies
-instead of locking.
+held for a few milliseconds. A worker's client holds its lock for its life (its page's
+``pagehide`` reaches it by message, maybe too late). Without Web Locks, leases alone; adoption
+then claims and verifies instead of locking.
 """
 
 from __future__ import annotations
@@ -34,8 +35,13 @@ class WebLocksLiveness:
 
     exclusive = True
 
-    def __init__(self, page: Page, storage: Storage, namespace: str, clock: Clock) -> None:
+    def __init__(
+        self, page: Page, storage: Storage, namespace: str, clock: Clock, *, always: bool = False
+    ) -> None:
         self._page = page
+        # A worker's client holds its lock while visible too: its page's pagehide reaches it
+        # by message, maybe after the tab is gone, so a lease could outlive a closed tab.
+        self._always = always
         self._locks = page.navigator.locks
         self._leases = LeaseLiveness(storage, namespace, clock)
         self._prefix = f"masivo_web:{namespace}:owner:"
@@ -55,7 +61,7 @@ class WebLocksLiveness:
     def _visibility_changed(self, event: Any = None) -> None:
         if self._owner is None:
             return  # gone (left, or destroyed): nothing to declare
-        if str(self._page.document.visibilityState) == "hidden":
+        if self._always or str(self._page.document.visibilityState) == "hidden":
             self._lock(self._owner)
         else:
             self._leases.hold(self._owner)  # the lease first: never neither
@@ -177,5 +183,5 @@ class LeaseLiveness:
 def liveness_for(page: Page, storage: Storage, namespace: str, clock: Clock) -> Liveness:
     """Web Locks where the page has them, else leases in ``storage``."""
     if getattr(page.navigator, "locks", None) is not None:
-        return WebLocksLiveness(page, storage, namespace, clock)
+        return WebLocksLiveness(page, storage, namespace, clock, always=page.link is not None)
     return LeaseLiveness(storage, namespace, clock)
