@@ -13,7 +13,7 @@ from typing import Any
 
 from masivo_web.emulator import EmulatorServer
 from masivo_web.emulator.static import StaticServer
-from tests.browser.conftest import SETTINGS, client_code
+from tests.browser.conftest import client_code, open_harness
 from tests.browser.test_worker_page import stored, stored_twice
 
 #: Python for the harness: ``count`` events queued by ``masivo``; their ids as JSON.
@@ -28,14 +28,6 @@ HOLDS_A_LOCK = (
 )
 #: Whether the page's client declares itself alive with a lease (what a visible page does).
 HAS_A_LEASE = "() => Object.keys(localStorage).some((key) => key.includes(':lease:'))"
-
-
-def open_harness(context: Any, url: str) -> Any:
-    page = context.new_page()
-    page.set_default_timeout(SETTINGS.ACTION_TIMEOUT_MS)
-    page.goto(url)
-    page.wait_for_function("window.__ready", timeout=SETTINGS.PYODIDE_READY_TIMEOUT_MS)
-    return page
 
 
 def leave_then_come_back(page: Any, elsewhere: str) -> bool:
@@ -56,13 +48,10 @@ def test_a_restored_page_keeps_working_and_sends_what_it_queued_when_left(
     engine: Any, pages_server: StaticServer, fresh_masivo_emulator: EmulatorServer
 ) -> None:
     emulator = fresh_masivo_emulator
-    harness, elsewhere = (
-        f"{pages_server.url}/test/harness.html",
-        f"{pages_server.url}/test/elsewhere.html",
-    )
+    elsewhere = f"{pages_server.url}/test/elsewhere.html"
     context = engine.new_context()
     try:
-        page = open_harness(context, harness)
+        page = open_harness(context, pages_server, "harness.html")
         run = "code => runPython(code)"
         first = json.loads(page.evaluate(run, client_code(emulator) + QUEUE.format(count=5)))
         page.evaluate(run, "await masivo.flush()")
@@ -100,14 +89,11 @@ def test_events_another_tab_took_while_the_page_was_cached_are_stored_once(
     its lock let go; another tab of the site adopts and sends them. Back on the page, it sends
     them no more, and what it tracks next still arrives."""
     emulator = fresh_masivo_emulator
-    harness, elsewhere = (
-        f"{pages_server.url}/test/harness.html",
-        f"{pages_server.url}/test/elsewhere.html",
-    )
+    elsewhere = f"{pages_server.url}/test/elsewhere.html"
     run = "code => runPython(code)"
     context = engine.new_context()
     try:
-        page = open_harness(context, harness)
+        page = open_harness(context, pages_server, "harness.html")
         page.evaluate(run, client_code(emulator) + "await masivo.get_token()\n")
         emulator.control.inject_fault("analytics", status=503, count=1000)
         code = (
@@ -132,7 +118,9 @@ def test_events_another_tab_took_while_the_page_was_cached_are_stored_once(
         page.wait_for_url(elsewhere)
         time.sleep(1)
         emulator.control.clear_faults()
-        other = open_harness(context, harness)  # the site's other tab adopts what it left
+        other = open_harness(
+            context, pages_server, "harness.html"
+        )  # the site's other tab adopts what it left
         other.evaluate(run, client_code(emulator, "other"))
         assert stored(emulator, ids, wait_s=20) == 10
         page.evaluate("() => { setTimeout(() => history.back(), 0); }")

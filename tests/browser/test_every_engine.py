@@ -24,7 +24,7 @@ from masivo_web.devtools.departure_scenarios import SCENARIOS
 from masivo_web.devtools.departures import run_scenario
 from masivo_web.emulator import EmulatorServer
 from masivo_web.emulator.static import StaticServer
-from tests.browser.conftest import HIDE, SETTINGS, client_code
+from tests.browser.conftest import HIDE, SETTINGS, client_code, open_harness
 from tests.browser.test_worker_page import (
     EVENTS,
     ISOLATION,
@@ -35,19 +35,6 @@ from tests.browser.test_worker_page import (
     stored,
     stored_twice,
 )
-
-
-def open_page(context: Any, url: str) -> Any:
-    page = context.new_page()
-    page.set_default_timeout(SETTINGS.ACTION_TIMEOUT_MS)
-    page.goto(url)
-    page.wait_for_function(
-        "window.__ready || window.__bootError", timeout=SETTINGS.PYODIDE_READY_TIMEOUT_MS
-    )
-    error = page.evaluate("window.__bootError || null")
-    assert error is None, f"{url} failed to boot: {error}"
-    return page
-
 
 #: What each harness page runs: Pyodide's returns its last expression, MicroPython's ``return``s.
 SEND = {
@@ -75,7 +62,7 @@ def test_a_page_delivers_its_events(
     emulator = fresh_masivo_emulator
     context = engine.new_context()
     try:
-        page = open_page(context, f"{pages_server.url}/test/{harness}")
+        page = open_harness(context, pages_server, harness)
         code = SEND[harness].format(client=client_code(emulator))
         ids = json.loads(page.evaluate("code => runPython(code)", code))
         assert len(ids) == 5
@@ -113,7 +100,7 @@ def test_a_hidden_page_sends_on_visibilitychange_alone(
     emulator = fresh_masivo_emulator
     context = engine.new_context()
     try:
-        page = open_page(context, f"{pages_server.url}/test/harness.html")
+        page = open_harness(context, pages_server, "harness.html")
         code = client_code(emulator, idle_flush_s=60) + (
             "await masivo.get_token()\n"
             "ids = [masivo.send_analytics_event(type='ADD_TO_CART', customer_id='c',"
@@ -137,10 +124,9 @@ def test_a_tab_closed_while_every_send_fails_is_sent_by_the_next_page_once(
     (A page that saw no failure hands its events to its last request and forgets them: the
     service stores every copy, so sending them again would count them twice.)"""
     emulator = fresh_masivo_emulator
-    harness = f"{pages_server.url}/test/harness.html"
     context = engine.new_context()
     try:
-        page = open_page(context, harness)
+        page = open_harness(context, pages_server, "harness.html")
         client = client_code(emulator)
         page.evaluate("code => runPython(code)", client + "await masivo.get_token()\n")
         emulator.control.inject_fault("analytics", status=503, count=1000)
@@ -162,7 +148,7 @@ def test_a_tab_closed_while_every_send_fails_is_sent_by_the_next_page_once(
         time.sleep(1)
         assert stored(emulator, ids, wait_s=0) == 0
         emulator.control.clear_faults()
-        back = open_page(context, harness)
+        back = open_harness(context, pages_server, "harness.html")
         back.evaluate("code => runPython(code)", client)
         assert stored(emulator, ids, wait_s=20) == 20
         assert stored_twice(emulator) == 0
