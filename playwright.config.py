@@ -2,30 +2,22 @@
 ``python -m masivo_web demo --headless`` (both load this file by path).
 
 Playwright's own browser download does not work on these machines, so the system Chromium is
-launched directly; without the background-networking flags it stalls on a closed network
-(it keeps trying to reach Google's services before loading pages).
+launched by path (``masivo_web.devtools.engines``: MASIVO_CHROMIUM and MASIVO_FIREFOX name
+others).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
+
+from masivo_web.devtools.engines import SYSTEM_CHROMIUM, SYSTEM_FIREFOX, system_launch_options
 
 ROOT = Path(__file__).resolve().parent
 #: Served as the page origin by the demo and the browser tests.
 STATIC_DIR = ROOT / "static"
 
-CHROMIUM_EXECUTABLE = os.environ.get("MASIVO_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+CHROMIUM_EXECUTABLE = SYSTEM_CHROMIUM
 #: Pyodide boots in ~3-4 s on these 2-core machines; leave room for a loaded CI box.
 PYODIDE_READY_TIMEOUT_MS = 90_000
 #: Default for every other Playwright wait.
@@ -34,15 +26,15 @@ ACTION_TIMEOUT_MS = 30_000
 
 def launch_options(headless: bool = True) -> dict[str, Any]:
     """Keyword arguments for ``playwright.chromium.launch``."""
-    return {"executable_path": CHROMIUM_EXECUTABLE, "args": CHROMIUM_ARGS, "headless": headless}
+    return {**system_launch_options("chromium"), "headless": headless}
 
 
 #: Firefox: Debian's ESR, driven by Playwright over WebDriver BiDi (no Playwright download).
 #: Playwright and the ESR must be paired (pyproject pins Playwright; masivo_web.devtools.engines
 #: checks the pair and says which to install).
-FIREFOX_EXECUTABLE = os.environ.get("MASIVO_FIREFOX", "/usr/bin/firefox-esr")
+FIREFOX_EXECUTABLE = SYSTEM_FIREFOX
 
 
 def firefox_launch_options(headless: bool = True) -> dict[str, Any]:
     """Keyword arguments for ``playwright.firefox.launch``."""
-    return {"channel": "moz-firefox", "executable_path": FIREFOX_EXECUTABLE, "headless": headless}
+    return {**system_launch_options("firefox"), "headless": headless}

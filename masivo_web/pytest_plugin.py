@@ -12,14 +12,21 @@ them available in any test suite:
 
 Both are :class:`masivo_web.emulator.EmulatorServer`; ``.control`` inspects and steers it
 (``received_events()``, ``wait_for_events(n)``, ``requests()``, ``inject_fault(...)``).
+
+- ``masivo_browser`` (session, with pytest-playwright): the browser of ``--browser chromium``,
+  ``firefox`` or ``webkit``, Playwright's own build where it is installed, else this machine's
+  (Chromium and Firefox ESR launched by path, WebKitGTK through its WebDriver under Xvfb:
+  :mod:`masivo_web.devtools.engines`). A suite makes it pytest-playwright's ``browser`` with a
+  three-line fixture in its ``conftest.py`` (the README's "Test your own page").
 Nothing is imported from the emulator until a fixture is used, so the plugin costs nothing to
 suites that never ask for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -50,3 +57,28 @@ def fresh_masivo_emulator(masivo_emulator: EmulatorServer) -> EmulatorServer:
     masivo_emulator.control.reset()
     shared_tokens.forget()
     return masivo_emulator
+
+
+@pytest.fixture(scope="session")
+def masivo_browser(
+    browser_name: str, browser_type: Any, launch_browser: Callable[..., Any]
+) -> Iterator[Any]:
+    """pytest-playwright's browser for this ``--browser``: Playwright's own build where it is
+    installed (``playwright install``), else this machine's (``MASIVO_CHROMIUM``,
+    ``MASIVO_FIREFOX`` name others than /usr/bin/chromium and /usr/bin/firefox-esr; WebKit is
+    WebKitGTK with the Playwright calls a page test makes, CSS selectors only). Fails saying
+    what to install when neither is there."""
+    from .devtools.engines import EngineUnavailable, system_browser
+
+    if Path(browser_type.executable_path).exists():
+        browser = launch_browser()
+        yield browser
+        browser.close()
+        return
+    try:
+        with system_browser(browser_name, launch_browser) as browser:
+            yield browser
+    except EngineUnavailable as exc:
+        pytest.fail(
+            f"{exc} (or Playwright's own {browser_name}: playwright install {browser_name})"
+        )

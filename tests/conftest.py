@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from masivo_web.browser.page import Page
+from tests import fakes
 from tests.fakes import FakeClock, FakeLocalStorage, FakeMasivo, fake_page
 
 
@@ -32,9 +33,11 @@ async def _then_cancel_leftovers(test: Coroutine[Any, Any, None]) -> None:
     # and does not, so do it here for both: no test sees another's tasks. Only tasks born in
     # the test: in Pyodide the same loop also runs the task that is running pytest itself.
     existing = asyncio.all_tasks()
+    fakes.OUTSIDE_TASKS = existing
     try:
         await test
     finally:
+        fakes.OUTSIDE_TASKS = set()
         leftovers = [task for task in asyncio.all_tasks() - existing if not task.done()]
         for task in leftovers:
             task.cancel()

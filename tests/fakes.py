@@ -53,6 +53,11 @@ class FakeClock:
         heapq.heappush(self._sleepers, (self.now + max(0.0, seconds), next(self._order), future))
         await future
 
+    def next_wake(self) -> float | None:
+        """When the earliest sleeper still waiting wakes (None: nobody sleeps)."""
+        waiting = [deadline for deadline, _, future in self._sleepers if not future.done()]
+        return min(waiting, default=None)
+
     async def advance(self, seconds: float) -> None:
         """Move time forward, waking sleepers in deadline order and letting tasks run."""
         target = self.now + seconds
@@ -68,9 +73,35 @@ class FakeClock:
 
 
 async def settle(rounds: int = 50) -> None:
-    """Let every ready task run until nothing is left to do without I/O or time passing."""
+    """Let every ready task run until nothing is left to do without I/O or time passing (at
+    most ``rounds`` loop turns): until no task can step and no callback waits, three turns in
+    a row (Pyodide's WebLoop shows no queue of waiting callbacks, and its turns are slow)."""
+    quiet = 0
     for _ in range(rounds):
         await asyncio.sleep(0)
+        quiet = quiet + 1 if _nothing_ready() else 0
+        if quiet == 3:
+            return
+
+
+#: Tasks running when the current test began (in Pyodide, the one running pytest itself, which
+#: looks ready while the test runs): not the test's. Set by tests/conftest.py.
+OUTSIDE_TASKS: set[asyncio.Task[Any]] = set()
+
+
+def _nothing_ready() -> bool:
+    """No task of the test but this one can take a step, and no callback is queued (where the
+    loop says)."""
+    loop = asyncio.get_running_loop()
+    if getattr(loop, "_ready", None):  # CPython's loop: callbacks (and task steps) queued
+        return False
+    current = asyncio.current_task()
+    for task in asyncio.all_tasks() - OUTSIDE_TASKS:
+        if task is not current:
+            waiter = getattr(task, "_fut_waiter", None)  # what the task awaits (None: ready)
+            if waiter is None or waiter.done():
+                return False
+    return True
 
 
 def make_token(exp: float | None, *, name: str = "t", iat: float | None = None) -> str:
@@ -193,7 +224,12 @@ async def flush_while_time_passes(client: Any, clock: FakeClock, limit_s: float 
     flushing = asyncio.get_running_loop().create_task(client.flush())
     deadline = clock.now + limit_s
     while not flushing.done() and clock.now < deadline:
-        await clock.advance(0.5)
+        # Half a second at a time, or straight to the next wake-up when that is later: nothing
+        # can happen in between (what is ready runs in each step), and each step costs loop
+        # turns (many: Pyodide's WebLoop is slow at them).
+        wake = clock.next_wake()
+        step = 0.5 if wake is None else max(0.5, wake - clock.now)
+        await clock.advance(min(step, deadline - clock.now))
     await flushing
 
 

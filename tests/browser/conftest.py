@@ -65,7 +65,7 @@ def engine(request: pytest.FixtureRequest, playwright: Playwright) -> Iterator[A
     Playwright browser, or the Playwright-shaped WebKit layer (``masivo_web.devtools.webkit``).
     An engine that cannot start fails, saying what to install."""
     try:
-        with open_engine(playwright, str(request.param), SETTINGS) as browser:
+        with open_engine(playwright, str(request.param)) as browser:
             yield browser
     except EngineUnavailable as exc:
         pytest.fail(str(exc))

@@ -31,8 +31,8 @@ def test_add_to_cart_reaches_masivo(
     page.goto(f"{site_url}/demo/?api={fresh_masivo_emulator.url}")
     page.wait_for_selector("body[data-ready=true]", timeout=90_000)  # Pyodide boots in seconds
 
-    page.click("text=Add to cart >> nth=0")
-    page.click("text=Send now")
+    page.click("button.add-to-cart")  # the first product's "Add to cart"
+    page.click("#flush")  # "Send now"
 
     (event,) = fresh_masivo_emulator.control.wait_for_events(1, type="ADD_TO_CART", timeout=10)
     assert event["customer_id"] == "customer-123"
