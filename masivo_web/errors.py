@@ -77,7 +77,12 @@ class MasivoValidationError(MasivoError):
 
 class MasivoNetworkError(MasivoError):
     """The request got no HTTP answer: no connectivity, DNS failure, refused connection, a
-    dropped connection or a timeout. Events are retried before this is reported."""
+    dropped connection or a timeout. Events are retried before this is reported.
+    ``timed_out`` is True when no answer came within ``timeout_s`` (the request may have
+    arrived)."""
+
+    #: No answer within ``timeout_s`` (rather than a failure to reach the service).
+    timed_out = False
 
 
 class MasivoDroppedError(MasivoError):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from ..errors import MasivoAuthError, MasivoConfigError, MasivoError
+from ..errors import MasivoAuthError, MasivoConfigError, MasivoError, MasivoNetworkError
 from ..rules import api
 from ..rules.config import Settings
 from ..rules.http import Response
@@ -111,7 +111,20 @@ class BatchPath:
                     self._outbox.hand_off()
                 self._started()  # the keepalive room it took is known: the next may go
                 self._log.debug("masivo_web: sending %d event(s)", len(batch.items))
-        response, token = await self._outbox.answer(batch)
+        sent = batch.sent
+        assert sent is not None
+        try:
+            response, token = await self._outbox.answer(batch)
+        except MasivoNetworkError as exc:
+            if not sent.keepalive or exc.timed_out or self._hidden():
+                raise
+            # A browser refuses a keepalive request at once when the page's keepalive bodies in
+            # flight would pass 64 KiB, and it counts the page's own (a 60 KB beacon) and, in
+            # Chromium, a request just answered: the page is visible, so the same request goes
+            # once more at once, without keepalive (a plain request is not handed off at hide).
+            self._log.debug("masivo_web: keepalive refused; sending again without it")
+            self._outbox.start(batch, sent.token, keepalive=False)
+            response, token = await self._outbox.answer(batch)
         self._log.debug("masivo_web: Masivo answered HTTP %d", response.status)
         self._auth.service_clock.observe_date(
             response.headers.get("date"), received_at=self._clock.monotonic()

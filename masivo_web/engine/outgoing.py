@@ -57,15 +57,15 @@ class Outgoing:
         self._batches.extend(batches)
         return batches
 
-    def start(self, batch: Batch, token: str) -> None:
+    def start(self, batch: Batch, token: str, *, keepalive: bool = True) -> None:
         """Put ``batch``'s request on the wire with ``token`` (with keepalive while the page's
-        budget has room for its body: the wire decides)."""
-        self._start(batch, self._request(batch, token), token)
+        budget has room for its body: the wire decides; never when ``keepalive`` is False)."""
+        self._start(batch, self._request(batch, token), token, keepalive=keepalive)
 
-    def _start(self, batch: Batch, request: Request, token: str) -> None:
+    def _start(self, batch: Batch, request: Request, token: str, *, keepalive: bool = True) -> None:
         if self.closed:  # destroyed while its task waited for a token: nothing goes out
             raise MasivoError("The client was destroyed before this batch was sent.")
-        batch.sent = self._wire.start(request, token)
+        batch.sent = self._wire.start(request, token, keepalive=keepalive)
 
     def _request(self, batch: Batch, token: str) -> Request:
         return self._wire.request(self._bodies(batch.items), token)

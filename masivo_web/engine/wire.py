@@ -99,14 +99,14 @@ class Wire:
         room = self.keepalive_room
         return room is not None and len(request.body or b"") <= room
 
-    def start(self, request: Request, token: str) -> InFlight:
+    def start(self, request: Request, token: str, *, keepalive: bool = True) -> InFlight:
         """Start ``request`` (carrying ``token``): with keepalive, so it outlives the page,
         whenever the page's budget has room for its body; without, where there is no page or
-        no room."""
+        no room (or ``keepalive`` is False)."""
         budget = self._budget
         size = len(request.body or b"")
         reserved = 0
-        if budget is not None and budget.reserve(size):
+        if keepalive and budget is not None and budget.reserve(size):
             reserved = size
             request = request.replace(keepalive=True)
         if self.starts_now:

@@ -68,6 +68,7 @@ class FetchTransport:
                     f"No answer from {request.url} within {request.timeout_s:g} s; "
                     "raise timeout_s if the network is slow."
                 )
+                error.timed_out = True
             else:
                 error = MasivoNetworkError(
                     f"The browser could not reach {request.url} ({exc}). The device may be "

@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
-from masivo_web import MasivoClient, create_client
+from masivo_web import MasivoClient, MasivoNetworkError, create_client
 from masivo_web.browser.current import current_page
 from masivo_web.browser.lifecycle import PageLifecycle
 from masivo_web.browser.page import Page
 from masivo_web.engine.token_registry import TokenRegistry
+from masivo_web.rules.http import Request, Response
 from masivo_web.rules.keepalive import KEEPALIVE_BUDGET_BYTES
 from tests.fakes import FakeMasivo, FakeNavigator, FakeTarget, settle
 
@@ -284,4 +285,55 @@ async def test_without_a_page_no_request_asks_for_keepalive(masivo: FakeMasivo) 
     client = create_client("k", transport=masivo.transport, clock=masivo.clock, page=None)
     await client.send_analytics_event(EVENT)
     assert not masivo.event_requests[-1].keepalive
+    client.destroy()
+
+
+def refused_keepalive(*, timed_out: bool = False) -> Callable[[Request], Response]:
+    """What a browser does with a keepalive request over the page's 64 KiB: refuses it at once
+    (``timed_out``: instead, no answer came in time, so it may have arrived)."""
+
+    def answer(request: Request) -> Response:
+        assert request.keepalive
+        error = MasivoNetworkError("The browser could not reach it (TypeError: Failed to fetch).")
+        error.timed_out = timed_out
+        raise error
+
+    return answer
+
+
+async def test_a_refused_keepalive_on_a_visible_page_goes_again_at_once_without_it(
+    masivo: FakeMasivo,
+) -> None:
+    client, _ = client_on_page(masivo)
+    await client.get_token()
+    masivo.script("events", refused_keepalive())
+    delivery = client.send_analytics_event(EVENT)
+    flushing = asyncio.ensure_future(client.flush())
+    await settle()  # no time passes: no backoff is waited for
+    assert delivery.done() and (await delivery).success
+    await flushing
+    assert [request.keepalive for request in masivo.event_requests] == [True, False]
+    assert [len(batch) for batch in masivo.batches] == [1]
+    client.destroy()
+
+
+@pytest.mark.parametrize("condition", ["hidden page", "timed out"])
+async def test_otherwise_a_failed_keepalive_waits_for_its_backoff(
+    condition: str, masivo: FakeMasivo
+) -> None:
+    # Hidden, the page may be going: a plain request would die with it (kept stored, the
+    # events go again with keepalive after the backoff). Timed out, it may have arrived.
+    client, page = client_on_page(masivo)
+    await client.get_token()
+    masivo.script("events", refused_keepalive(timed_out=condition == "timed out"))
+    if condition == "hidden page":
+        page.hide()
+    delivery = client.send_analytics_event(EVENT)
+    flushing = asyncio.ensure_future(client.flush())
+    await settle()
+    assert len(masivo.event_requests) == 1 and not delivery.done()
+    await masivo.clock.advance(5)  # the backoff (0.5-1 s) passes
+    await flushing
+    assert (await delivery).success
+    assert [request.keepalive for request in masivo.event_requests] == [True, True]
     client.destroy()

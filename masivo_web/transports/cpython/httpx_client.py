@@ -68,10 +68,12 @@ class HttpxTransport:
                 timeout=request.timeout_s,
             )
         except httpx.TimeoutException as exc:
-            raise MasivoNetworkError(
+            timeout = MasivoNetworkError(
                 f"No answer from {origin} within {request.timeout_s:g} s; "
                 "raise timeout_s if the network is slow."
-            ) from exc
+            )
+            timeout.timed_out = True
+            raise timeout from exc
         except httpx.HTTPError as exc:
             raise MasivoNetworkError(
                 f"Could not reach {origin} ({type(exc).__name__}: {exc}); "

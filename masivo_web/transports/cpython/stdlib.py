@@ -31,10 +31,12 @@ class StdlibTransport:
         try:
             return await asyncio.wait_for(self._exchange(request), timeout=request.timeout_s)
         except TimeoutError as exc:
-            raise MasivoNetworkError(
+            timeout = MasivoNetworkError(
                 f"No answer from {_origin(request.url)} within {request.timeout_s:g} s; "
                 "raise timeout_s if the network is slow."
-            ) from exc
+            )
+            timeout.timed_out = True
+            raise timeout from exc
         except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
             raise MasivoNetworkError(
                 f"Could not reach {_origin(request.url)} ({type(exc).__name__}: {exc}); "
