@@ -32,10 +32,13 @@ test: $(STAMP) browser-assets chromium engines faketime lint typecheck
 reliability: $(STAMP) browser-assets chromium faketime
 	$(PY) -m masivo_web reliability --events 1500 --navigations 50 --departures 5 --field 200
 
-## masivo_web's speed and size figures, rewritten into BENCHMARKS.md (not part of the suite).
-bench: $(STAMP) browser-assets chromium
+## masivo_web's speed and size figures, rewritten into BENCHMARKS.md (not part of the suite),
+## with its figures in Chromium, Firefox and WebKit.
+bench: $(STAMP) browser-assets chromium engines
 	$(PY) benchmarks/bench.py
 	$(PY) benchmarks/worker_cost.py 3
+	$(PY) benchmarks/engines.py 3
+	$(PY) benchmarks/bfcache.py 10
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check masivo_web tests tools benchmarks playwright.config.py

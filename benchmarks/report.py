@@ -8,6 +8,8 @@ import statistics
 from datetime import date
 from typing import Any
 
+import bfcache
+import engines
 from common import FLUSHES, MICROPYTHON, MICROPYTHON_GC, MICROPYTHON_MPY, PRECOMPILED, ROOT
 from profiles import cpython_profiles
 
@@ -220,6 +222,8 @@ def write_report(
     notes = ROOT / "benchmarks" / "NOTES.md"
     if notes.exists():
         lines += [notes.read_text().strip(), ""]
+    # The engines' figures and the back-forward cache's, kept as their own runs wrote them.
+    lines += engines.kept_section() + bfcache.kept_section()
     (ROOT / "BENCHMARKS.md").write_text("\n".join(lines))
 
 
