@@ -13,11 +13,12 @@ them available in any test suite:
 Both are :class:`masivo_web.emulator.EmulatorServer`; ``.control`` inspects and steers it
 (``received_events()``, ``wait_for_events(n)``, ``requests()``, ``inject_fault(...)``).
 
-- ``masivo_browser`` (session, with pytest-playwright): the browser of ``--browser chromium``,
-  ``firefox`` or ``webkit``, Playwright's own build where it is installed, else this machine's
-  (Chromium and Firefox ESR launched by path, WebKitGTK through its WebDriver under Xvfb:
-  :mod:`masivo_web.devtools.engines`). A suite makes it pytest-playwright's ``browser`` with a
-  three-line fixture in its ``conftest.py`` (the README's "Test your own page").
+With pytest-playwright, ``masivo_browser`` (session) is the browser of ``--browser chromium``,
+``firefox`` or ``webkit``: Playwright's own build where it is installed, else this machine's
+(Chromium and Firefox ESR launched by path, WebKitGTK through its WebDriver under Xvfb:
+:mod:`masivo_web.devtools.engines`). A suite makes it pytest-playwright's ``browser`` with a
+three-line fixture in its ``conftest.py`` (the README's "Test your own page").
+
 Nothing is imported from the emulator until a fixture is used, so the plugin costs nothing to
 suites that never ask for it.
 """

@@ -50,9 +50,8 @@ class WebLocksLiveness:
         self._requests = 0  # the lock granted for an older request is let go at once
         self._release: Any = None
         self._proxies: list[Any] = []  # JS keeps calling these; they must stay referenced
-        listener = page.create_proxy(self._visibility_changed)
-        self._proxies.append(listener)
-        page.document.addEventListener("visibilitychange", listener)
+        self._listener = page.create_proxy(self._visibility_changed)
+        page.document.addEventListener("visibilitychange", self._listener)
 
     def hold(self, owner: str) -> None:
         self._owner = owner
@@ -98,6 +97,14 @@ class WebLocksLiveness:
         self._owner = None
         self._leases.release()
         self._unlock()
+
+    def close(self) -> None:
+        """The client is destroyed: declared gone, and its page listener removed."""
+        self.release()
+        self._page.document.removeEventListener("visibilitychange", self._listener)
+        destroy = getattr(self._listener, "destroy", None)  # Pyodide's proxies; not MicroPython's
+        if destroy is not None:
+            destroy()
 
     def renew(self) -> None:
         if not self._locked:
@@ -163,6 +170,10 @@ class LeaseLiveness:
         if self._owner is not None:
             self._storage.remove(self._prefix + self._owner)
             self._owner = None
+
+    def close(self) -> None:
+        """The client is destroyed: declared gone."""
+        self.release()
 
     async def alive(self) -> set[str]:
         now = self._clock.time()

@@ -106,4 +106,4 @@ class Persistence:
 
     def close(self) -> None:
         self.store.write()
-        self.liveness.release()
+        self.liveness.close()

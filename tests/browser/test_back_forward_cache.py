@@ -1,19 +1,23 @@
-"""The back-forward cache, in the engines that cache pages (Firefox, WebKit; headless Chromium
-caches none): a page running masivo_web is kept in it (the SDK lets go of its Web Lock when the
-page is left; a page holding a lock is never cached), and after a restore the client keeps
-working: its lock taken back, its kept token used, its stored queue neither lost nor sent twice
-(also when another tab of the site took it meanwhile), and leaving the restored page sends what
-it queued."""
+"""The back-forward cache, in the three engines (Chromium as visitors have it: Playwright
+launches it with its cache off unless told not to): a page running masivo_web is kept in it (a
+visible page holds no Web Lock; a page holding one is never cached in Firefox), and after a
+restore the client keeps working: alive again, its kept token used, its stored queue neither
+lost nor sent twice (also when another tab of the site took it meanwhile), and leaving the
+restored page sends what it queued."""
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from typing import Any
+
+import pytest
+from playwright.sync_api import Playwright
 
 from masivo_web.emulator import EmulatorServer
 from masivo_web.emulator.static import StaticServer
-from tests.browser.conftest import client_code, open_harness
+from tests.browser.conftest import SETTINGS, client_code, open_harness
 from tests.browser.test_worker_page import stored, stored_twice
 
 #: Python for the harness: ``count`` events queued by ``masivo``; their ids as JSON.
@@ -44,10 +48,31 @@ def leave_then_come_back(page: Any, elsewhere: str) -> bool:
     return bool(page.evaluate("() => window.__cached === 1"))
 
 
+@pytest.fixture(scope="module")
+def caching_chromium(playwright: Playwright) -> Iterator[Any]:
+    """Chromium as visitors have it: Playwright launches it with its back-forward cache off."""
+    browser = playwright.chromium.launch(
+        **SETTINGS.launch_options(), ignore_default_args=["--disable-back-forward-cache"]
+    )
+    yield browser
+    browser.close()
+
+
 def test_a_restored_page_keeps_working_and_sends_what_it_queued_when_left(
     engine: Any, pages_server: StaticServer, fresh_masivo_emulator: EmulatorServer
 ) -> None:
-    emulator = fresh_masivo_emulator
+    a_restored_page_keeps_working(engine, pages_server, fresh_masivo_emulator)
+
+
+def test_in_chromium_a_restored_page_keeps_working_and_sends_what_it_queued_when_left(
+    caching_chromium: Any, pages_server: StaticServer, fresh_masivo_emulator: EmulatorServer
+) -> None:
+    a_restored_page_keeps_working(caching_chromium, pages_server, fresh_masivo_emulator)
+
+
+def a_restored_page_keeps_working(
+    engine: Any, pages_server: StaticServer, emulator: EmulatorServer
+) -> None:
     elsewhere = f"{pages_server.url}/test/elsewhere.html"
     context = engine.new_context()
     try:
@@ -85,10 +110,19 @@ def test_a_restored_page_keeps_working_and_sends_what_it_queued_when_left(
 def test_events_another_tab_took_while_the_page_was_cached_are_stored_once(
     engine: Any, pages_server: StaticServer, fresh_masivo_emulator: EmulatorServer
 ) -> None:
+    adopted_while_cached(engine, pages_server, fresh_masivo_emulator)
+
+
+def test_in_chromium_events_another_tab_took_while_the_page_was_cached_are_stored_once(
+    caching_chromium: Any, pages_server: StaticServer, fresh_masivo_emulator: EmulatorServer
+) -> None:
+    adopted_while_cached(caching_chromium, pages_server, fresh_masivo_emulator)
+
+
+def adopted_while_cached(engine: Any, pages_server: StaticServer, emulator: EmulatorServer) -> None:
     """The page leaves with events the service refused (so they stay stored), and is cached,
     its lock let go; another tab of the site adopts and sends them. Back on the page, it sends
     them no more, and what it tracks next still arrives."""
-    emulator = fresh_masivo_emulator
     elsewhere = f"{pages_server.url}/test/elsewhere.html"
     run = "code => runPython(code)"
     context = engine.new_context()

@@ -20,7 +20,7 @@ from masivo_web.rules.events import prepare_event
 from masivo_web.rules.keepalive import KEEPALIVE_BUDGET_BYTES
 from masivo_web.rules.policy import DeliveryPolicy
 from masivo_web.rules.ports import MemoryStorage
-from tests.fakes import FakeClock, FakeMasivo, fake_page, settle
+from tests.fakes import FakeClock, FakeLocalStorage, FakeMasivo, fake_page, settle
 
 EVENT: dict[str, Any] = {"type": "ADD_TO_CART", "customer_id": "c-1", "brand_id": None}
 KEY = "client-key-that-must-never-be-stored"
@@ -583,3 +583,24 @@ async def test_events_another_tab_took_while_a_page_was_cached_are_sent_once(
     assert stored(site) == {}
     cached.destroy()
     other.destroy()
+
+
+class FakeLocks:
+    """``navigator.locks`` that never grants: enough for a client to choose Web Locks."""
+
+    def request(self, name: str, callback: Any) -> None:
+        return None
+
+    async def query(self) -> Any:
+        return type("Snapshot", (), {"held": []})()
+
+
+async def test_a_destroyed_client_leaves_no_listener_on_the_page(masivo: FakeMasivo) -> None:
+    page = fake_page(FakeLocalStorage())
+    page.navigator.locks = FakeLocks()  # type: ignore[attr-defined]
+    client = tab_client(page, masivo)
+    client.send_analytics_event(EVENT)
+    listeners = page.document.listeners  # type: ignore[attr-defined]
+    assert listeners["visibilitychange"]  # the page's hide, and the liveness's lease or lock
+    client.destroy()
+    assert listeners["visibilitychange"] == []
