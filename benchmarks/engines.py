@@ -76,12 +76,15 @@ def measure(
 
 
 def version(engine: str, browser: Any) -> str:
-    """The engine's version as it reports it (WebKit: its WebDriver's, which is WebKitGTK's)."""
+    """The engine's version as it reports it (WebKit: the installed WebKitGTK driver's)."""
     if engine == "webkit":
-        from masivo_web.devtools.webkit.browser import DRIVER
-
-        answer = subprocess.run([DRIVER, "--version"], capture_output=True, text=True, check=False)
-        return f"(WebKitGTK) {answer.stdout.strip()}"
+        answer = subprocess.run(
+            ["dpkg-query", "-W", "-f=${Version}", "webkit2gtk-driver"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return f"(WebKitGTK) {answer.stdout.strip() or 'version unknown'}"
     return str(browser.version)
 
 
