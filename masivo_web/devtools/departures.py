@@ -44,13 +44,19 @@ def client_code(emulator: EmulatorServer, options: str = "") -> str:
     )
 
 
-def _calls(count: int) -> str:
+def _calls(count: int, page: str) -> str:
     return (
         "import json as _json\n"
         f"_ids = [masivo.send_analytics_event(type='ADD_TO_CART', customer_id='visitor', "
-        f"brand_id=None).event_id for _ in range({count})]\n"
-        "_json.dumps(_ids)\n"
+        f"brand_id=None).event_id for _ in range({count})]\n" + _ids_as_json(page)
     )
+
+
+def _ids_as_json(page: str) -> str:
+    """The last line of the harness ``page``'s Python, whose value the page gives back as JSON:
+    Pyodide's is its last expression, MicroPython's (``mpy.html``) is ``return``ed and encoded
+    by the page."""
+    return "return _ids\n" if page.startswith("mpy") else "_json.dumps(_ids)\n"
 
 
 #: Runs the page's Python, then leaves at once: in the very next task, as a click on a link
@@ -67,11 +73,17 @@ _RUN_THEN_LEAVE = """async ([code, leave, elsewhere]) => {
 
 
 def run_scenario(
-    browser: Any, scenario: Scenario, emulator: EmulatorServer, site_url: str, settings: Any
+    browser: Any,
+    scenario: Scenario,
+    emulator: EmulatorServer,
+    site_url: str,
+    settings: Any,
+    page_name: str = "harness.html",
 ) -> Outcome:
-    """One fresh visit that leaves a page as ``scenario`` says; the counts."""
+    """One fresh visit that leaves a page as ``scenario`` says; the counts. ``page_name``: the
+    harness page (``mpy.html``: PyScript's MicroPython)."""
     emulator.control.reset()
-    harness, elsewhere = f"{site_url}/test/harness.html", f"{site_url}/test/elsewhere.html"
+    harness, elsewhere = f"{site_url}/test/{page_name}", f"{site_url}/test/elsewhere.html"
     client = client_code(emulator, scenario.options)
     context = browser.new_context()
     try:
@@ -83,14 +95,14 @@ def run_scenario(
         code = client
         if scenario.delay_ms:
             code += f"import asyncio\nawait asyncio.sleep({scenario.delay_ms / 1000})\n"
-        code += _calls(scenario.events)
+        code += _calls(scenario.events, page_name)
         leave = "" if scenario.leave == "close" else scenario.leave
         if scenario.failures_first:
             # The calls, then both failing answers (the events wait for their backoff), and
             # only then the leave.
             emulator.control.inject_fault("analytics", status=503, count=scenario.failures_first)
             code += "import asyncio\n_flushing = asyncio.ensure_future(masivo.flush())\n"
-            code += "_json.dumps(_ids)\n"
+            code += _ids_as_json(page_name)
             ids_json, after_ms = page.evaluate(_RUN_THEN_LEAVE, [code, "", elsewhere])
             first_id = json.loads(ids_json)[0]
             _until(

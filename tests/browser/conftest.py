@@ -10,7 +10,7 @@ away or close the page boot their own.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -179,11 +179,43 @@ def client_code(emulator: EmulatorServer, name: str = "masivo", **options: Any) 
     )
 
 
+class SharedPage:
+    """A booted page that a module's tests share, booted again when its renderer crashed: the
+    one rerun a crash gets (above) then runs on a live page, not on the crashed one."""
+
+    def __init__(self, boot: Callable[[], Page]) -> None:
+        self._boot = boot
+        self._page: Page | None = None
+        self._crashed = False
+
+    def get(self) -> Page:
+        if self._page is None or self._crashed:
+            self.close()
+            self._crashed = False
+            self._page = self._boot()
+            self._page.on("crash", lambda _: setattr(self, "_crashed", True))
+        return self._page
+
+    def close(self) -> None:
+        if self._page is not None:
+            try:
+                self._page.context.close()
+            except Exception:  # a crashed page's context may be gone already
+                pass
+            self._page = None
+
+
 @pytest.fixture(scope="module")
-def shared_page(browser: Browser, pages_server: StaticServer) -> Iterator[Page]:
-    page = boot_harness(browser, pages_server)
-    yield page
-    page.context.close()
+def _shared_harness(browser: Browser, pages_server: StaticServer) -> Iterator[SharedPage]:
+    shared = SharedPage(lambda: boot_harness(browser, pages_server))
+    yield shared
+    shared.close()
+
+
+@pytest.fixture
+def shared_page(_shared_harness: SharedPage) -> Page:
+    """A booted Pyodide harness page shared by the module's tests (each makes its own client)."""
+    return _shared_harness.get()
 
 
 @pytest.fixture

@@ -91,6 +91,19 @@ def test_a_page_left_at_once_sends_its_own_events(
     assert outcome.stored_twice == 0, outcome
 
 
+@pytest.mark.parametrize("name", DEPARTURES[:3])
+def test_a_micropython_page_left_at_once_sends_its_own_events(
+    name: str, engine: Any, pages_server: StaticServer, fresh_masivo_emulator: EmulatorServer
+) -> None:
+    (scenario,) = [scenario for scenario in SCENARIOS if scenario.name == name]
+    outcome = run_scenario(
+        engine, scenario, fresh_masivo_emulator, pages_server.url, SETTINGS, "mpy.html"
+    )
+    assert outcome.on_page == scenario.events == 30, outcome
+    assert outcome.after_return == scenario.events, outcome
+    assert outcome.stored_twice == 0, outcome
+
+
 def test_a_hidden_page_sends_on_visibilitychange_alone(
     engine: Any, pages_server: StaticServer, fresh_masivo_emulator: EmulatorServer
 ) -> None:

@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, Page
 
 from masivo_web.emulator import EmulatorServer
 from masivo_web.emulator.static import StaticServer
-from tests.browser.conftest import HIDE, SHOW, client_code, open_harness
+from tests.browser.conftest import HIDE, SHOW, SharedPage, client_code, open_harness
 
 EVENT = "dict(type='ADD_TO_CART', customer_id='c-1', brand_id=None)"
 HARNESSES = {"pyodide": "harness.html", "micropython": "mpy.html"}
@@ -56,13 +56,21 @@ def boot(
 
 
 @pytest.fixture(scope="module", params=list(HARNESSES))
-def shared(
+def _shared_pages(
     request: pytest.FixtureRequest, browser: Browser, pages_server: StaticServer
-) -> Iterator[Harness]:
-    """One booted page per interpreter for the scenarios that leave it alive."""
-    harness = boot(browser, pages_server, request.param)
-    yield harness
-    harness.page.context.close()
+) -> Iterator[tuple[SharedPage, str]]:
+    interpreter = str(request.param)
+    pages = SharedPage(lambda: boot(browser, pages_server, interpreter).page)
+    yield pages, interpreter
+    pages.close()
+
+
+@pytest.fixture
+def shared(_shared_pages: tuple[SharedPage, str]) -> Harness:
+    """One booted page per interpreter for the scenarios that leave it alive (booted again
+    after a renderer crash)."""
+    pages, interpreter = _shared_pages
+    return Harness(pages.get(), interpreter)
 
 
 @pytest.fixture(params=list(HARNESSES))
