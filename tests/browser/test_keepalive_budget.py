@@ -189,9 +189,10 @@ def test_a_refused_keepalive_is_tried_again_after_a_backoff_not_in_a_flood(
         request.applymarker(
             pytest.mark.xfail(
                 strict=True,
-                reason="open bug: in WebKitGTK the page's fetch promise of a refused keepalive "
-                "rejects ('TypeError: Load failed', seen by a JS handler) but the SDK's await of "
-                "it in Pyodide never returns: the batch stays 'sent', never retried",
+                reason="open bug: in WebKitGTK a fetch started from Pyodide that fails at once "
+                "(a refused keepalive, a blocked port) never settles for Python (no await or "
+                "then-handler from Python runs; a JS handler sees 'TypeError: Load failed'): "
+                "the batch stays 'sent', never retried",
             )
         )
     a_refused_keepalive_is_retried_after_a_backoff(
