@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from common import ROOT
+from common import rewrite_section
 
 from masivo_web.devtools import browser_settings
 from masivo_web.devtools.engines import open_engine
@@ -131,15 +131,7 @@ def section(results: dict[str, dict[str, int]], navigations: int) -> list[str]:
 
 def write(results: dict[str, dict[str, int]], navigations: int) -> None:
     RESULTS.write_text(json.dumps({"navigations": navigations, "results": results}) + "\n")
-    report = ROOT / "BENCHMARKS.md"
-    text = report.read_text()
-    new = "\n".join(section(results, navigations))
-    if START in text:
-        before, rest = text.split(START, 1)
-        text = before + new + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + new + "\n"
-    report.write_text(text)
+    rewrite_section(START, END, section(results, navigations))
 
 
 def kept_section() -> list[str]:

@@ -142,3 +142,17 @@ def masivo_page_url(site: StaticServer, emulator: EmulatorServer, **extra: str) 
 
 
 # -- one page ---------------------------------------------------------------------------------
+
+
+def rewrite_section(start: str, end: str, lines: list[str]) -> None:
+    """Put ``lines`` (which begin with ``start`` and end with ``end``) in BENCHMARKS.md in place
+    of the section between those markers, or at its end when it has none."""
+    report = ROOT / "BENCHMARKS.md"
+    text = report.read_text()
+    new = "\n".join(lines)
+    if start in text:
+        before, rest = text.split(start, 1)
+        text = before + new + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + new + "\n"
+    report.write_text(text)

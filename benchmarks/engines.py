@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from common import ISOLATED, PYSCRIPT_PAGE, ROOT, playwright_settings
+from common import ISOLATED, PYSCRIPT_PAGE, ROOT, playwright_settings, rewrite_section
 
 from masivo_web.devtools.engines import ENGINES, open_engine
 from masivo_web.emulator import EmulatorServer
@@ -143,15 +143,7 @@ def section(results: dict[str, Any], runs: int) -> list[str]:
 
 def write(results: dict[str, Any], runs: int) -> None:
     RESULTS.write_text(json.dumps({"runs": runs, "results": results}, indent=1) + "\n")
-    report = ROOT / "BENCHMARKS.md"
-    text = report.read_text()
-    new = "\n".join(section(results, runs))
-    if START in text:
-        before, rest = text.split(START, 1)
-        text = before + new + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + new + "\n"
-    report.write_text(text)
+    rewrite_section(START, END, section(results, runs))
 
 
 def kept_section() -> list[str]:
