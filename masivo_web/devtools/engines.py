@@ -123,5 +123,9 @@ def system_browser(name: str, launch: Callable[..., Any]) -> Iterator[Any]:
 def open_engine(playwright: Any, name: str) -> Iterator[Any]:
     """This machine's browser of engine ``name``, closed on exit. ``playwright``: a started
     sync Playwright."""
-    with system_browser(name, getattr(playwright, name, playwright.chromium).launch) as browser:
+
+    def launch(**options: Any) -> Any:  # Chromium's or Firefox's; WebKit's is not Playwright's
+        return getattr(playwright, name).launch(**options)
+
+    with system_browser(name, launch) as browser:
         yield browser

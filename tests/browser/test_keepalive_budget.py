@@ -72,15 +72,24 @@ def most_keepalive_bytes_in_flight(log: list[Any]) -> int:
     return most
 
 
+def recording_page(
+    context: Any, pages_server: StaticServer, emulator: EmulatorServer
+) -> tuple[Any, str]:
+    """A harness page of ``context`` whose client (``masivo``, no idle flush for a minute) has
+    its token, logging every fetch it starts; the page and the client's code."""
+    page = open_harness(context, pages_server, "harness.html")
+    client = client_code(emulator, idle_flush_s=60)
+    page.evaluate("code => runPython(code)", client + "await masivo.get_token()\n")
+    page.evaluate(RECORD_FETCHES)
+    return page, client
+
+
 def leave_with_more_than_the_budget_queued(
     browser: Any, pages_server: StaticServer, emulator: EmulatorServer
 ) -> None:
     context = browser.new_context()
     try:
-        page = open_harness(context, pages_server, "harness.html")
-        client = client_code(emulator, idle_flush_s=60)
-        page.evaluate("code => runPython(code)", client + "await masivo.get_token()\n")
-        page.evaluate(RECORD_FETCHES)
+        page, client = recording_page(context, pages_server, emulator)
         elsewhere = f"{pages_server.url}/test/elsewhere.html"
         ids = json.loads(
             page.evaluate(
@@ -140,10 +149,7 @@ def a_refused_keepalive_is_retried_after_a_backoff(
 ) -> None:
     context = browser.new_context()
     try:
-        page = open_harness(context, pages_server, "harness.html")
-        client = client_code(emulator, idle_flush_s=60)
-        page.evaluate("code => runPython(code)", client + "await masivo.get_token()\n")
-        page.evaluate(RECORD_FETCHES)
+        page, _ = recording_page(context, pages_server, emulator)
         page.evaluate(
             "url => { fetch(url, {method: 'POST', body: 'x'.repeat(60000), keepalive: true,"
             " mode: 'no-cors'}).catch(() => {}); }",
